@@ -1,0 +1,68 @@
+//! The leads function: lead CRUD and the health routes.
+//!
+//! Handlers extract input (the verified [`Caller`] first), call the shared lead service and
+//! map the outcome to a response; the rules live in `crm_shared::leads`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::Utc;
+use crm_shared::auth::Caller;
+use crm_shared::http::{self, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
+use crm_shared::lead::WriteMode;
+use crm_shared::{leads, ApiError};
+use uuid::Uuid;
+
+pub const SERVICE: &str = "crm-leads";
+pub const LEADS: &str = "/api/leads/api/v1/leads";
+pub const LEAD: &str = "/api/leads/api/v1/leads/{id}";
+
+pub fn app(state: AppState) -> App {
+    let routes = Router::new()
+        .route(LEADS, get(list).post(create))
+        .route(LEAD, get(retrieve).put(replace).patch(patch).delete(destroy))
+        .merge(http::health_routes(SERVICE));
+    http::app(routes, state)
+}
+
+/// Lead ids are UUIDs; anything else cannot name a lead, so it is a 404 like a missing one.
+fn lead_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
+}
+
+async fn list(State(state): State<AppState>, caller: Caller, query: ListQuery) -> Result<Response, ApiError> {
+    query.reject_unknown(&["page_size", "cursor"])?;
+    let page = leads::list(&state.store, &state.cursors, &caller, query.page_size()?, query.cursor()).await?;
+    let now = Utc::now();
+    Ok(query.page_response(page, |lead| lead.row(now)))
+}
+
+async fn create(State(state): State<AppState>, caller: Caller, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+    let lead = leads::create(&state.store, &caller, &body).await?;
+    Ok(with_etag(StatusCode::CREATED, lead.version, lead.detail(Utc::now())))
+}
+
+async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let lead = leads::get(&state.store, &caller, lead_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, lead.version, lead.detail(Utc::now())))
+}
+
+async fn update(state: AppState, caller: Caller, id: String, if_match: IfMatch, body: JsonObject, mode: WriteMode) -> Result<Response, ApiError> {
+    let lead = leads::update(&state.store, &caller, lead_id(&id)?, &body.0, mode, if_match.0).await?;
+    Ok(with_etag(StatusCode::OK, lead.version, lead.detail(Utc::now())))
+}
+
+async fn replace(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, if_match: IfMatch, body: JsonObject) -> Result<Response, ApiError> {
+    update(state, caller, id, if_match, body, WriteMode::Replace).await
+}
+
+async fn patch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, if_match: IfMatch, body: JsonObject) -> Result<Response, ApiError> {
+    update(state, caller, id, if_match, body, WriteMode::Partial).await
+}
+
+async fn destroy(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, IfMatch(if_match): IfMatch) -> Result<Response, ApiError> {
+    leads::delete(&state.store, &caller, lead_id(&id)?, if_match).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

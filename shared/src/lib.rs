@@ -1,0 +1,23 @@
+//! Everything the CRM's Lambda functions share: configuration, authentication and tenant
+//! resolution, the domain rules, the DynamoDB store (with all key building in [`keys`]),
+//! pagination cursors and the HTTP plumbing that maps errors to DRF-shaped responses.
+//!
+//! Entry points stay thin: they build an [`http::AppState`] once and hand a router to
+//! `lambda_http::run`; handlers extract input, call a service in [`leads`] and return.
+
+pub mod auth;
+pub mod config;
+pub mod cursor;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod lead;
+pub mod leads;
+pub mod store;
+pub mod table;
+pub mod telemetry;
+pub mod tenant;
+pub mod validate;
+
+pub use error::ApiError;
+pub use tenant::TenantId;
