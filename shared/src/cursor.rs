@@ -62,7 +62,12 @@ impl CursorCodec {
         )
     }
 
-    pub fn decode(&self, tenant: TenantId, scope: &str, token: &str) -> Result<Cursor, InvalidCursor> {
+    pub fn decode(
+        &self,
+        tenant: TenantId,
+        scope: &str,
+        token: &str,
+    ) -> Result<Cursor, InvalidCursor> {
         let (payload, tag) = token.split_once('.').ok_or(InvalidCursor)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| InvalidCursor)?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| InvalidCursor)?;
@@ -120,12 +125,24 @@ where
                 if items.is_empty() {
                     // Nothing before: the client is back at the start.
                     let (items, more) = query(true, size, None).await?;
-                    let next = if more { items.last().map(|i| link(i, false)) } else { None };
-                    return Ok(Page { items, next, previous: None });
+                    let next = if more {
+                        items.last().map(|i| link(i, false))
+                    } else {
+                        None
+                    };
+                    return Ok(Page {
+                        items,
+                        next,
+                        previous: None,
+                    });
                 }
                 items.reverse();
                 Page {
-                    previous: if more { items.first().map(|i| link(i, true)) } else { None },
+                    previous: if more {
+                        items.first().map(|i| link(i, true))
+                    } else {
+                        None
+                    },
                     next: items.last().map(|i| link(i, false)),
                     items,
                 }
@@ -134,8 +151,16 @@ where
                 let after_start = start.is_some();
                 let (items, more) = query(true, size, start.map(|c| c.position)).await?;
                 Page {
-                    next: if more { items.last().map(|i| link(i, false)) } else { None },
-                    previous: if after_start { items.first().map(|i| link(i, true)) } else { None },
+                    next: if more {
+                        items.last().map(|i| link(i, false))
+                    } else {
+                        None
+                    },
+                    previous: if after_start {
+                        items.first().map(|i| link(i, true))
+                    } else {
+                        None
+                    },
                     items,
                 }
             }
@@ -162,7 +187,10 @@ mod tests {
         let token = codec.encode(a, "leads", &cursor);
         assert_eq!(codec.decode(a, "leads", &token), Ok(cursor));
         assert_eq!(codec.decode(b, "leads", &token), Err(InvalidCursor));
-        assert_eq!(codec.decode(a, "leads?status=new", &token), Err(InvalidCursor));
+        assert_eq!(
+            codec.decode(a, "leads?status=new", &token),
+            Err(InvalidCursor)
+        );
         let mut forged = token.clone();
         forged.insert(3, 'A');
         assert_eq!(codec.decode(a, "leads", &forged), Err(InvalidCursor));

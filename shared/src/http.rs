@@ -462,7 +462,10 @@ pub fn app(routes: Router<AppState>, state: AppState) -> App {
 /// a check of the table (503 when it does not answer).
 pub fn health_routes(service: &'static str) -> Router<AppState> {
     Router::new()
-        .route("/health", get(move || async move { Json(json!({"status": "healthy", "service": service})) }))
+        .route(
+            "/health",
+            get(move || async move { Json(json!({"status": "healthy", "service": service})) }),
+        )
         .route(
             "/",
             get(move |State(state): State<AppState>| async move {
@@ -513,4 +516,3 @@ pub fn with_etag(status: StatusCode, version: u64, body: Value) -> Response {
     headers.insert(name, value);
     (status, headers, Json(body)).into_response()
 }
-

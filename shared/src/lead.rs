@@ -161,12 +161,6 @@ pub struct LeadInput {
     pub lost_reason: Patch<String>,
 }
 
-impl<T> Default for Patch<T> {
-    fn default() -> Self {
-        Patch::Absent
-    }
-}
-
 /// Long free text (notes, pain points, requirements): generous but bounded.
 const LONG_TEXT: usize = 10_000;
 
@@ -441,10 +435,7 @@ impl Lead {
             let old = a.get(key).unwrap_or(&Value::Null);
             let new = b.get(key).unwrap_or(&Value::Null);
             if old != new {
-                changes.insert(
-                    key.clone(),
-                    serde_json::json!({ "old": old, "new": new }),
-                );
+                changes.insert(key.clone(), serde_json::json!({ "old": old, "new": new }));
             }
         }
         changes
@@ -477,8 +468,10 @@ mod tests {
     fn leaving_converted_clears_the_outcome() {
         let now = Utc::now();
         let input = LeadInput::parse(
-            &body(json!({"first_name": "A", "last_name": "B", "email": "a@b.example",
-                         "status": "converted", "conversion_value": "10.5"})),
+            &body(
+                json!({"first_name": "A", "last_name": "B", "email": "a@b.example",
+                         "status": "converted", "conversion_value": "10.5"}),
+            ),
             WriteMode::Create,
         )
         .unwrap();

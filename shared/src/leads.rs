@@ -13,8 +13,17 @@ use crate::store::{lead_position, AuditAction, AuditEntry, Conflict, Store, Stor
 use crate::validate::Patch;
 
 pub const EMAIL_TAKEN: &str = "lead with this email already exists.";
-/// Attempts at a read-modify-write when no `If-Match` pins the version.
-const UPDATE_ATTEMPTS: usize = 5;
+/// Attempts at a read-modify-write when no `If-Match` pins the version. Each lost race
+/// waits a little (with jitter, so racing writers spread out) before reading again.
+const UPDATE_ATTEMPTS: u32 = 10;
+
+async fn back_off(attempt: u32) {
+    let jitter = (Uuid::new_v4().as_u128() % 10) as u64;
+    tokio::time::sleep(std::time::Duration::from_millis(
+        5 * u64::from(attempt) + jitter,
+    ))
+    .await;
+}
 
 fn store_error(e: StoreError) -> ApiError {
     match e {
@@ -54,16 +63,18 @@ fn require_can_edit(caller: &Caller, lead: &Lead) -> Result<(), ApiError> {
 /// leave it unassigned.
 fn require_can_assign(caller: &Caller, assigned: &Patch<String>) -> Result<(), ApiError> {
     match assigned {
-        Patch::Set(user) if *user != caller.user_id && !caller.is_at_least(Role::Manager) => {
-            Err(ApiError::Forbidden(
-                "Only managers and above can assign leads to other users.".into(),
-            ))
-        }
+        Patch::Set(user) if *user != caller.user_id && !caller.is_at_least(Role::Manager) => Err(
+            ApiError::Forbidden("Only managers and above can assign leads to other users.".into()),
+        ),
         _ => Ok(()),
     }
 }
 
-pub async fn create(store: &Store, caller: &Caller, body: &Map<String, Value>) -> Result<Lead, ApiError> {
+pub async fn create(
+    store: &Store,
+    caller: &Caller,
+    body: &Map<String, Value>,
+) -> Result<Lead, ApiError> {
     require_writer(caller)?;
     let input = LeadInput::parse(body, WriteMode::Create)?;
     require_can_assign(caller, &input.assigned_to)?;
@@ -76,12 +87,18 @@ pub async fn create(store: &Store, caller: &Caller, body: &Map<String, Value>) -
         now,
         Lead::diff(None, Some(&lead)),
     );
-    store.create_lead(&lead, &audit).await.map_err(store_error)?;
+    store
+        .create_lead(&lead, &audit)
+        .await
+        .map_err(store_error)?;
     Ok(lead)
 }
 
 pub async fn get(store: &Store, caller: &Caller, id: Uuid) -> Result<Lead, ApiError> {
-    store.get_lead(caller.tenant, id).await?.ok_or(ApiError::NotFound)
+    store
+        .get_lead(caller.tenant, id)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 /// Updates a lead. With `if_match` the write applies only to that version (else 412);
@@ -97,7 +114,10 @@ pub async fn update(
 ) -> Result<Lead, ApiError> {
     require_writer(caller)?;
     let mut input = None;
-    for _ in 0..UPDATE_ATTEMPTS {
+    for attempt in 0..UPDATE_ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
         let before = get(store, caller, id).await?;
         require_can_edit(caller, &before)?;
         let input = match &input {
@@ -135,11 +155,19 @@ fn stale(current: u64) -> ApiError {
 }
 
 /// Deletes a lead (admins and owners). `if_match` pins the version as for updates.
-pub async fn delete(store: &Store, caller: &Caller, id: Uuid, if_match: Option<u64>) -> Result<(), ApiError> {
+pub async fn delete(
+    store: &Store,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<u64>,
+) -> Result<(), ApiError> {
     if !caller.is_at_least(Role::Admin) {
         return Err(ApiError::forbidden());
     }
-    for _ in 0..UPDATE_ATTEMPTS {
+    for attempt in 0..UPDATE_ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
         let lead = get(store, caller, id).await?;
         if if_match.is_some_and(|v| v != lead.version) {
             return Err(stale(lead.version));
@@ -172,9 +200,15 @@ pub async fn list(
     cursor: Option<&str>,
 ) -> Result<Page<Lead>, ApiError> {
     let tenant = caller.tenant;
-    paginate(cursors, tenant, "leads:created", page_size, cursor, lead_position, |forward, limit, start| {
-        store.leads_by_created(tenant, forward, limit, start)
-    })
+    paginate(
+        cursors,
+        tenant,
+        "leads:created",
+        page_size,
+        cursor,
+        lead_position,
+        |forward, limit, start| store.leads_by_created(tenant, forward, limit, start),
+    )
     .await
     .map_err(|_| ApiError::field("cursor", "Invalid cursor."))?
     .map_err(ApiError::from)

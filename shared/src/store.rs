@@ -5,9 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -45,7 +43,9 @@ pub enum Conflict {
 }
 
 /// A readable one-line description of an SDK error.
-pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e: &SdkError<E, R>) -> String {
+pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    e: &SdkError<E, R>,
+) -> String {
     match e {
         SdkError::ServiceError(s) => {
             let err = s.err();
@@ -61,7 +61,9 @@ pub fn describe<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    e: SdkError<E, R>,
+) -> StoreError {
     match &e {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
             StoreError::Unavailable(describe(&e))
@@ -214,9 +216,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(ctx))
-                if ctx.err().is_transaction_canceled_exception() =>
-            {
+            Err(SdkError::ServiceError(ctx)) if ctx.err().is_transaction_canceled_exception() => {
                 let reasons = match ctx.err() {
                     aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(t) => t.cancellation_reasons().to_vec(),
                     _ => Vec::new(),
@@ -231,7 +231,11 @@ impl Store {
                 if reasons.iter().any(|r| {
                     matches!(
                         r.code(),
-                        Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
+                        Some(
+                            "TransactionConflict"
+                                | "ThrottlingError"
+                                | "ProvisionedThroughputExceeded"
+                        )
                     )
                 }) {
                     return Err(StoreError::Throttled);
@@ -269,7 +273,9 @@ impl Store {
                 Some(Conflict::Exists),
             ),
             (
-                TransactWriteItem::builder().put(self.put(slug, absent)).build(),
+                TransactWriteItem::builder()
+                    .put(self.put(slug, absent))
+                    .build(),
                 Some(Conflict::Exists),
             ),
         ])
@@ -331,7 +337,9 @@ impl Store {
             .delete(
                 Delete::builder()
                     .table_name(&self.table)
-                    .set_key(Some(keys::lead_email(lead.tenant_id, &lead.email).item_key()))
+                    .set_key(Some(
+                        keys::lead_email(lead.tenant_id, &lead.email).item_key(),
+                    ))
                     .condition_expression("lead_id = :id")
                     .expression_attribute_values(":id", s(lead.id.to_string()))
                     .build()

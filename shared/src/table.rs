@@ -2,8 +2,8 @@
 //! (and mirrored by `template.yaml`).
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -29,8 +29,15 @@ fn string_attr(name: &str) -> AttributeDefinition {
 pub async fn create_table_if_absent(client: &Client, table: &str) -> Result<bool, String> {
     match client.describe_table().table_name(table).send().await {
         Ok(_) => return Ok(false),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
-        Err(e) => return Err(format!("describe table {table}: {}", crate::store::describe(&e))),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+        Err(e) => {
+            return Err(format!(
+                "describe table {table}: {}",
+                crate::store::describe(&e)
+            ))
+        }
     }
     let gsi1 = GlobalSecondaryIndex::builder()
         .index_name(GSI1)

@@ -16,7 +16,10 @@ pub struct FieldErrors(BTreeMap<String, Vec<String>>);
 
 impl FieldErrors {
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_string()).or_default().push(message.into());
+        self.0
+            .entry(field.to_string())
+            .or_default()
+            .push(message.into());
     }
 
     pub fn is_empty(&self) -> bool {
@@ -37,8 +40,9 @@ impl FieldErrors {
 }
 
 /// A field in a create or update request: left out, sent as `null` (or blank), or set.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Patch<T> {
+    #[default]
     Absent,
     Clear,
     Set(T),
@@ -66,7 +70,10 @@ pub trait Choice: Sized + Copy + 'static {
     fn as_str(self) -> &'static str;
 
     fn parse(raw: &str) -> Option<Self> {
-        Self::CHOICES.iter().find(|(s, _)| *s == raw).map(|(_, v)| *v)
+        Self::CHOICES
+            .iter()
+            .find(|(s, _)| *s == raw)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -181,7 +188,10 @@ impl<'a> Input<'a> {
                 if s.chars().count() > rule.max {
                     self.error(
                         field,
-                        format!("Ensure this field has no more than {} characters.", rule.max),
+                        format!(
+                            "Ensure this field has no more than {} characters.",
+                            rule.max
+                        ),
                     );
                     return Patch::Absent;
                 }
@@ -193,7 +203,10 @@ impl<'a> Input<'a> {
                 if s.chars().count() > rule.max {
                     self.error(
                         field,
-                        format!("Ensure this field has no more than {} characters.", rule.max),
+                        format!(
+                            "Ensure this field has no more than {} characters.",
+                            rule.max
+                        ),
                     );
                     return Patch::Absent;
                 }
@@ -321,7 +334,12 @@ impl<'a> Input<'a> {
             );
             return Patch::Absent;
         }
-        let whole_digits = value.trunc().abs().to_string().trim_start_matches('0').len() as u32;
+        let whole_digits = value
+            .trunc()
+            .abs()
+            .to_string()
+            .trim_start_matches('0')
+            .len() as u32;
         if whole_digits > max_digits - places {
             self.error(
                 field,

@@ -85,9 +85,17 @@ impl TestApp {
 
     /// Creates an active tenant and returns it.
     pub async fn tenant(&self, name: &str) -> Tenant {
-        let slug = format!("{}-{}", crm_shared::tenant::slugify(name), &Uuid::new_v4().simple().to_string()[..8]);
+        let slug = format!(
+            "{}-{}",
+            crm_shared::tenant::slugify(name),
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
         let tenant = Tenant::new(name.into(), slug, None);
-        self.state.store.create_tenant(&tenant).await.expect("create tenant");
+        self.state
+            .store
+            .create_tenant(&tenant)
+            .await
+            .expect("create tenant");
         tenant
     }
 
@@ -243,7 +251,11 @@ impl TestResponse {
     /// Panics with the body when the status is not the expected one.
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
 }

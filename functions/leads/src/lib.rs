@@ -22,7 +22,10 @@ pub const LEAD: &str = "/api/leads/api/v1/leads/{id}";
 pub fn app(state: AppState) -> App {
     let routes = Router::new()
         .route(LEADS, get(list).post(create))
-        .route(LEAD, get(retrieve).put(replace).patch(patch).delete(destroy))
+        .route(
+            LEAD,
+            get(retrieve).put(replace).patch(patch).delete(destroy),
+        )
         .merge(http::health_routes(SERVICE));
     http::app(routes, state)
 }
@@ -32,37 +35,100 @@ fn lead_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 
-async fn list(State(state): State<AppState>, caller: Caller, query: ListQuery) -> Result<Response, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
     query.reject_unknown(&["page_size", "cursor"])?;
-    let page = leads::list(&state.store, &state.cursors, &caller, query.page_size()?, query.cursor()).await?;
+    let page = leads::list(
+        &state.store,
+        &state.cursors,
+        &caller,
+        query.page_size()?,
+        query.cursor(),
+    )
+    .await?;
     let now = Utc::now();
     Ok(query.page_response(page, |lead| lead.row(now)))
 }
 
-async fn create(State(state): State<AppState>, caller: Caller, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
     let lead = leads::create(&state.store, &caller, &body).await?;
-    Ok(with_etag(StatusCode::CREATED, lead.version, lead.detail(Utc::now())))
+    Ok(with_etag(
+        StatusCode::CREATED,
+        lead.version,
+        lead.detail(Utc::now()),
+    ))
 }
 
-async fn retrieve(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let lead = leads::get(&state.store, &caller, lead_id(&id)?).await?;
-    Ok(with_etag(StatusCode::OK, lead.version, lead.detail(Utc::now())))
+    Ok(with_etag(
+        StatusCode::OK,
+        lead.version,
+        lead.detail(Utc::now()),
+    ))
 }
 
-async fn update(state: AppState, caller: Caller, id: String, if_match: IfMatch, body: JsonObject, mode: WriteMode) -> Result<Response, ApiError> {
-    let lead = leads::update(&state.store, &caller, lead_id(&id)?, &body.0, mode, if_match.0).await?;
-    Ok(with_etag(StatusCode::OK, lead.version, lead.detail(Utc::now())))
+async fn update(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    if_match: IfMatch,
+    body: JsonObject,
+    mode: WriteMode,
+) -> Result<Response, ApiError> {
+    let lead = leads::update(
+        &state.store,
+        &caller,
+        lead_id(&id)?,
+        &body.0,
+        mode,
+        if_match.0,
+    )
+    .await?;
+    Ok(with_etag(
+        StatusCode::OK,
+        lead.version,
+        lead.detail(Utc::now()),
+    ))
 }
 
-async fn replace(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, if_match: IfMatch, body: JsonObject) -> Result<Response, ApiError> {
+async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
     update(state, caller, id, if_match, body, WriteMode::Replace).await
 }
 
-async fn patch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, if_match: IfMatch, body: JsonObject) -> Result<Response, ApiError> {
+async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
     update(state, caller, id, if_match, body, WriteMode::Partial).await
 }
 
-async fn destroy(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, IfMatch(if_match): IfMatch) -> Result<Response, ApiError> {
+async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
+) -> Result<Response, ApiError> {
     leads::delete(&state.store, &caller, lead_id(&id)?, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -32,7 +32,10 @@ async fn create_lead_as_in_the_original_curl_example() {
     assert_eq!(lead["is_overdue"], false);
     assert_eq!(lead["days_since_created"], 0);
     assert!(lead["created_at"].as_str().unwrap().ends_with('Z'));
-    assert!(lead.get("tenant_id").is_none(), "internal fields stay internal");
+    assert!(
+        lead.get("tenant_id").is_none(),
+        "internal fields stay internal"
+    );
     assert_eq!(res.header("etag"), Some("\"1\""));
 }
 
@@ -70,7 +73,10 @@ async fn get_put_patch_delete_round_trip() {
         .send()
         .await
         .expect(400);
-    assert_eq!(missing.body["first_name"], json!(["This field is required."]));
+    assert_eq!(
+        missing.body["first_name"],
+        json!(["This field is required."])
+    );
     assert_eq!(missing.body["email"], json!(["This field is required."]));
     let put = app
         .put(&url)
@@ -81,7 +87,10 @@ async fn get_put_patch_delete_round_trip() {
         .expect(200);
     assert_eq!(put.body["first_name"], "Jon");
     assert_eq!(put.body["email"], "jon@company.com");
-    assert_eq!(put.body["phone"], "+1 555 0100", "PUT keeps fields it does not name");
+    assert_eq!(
+        put.body["phone"], "+1 555 0100",
+        "PUT keeps fields it does not name"
+    );
 
     app.delete(&url).bearer(&token).send().await.expect(204);
     app.get(&url).bearer(&token).send().await.expect(404);
@@ -117,7 +126,11 @@ async fn paths_work_with_and_without_trailing_slash() {
     let (_, token) = tenant_owner(&app, "Acme").await;
     let lead = create(&app, &token, john()).await;
     let id = lead["id"].as_str().unwrap();
-    app.get("/api/leads/api/v1/leads").bearer(&token).send().await.expect(200);
+    app.get("/api/leads/api/v1/leads")
+        .bearer(&token)
+        .send()
+        .await
+        .expect(200);
     app.get(&format!("/api/leads/api/v1/leads/{id}"))
         .bearer(&token)
         .send()
@@ -159,7 +172,10 @@ async fn list_is_newest_first_with_cursor_pagination_both_ways() {
     assert_eq!(first.body["previous"], Value::Null);
     let row = &first.body["results"][0];
     assert_eq!(row["full_name"], "First6 Last6");
-    assert!(row.get("pain_points").is_none(), "list rows are the light shape");
+    assert!(
+        row.get("pain_points").is_none(),
+        "list rows are the light shape"
+    );
 
     let next = first.body["next"].as_str().unwrap();
     assert!(next.starts_with("https://api.example.com/api/leads/api/v1/leads/?page_size=3&cursor="));
@@ -167,15 +183,27 @@ async fn list_is_newest_first_with_cursor_pagination_both_ways() {
     let second = app.get(path).bearer(&token).send().await.expect(200);
     assert_eq!(page_ids(&second), ids[3..6]);
 
-    let third_path = second.body["next"].as_str().unwrap().trim_start_matches("https://api.example.com").to_string();
+    let third_path = second.body["next"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("https://api.example.com")
+        .to_string();
     let third = app.get(&third_path).bearer(&token).send().await.expect(200);
     assert_eq!(page_ids(&third), ids[6..7]);
     assert_eq!(third.body["next"], Value::Null);
 
-    let back = third.body["previous"].as_str().unwrap().trim_start_matches("https://api.example.com").to_string();
+    let back = third.body["previous"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("https://api.example.com")
+        .to_string();
     let back = app.get(&back).bearer(&token).send().await.expect(200);
     assert_eq!(page_ids(&back), ids[3..6]);
-    let back2 = back.body["previous"].as_str().unwrap().trim_start_matches("https://api.example.com").to_string();
+    let back2 = back.body["previous"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("https://api.example.com")
+        .to_string();
     let back2 = app.get(&back2).bearer(&token).send().await.expect(200);
     assert_eq!(page_ids(&back2), ids[0..3]);
     assert_eq!(back2.body["previous"], Value::Null);
@@ -200,7 +228,12 @@ async fn list_parameters_are_validated() {
             .expect(400);
         assert!(res.body.get(field).is_some(), "{query}: {}", res.text);
     }
-    let res = app.get(&format!("{LEADS}?page_size=100")).bearer(&token).send().await.expect(200);
+    let res = app
+        .get(&format!("{LEADS}?page_size=100"))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(200);
     assert_eq!(res.body["results"], json!([]));
 }
 
@@ -216,16 +249,28 @@ async fn every_write_leaves_an_audit_entry() {
         .send()
         .await
         .expect(200);
-    app.delete(&lead_url(id)).bearer(&token).send().await.expect(204);
+    app.delete(&lead_url(id))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(204);
 
-    let audit = app.state.store.lead_audit(tenant.id, id.parse().unwrap()).await.unwrap();
+    let audit = app
+        .state
+        .store
+        .lead_audit(tenant.id, id.parse().unwrap())
+        .await
+        .unwrap();
     let actions: Vec<_> = audit.iter().map(|a| format!("{:?}", a.action)).collect();
     assert_eq!(actions, ["Create", "Update", "Delete"]);
     assert!(audit.iter().all(|a| a.actor == "owner-1"));
     assert_eq!(audit[0].changes["email"]["new"], "john@company.com");
     assert_eq!(
         audit[1].changes,
-        json!({"priority": {"old": "medium", "new": "high"}}).as_object().unwrap().clone()
+        json!({"priority": {"old": "medium", "new": "high"}})
+            .as_object()
+            .unwrap()
+            .clone()
     );
     assert_eq!(audit[2].changes["email"]["old"], "john@company.com");
 }
@@ -235,7 +280,11 @@ async fn deleting_a_lead_frees_its_email() {
     let app = start().await;
     let (_, token) = tenant_owner(&app, "Acme").await;
     let lead = create(&app, &token, john()).await;
-    app.delete(&lead_url(lead["id"].as_str().unwrap())).bearer(&token).send().await.expect(204);
+    app.delete(&lead_url(lead["id"].as_str().unwrap()))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(204);
     create(&app, &token, john()).await;
 }
 
@@ -254,10 +303,21 @@ async fn changing_email_moves_the_uniqueness_guard() {
         .send()
         .await
         .expect(400);
-    assert_eq!(res.body, json!({"email": ["lead with this email already exists."]}));
-    assert_eq!(app.get(&url).bearer(&token).send().await.body["email"], "john@company.com");
+    assert_eq!(
+        res.body,
+        json!({"email": ["lead with this email already exists."]})
+    );
+    assert_eq!(
+        app.get(&url).bearer(&token).send().await.body["email"],
+        "john@company.com"
+    );
     // Moving to a free address frees the old one.
-    app.patch(&url).bearer(&token).json(json!({"email": "new@company.com"})).send().await.expect(200);
+    app.patch(&url)
+        .bearer(&token)
+        .json(json!({"email": "new@company.com"}))
+        .send()
+        .await
+        .expect(200);
     create(&app, &token, john()).await;
     let _ = other;
 }
@@ -267,14 +327,27 @@ async fn http_contract_errors_are_drf_shaped() {
     let app = start().await;
     let (_, token) = tenant_owner(&app, "Acme").await;
 
-    let res = app.get("/api/leads/api/v1/nothing/").bearer(&token).send().await.expect(404);
+    let res = app
+        .get("/api/leads/api/v1/nothing/")
+        .bearer(&token)
+        .send()
+        .await
+        .expect(404);
     assert_eq!(res.body, json!({"detail": "Not found."}));
 
-    let res = app.get(&lead_url("not-a-uuid")).bearer(&token).send().await.expect(404);
+    let res = app
+        .get(&lead_url("not-a-uuid"))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(404);
     assert_eq!(res.body, json!({"detail": "Not found."}));
 
     let res = app.delete(LEADS).bearer(&token).send().await.expect(405);
-    assert_eq!(res.body, json!({"detail": "Method \"DELETE\" not allowed."}));
+    assert_eq!(
+        res.body,
+        json!({"detail": "Method \"DELETE\" not allowed."})
+    );
 
     let res = app
         .post(LEADS)
@@ -283,7 +356,10 @@ async fn http_contract_errors_are_drf_shaped() {
         .send()
         .await
         .expect(415);
-    assert_eq!(res.body, json!({"detail": "Unsupported media type \"text/plain\" in request."}));
+    assert_eq!(
+        res.body,
+        json!({"detail": "Unsupported media type \"text/plain\" in request."})
+    );
 
     let res = app
         .post(LEADS)
@@ -292,9 +368,18 @@ async fn http_contract_errors_are_drf_shaped() {
         .send()
         .await
         .expect(400);
-    assert!(res.body["detail"].as_str().unwrap().starts_with("JSON parse error"));
+    assert!(res.body["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("JSON parse error"));
 
-    let res = app.post(LEADS).bearer(&token).json(json!([1, 2])).send().await.expect(400);
+    let res = app
+        .post(LEADS)
+        .bearer(&token)
+        .json(json!([1, 2]))
+        .send()
+        .await
+        .expect(400);
     assert_eq!(
         res.body,
         json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
@@ -320,9 +405,15 @@ async fn responses_carry_security_headers_and_a_request_id() {
     let res = request.send().await.expect(200);
     assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(res.header("x-frame-options"), Some("DENY"));
-    assert!(res.header("strict-transport-security").unwrap().starts_with("max-age="));
+    assert!(res
+        .header("strict-transport-security")
+        .unwrap()
+        .starts_with("max-age="));
     assert_eq!(res.header("cache-control"), Some("no-store"));
-    assert_eq!(res.header("x-request-id"), event["requestContext"]["requestId"].as_str());
+    assert_eq!(
+        res.header("x-request-id"),
+        event["requestContext"]["requestId"].as_str()
+    );
     // Errors too.
     let res = app.get(LEADS).send().await.expect(401);
     assert_eq!(res.header("x-content-type-options"), Some("nosniff"));

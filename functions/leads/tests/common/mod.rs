@@ -1,4 +1,4 @@
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub use crm_shared::auth::Role;
 pub use crm_testkit::{TestApp, TestResponse};
@@ -41,5 +41,11 @@ pub fn person(n: usize) -> Value {
 
 /// Creates a lead and returns its body.
 pub async fn create(app: &TestApp, token: &str, body: Value) -> Value {
-    app.post(LEADS).bearer(token).json(body).send().await.expect(201).body
+    app.post(LEADS)
+        .bearer(token)
+        .json(body)
+        .send()
+        .await
+        .expect(201)
+        .body
 }
