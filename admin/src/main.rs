@@ -1,1 +1,203 @@
-fn main() {}
+//! `crm-admin`: creates the table and tenants and mints tokens, against the local stack or AWS.
+//!
+//! It reads the same environment variables as the functions. By default it first loads `.env`
+//! and then `.env.example` from the current directory (variables already set win), so that it
+//! talks to the local stack out of the box; `--aws` skips those files.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use crm_shared::auth::{issue_token, Role, TokenRequest};
+use crm_shared::config::{aws_sdk_config, JwtConfig};
+use crm_shared::store::{Conflict, Store, StoreError};
+use crm_shared::table::create_table_if_absent;
+use crm_shared::tenant::{slugify, validate_slug, Tenant};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(
+    name = "crm-admin",
+    version,
+    about = "Administer the CRM: table, tenants, tokens"
+)]
+struct Cli {
+    /// Use the environment as it is (real AWS): do not load `.env` / `.env.example`.
+    #[arg(long, global = true)]
+    aws: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The DynamoDB table (TABLE_NAME).
+    #[command(subcommand)]
+    Table(TableCommand),
+    /// Tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Print a signed JWT for a user of a tenant (needs only JWT_SECRET_KEY, no DynamoDB).
+    Token(TokenArgs),
+}
+
+#[derive(Subcommand)]
+enum TableCommand {
+    /// Create the table with its indexes unless it exists.
+    Create,
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create an active tenant and print it as JSON.
+    Create {
+        /// Display name, e.g. "Acme Corp".
+        #[arg(long)]
+        name: String,
+        /// Subdomain-style slug; defaults to the name slugified ("acme-corp").
+        #[arg(long)]
+        slug: Option<String>,
+        /// Tenant id; a new random UUID by default.
+        #[arg(long)]
+        id: Option<Uuid>,
+    },
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// Tenant id (UUID) the token is for.
+    #[arg(long)]
+    tenant: Uuid,
+    /// User id (the `sub` claim).
+    #[arg(long)]
+    user: String,
+    /// One of owner, admin, manager, user, readonly.
+    #[arg(long)]
+    role: Role,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(i64).range(1..))]
+    ttl: i64,
+    /// Optional `email` claim.
+    #[arg(long)]
+    email: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !cli.aws {
+        if let Err(e) = load_env_files() {
+            eprintln!("crm-admin: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    // Only the commands that talk to DynamoDB need a runtime; `token` stays offline.
+    let result = match cli.command {
+        Command::Token(args) => token(args),
+        other => tokio::runtime::Runtime::new()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))
+            .and_then(|rt| rt.block_on(run_store_command(other))),
+    };
+    match result {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("crm-admin: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `.env` first, so its values win over the defaults in `.env.example`; neither overrides a
+/// variable that is already set. A missing file is fine, a malformed one is an error.
+fn load_env_files() -> Result<(), String> {
+    for file in [".env", ".env.example"] {
+        match dotenvy::from_filename(file) {
+            Ok(_) => {}
+            Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read {file}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The JWT settings, with the same rules as `Config::from_env` but without requiring the
+/// table, so minting a token needs nothing but the secret.
+fn jwt_config() -> Result<JwtConfig, String> {
+    let secret = env("JWT_SECRET_KEY").ok_or("JWT_SECRET_KEY must be set")?;
+    if secret.len() < 16 {
+        return Err("JWT_SECRET_KEY is not valid: use at least 16 characters".into());
+    }
+    Ok(JwtConfig {
+        secret,
+        issuer: env("JWT_ISSUER"),
+        audience: env("JWT_AUDIENCE"),
+    })
+}
+
+fn token(args: TokenArgs) -> Result<String, String> {
+    let config = jwt_config()?;
+    Ok(issue_token(
+        &config,
+        &TokenRequest {
+            tenant_id: args.tenant,
+            user_id: &args.user,
+            role: args.role,
+            email: args.email.as_deref(),
+            ttl_seconds: args.ttl,
+        },
+    ))
+}
+
+async fn run_store_command(command: Command) -> Result<String, String> {
+    let table = env("TABLE_NAME").ok_or("TABLE_NAME must be set")?;
+    let client = aws_sdk_dynamodb::Client::new(&aws_sdk_config().await);
+    match command {
+        Command::Table(TableCommand::Create) => {
+            let created = create_table_if_absent(&client, &table).await?;
+            Ok(if created {
+                format!("created table {table}")
+            } else {
+                format!("table {table} exists already")
+            })
+        }
+        Command::Tenant(TenantCommand::Create { name, slug, id }) => {
+            create_tenant(Store::new(client, table), name, slug, id).await
+        }
+        Command::Token(_) => unreachable!("token is handled without DynamoDB"),
+    }
+}
+
+async fn create_tenant(
+    store: Store,
+    name: String,
+    slug: Option<String>,
+    id: Option<Uuid>,
+) -> Result<String, String> {
+    let name = name.trim().to_string();
+    if name.is_empty() {
+        return Err("--name must not be empty".into());
+    }
+    let slug = slug.unwrap_or_else(|| slugify(&name));
+    validate_slug(&slug).map_err(|e| format!("invalid slug \"{slug}\": {e}"))?;
+    let tenant = Tenant::new(name, slug, id);
+    match store.create_tenant(&tenant).await {
+        Ok(()) => Ok(serde_json::to_string_pretty(&tenant).expect("a tenant serialises")),
+        // One guard covers both the id and the slug; look which one it was.
+        Err(StoreError::Conflict(Conflict::Exists)) => match store.get_tenant(tenant.id).await {
+            Ok(Some(_)) => Err(format!("a tenant with id {} exists already", tenant.id)),
+            _ => Err(format!(
+                "the slug \"{}\" is taken by another tenant",
+                tenant.slug
+            )),
+        },
+        Err(e) => Err(format!(
+            "cannot create the tenant in {}: {e}",
+            store.table()
+        )),
+    }
+}

@@ -7,13 +7,19 @@
 //! lookup the admin command writes to keep tenant slugs unique; no request path reads it
 //! with a tenant's credentials.
 //!
-//! | item            | PK                          | SK                       | GSI1PK          | GSI1SK              |
-//! |-----------------|-----------------------------|--------------------------|-----------------|---------------------|
-//! | tenant          | `{t}#TENANT`                | `TENANT`                 |                 |                     |
-//! | lead            | `{t}#LEAD#{id}`             | `LEAD`                   | `{t}#LEADS`     | `{created_at}#{id}` |
-//! | lead audit      | `{t}#LEAD#{id}`             | `AUDIT#{at}#{audit id}`  |                 |                     |
-//! | email guard     | `{t}#EMAIL#{lower(email)}`  | `EMAIL`                  |                 |                     |
-//! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |                 |                     |
+//! | item            | PK                          | SK                       |
+//! |-----------------|-----------------------------|--------------------------|
+//! | tenant          | `{t}#TENANT`                | `TENANT`                 |
+//! | dashboard stats | `{t}#STATS`                 | `STATS`                  |
+//! | lead            | `{t}#LEAD#{id}`             | `LEAD`                   |
+//! | lead audit      | `{t}#LEAD#{id}`             | `AUDIT#{at}#{audit id}`  |
+//! | email guard     | `{t}#EMAIL#{lower(email)}`  | `EMAIL`                  |
+//! | search token    | `{t}#SEARCH#{first char}`   | `{token}#{lead id}`      |
+//! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
+//!
+//! A lead also carries the key attributes of the indexes it belongs to (see
+//! [`lead_indexes`]); the sparse ones exist only while their condition holds, and since a
+//! lead is always written whole, an attribute that no longer applies simply disappears.
 
 use std::collections::HashMap;
 
@@ -28,6 +34,60 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+
+/// The lead indexes. Each is `GSI{n}` with key attributes `GSI{n}PK`/`GSI{n}SK`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeadIndex {
+    /// All leads by creation time: `{t}#LEADS` / `{created}#{id}`.
+    Created,
+    /// All leads by score (then creation): `{t}#LEADS` / `{score}#{created}#{id}`.
+    Score,
+    /// Per status, by score: `{t}#STATUS#{status}`.
+    Status,
+    /// Per priority, by score: `{t}#PRIORITY#{priority}`.
+    Priority,
+    /// Per assignee, by score: `{t}#ASSIGNEE#{user}`, or `{t}#UNASSIGNED`.
+    Assignee,
+    /// Per source name (lowercased), by score; sparse: leads without a source are absent.
+    Source,
+    /// Sparse: active leads with a follow-up time, by that time: `{t}#FOLLOWUP`.
+    FollowUp,
+    /// Sparse: the high-priority view's leads, by score: `{t}#HOT`.
+    Hot,
+}
+
+impl LeadIndex {
+    pub const ALL: [LeadIndex; 8] = [
+        LeadIndex::Created,
+        LeadIndex::Score,
+        LeadIndex::Status,
+        LeadIndex::Priority,
+        LeadIndex::Assignee,
+        LeadIndex::Source,
+        LeadIndex::FollowUp,
+        LeadIndex::Hot,
+    ];
+
+    fn number(self) -> usize {
+        LeadIndex::ALL
+            .iter()
+            .position(|i| *i == self)
+            .expect("listed")
+            + 1
+    }
+
+    pub fn name(self) -> String {
+        format!("GSI{}", self.number())
+    }
+
+    pub fn pk_attr(self) -> String {
+        format!("GSI{}PK", self.number())
+    }
+
+    pub fn sk_attr(self) -> String {
+        format!("GSI{}SK", self.number())
+    }
+}
 
 /// Key attributes of one index entry or table item.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,7 +163,132 @@ pub fn leads_by_created(t: TenantId, created_at: DateTime<Utc>, id: Uuid) -> Key
 }
 
 pub fn leads_by_created_partition(t: TenantId) -> String {
+    all_leads(t)
+}
+
+pub fn all_leads(t: TenantId) -> String {
     format!("{t}#LEADS")
+}
+
+/// Sort key of the score-ordered indexes: zero-padded score, then creation, then id, so
+/// that descending order is the list's default `-score,-created_at` and every key is unique.
+pub fn score_sort_key(score: u8, created_at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{score:03}#{}#{id}", sortable_time(created_at))
+}
+
+/// Bounds of the score-ordered keys for a score range (inclusive).
+pub fn score_bounds(min: Option<u8>, max: Option<u8>) -> (Option<String>, Option<String>) {
+    // `$` sorts just above `#`, so "070$" is above every "070#...".
+    (
+        min.map(|m| format!("{m:03}")),
+        max.map(|m| format!("{m:03}$")),
+    )
+}
+
+pub fn time_sort_key(at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}#{id}", sortable_time(at))
+}
+
+pub fn status_partition(t: TenantId, status: &str) -> String {
+    format!("{t}#STATUS#{status}")
+}
+
+pub fn priority_partition(t: TenantId, priority: &str) -> String {
+    format!("{t}#PRIORITY#{priority}")
+}
+
+pub fn assignee_partition(t: TenantId, user: Option<&str>) -> String {
+    match user {
+        Some(user) => format!("{t}#ASSIGNEE#{user}"),
+        None => format!("{t}#UNASSIGNED"),
+    }
+}
+
+pub fn source_partition(t: TenantId, source: &str) -> String {
+    format!("{t}#SOURCE#{}", source.to_lowercase())
+}
+
+pub fn follow_up_partition(t: TenantId) -> String {
+    format!("{t}#FOLLOWUP")
+}
+
+pub fn hot_partition(t: TenantId) -> String {
+    format!("{t}#HOT")
+}
+
+/// The index entries a lead has: `(index, partition, sort key)`. Which sparse indexes a
+/// lead belongs to is decided by the caller's rules (`is_hot`, active follow-up), passed in
+/// so that the key module holds no business rules.
+pub struct LeadIndexInput<'a> {
+    pub tenant: TenantId,
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub score: u8,
+    pub status: &'a str,
+    pub priority: &'a str,
+    pub assigned_to: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub follow_up: Option<DateTime<Utc>>,
+    pub hot: bool,
+}
+
+pub fn lead_indexes(l: &LeadIndexInput<'_>) -> Vec<(LeadIndex, String, String)> {
+    let t = l.tenant;
+    let by_score = score_sort_key(l.score, l.created_at, l.id);
+    let mut out = vec![
+        (
+            LeadIndex::Created,
+            all_leads(t),
+            time_sort_key(l.created_at, l.id),
+        ),
+        (LeadIndex::Score, all_leads(t), by_score.clone()),
+        (
+            LeadIndex::Status,
+            status_partition(t, l.status),
+            by_score.clone(),
+        ),
+        (
+            LeadIndex::Priority,
+            priority_partition(t, l.priority),
+            by_score.clone(),
+        ),
+        (
+            LeadIndex::Assignee,
+            assignee_partition(t, l.assigned_to),
+            by_score.clone(),
+        ),
+    ];
+    if let Some(source) = l.source {
+        out.push((
+            LeadIndex::Source,
+            source_partition(t, source),
+            by_score.clone(),
+        ));
+    }
+    if let Some(at) = l.follow_up {
+        out.push((
+            LeadIndex::FollowUp,
+            follow_up_partition(t),
+            time_sort_key(at, l.id),
+        ));
+    }
+    if l.hot {
+        out.push((LeadIndex::Hot, hot_partition(t), by_score));
+    }
+    out
+}
+
+pub fn stats(t: TenantId) -> Key {
+    Key::new(format!("{t}#STATS"), "STATS")
+}
+
+pub fn search_partition(t: TenantId, token: &str) -> String {
+    let first: String = token.chars().take(1).collect();
+    format!("{t}#SEARCH#{first}")
+}
+
+pub fn search_token(t: TenantId, token: &str, lead_id: Uuid) -> Key {
+    Key::new(search_partition(t, token), format!("{token}#{lead_id}"))
 }
 
 #[cfg(test)]
@@ -121,6 +306,8 @@ mod tests {
             lead_email(t, "A@B.example"),
             lead_audit(t, id, now, Uuid::new_v4()),
             leads_by_created(t, now, id),
+            stats(t),
+            search_token(t, "acme", id),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

@@ -83,6 +83,9 @@ pub struct Lead {
     pub source: Option<String>,
     /// A user id.
     pub assigned_to: Option<String>,
+    /// Ids of the lead's tags.
+    #[serde(default)]
+    pub tag_ids: Vec<String>,
 
     pub score: u8,
     #[serde(default)]
@@ -264,6 +267,7 @@ impl Lead {
             priority: Priority::Medium,
             source: None,
             assigned_to: None,
+            tag_ids: Vec::new(),
             score: 0,
             score_factors: Vec::new(),
             last_scored_at: None,

@@ -6,11 +6,15 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Role};
-use crate::cursor::{paginate, CursorCodec, Page};
+use crate::cursor::{Cursor, CursorCodec, Page};
 use crate::error::ApiError;
+use crate::filters::{LeadQuery, OrderField, Ordering, View};
+use crate::keys::{self, LeadIndex};
 use crate::lead::{Lead, LeadInput, WriteMode};
-use crate::store::{lead_position, AuditAction, AuditEntry, Conflict, Store, StoreError};
-use crate::validate::Patch;
+use crate::search;
+use crate::store::{AuditAction, AuditEntry, Conflict, IndexScan, Position, Store, StoreError};
+use crate::tenant::TenantId;
+use crate::validate::{Choice, Patch};
 
 pub const EMAIL_TAKEN: &str = "lead with this email already exists.";
 /// Attempts at a read-modify-write when no `If-Match` pins the version. Each lost race
@@ -191,25 +195,346 @@ pub async fn delete(
     ))
 }
 
-/// The tenant's leads, newest first, one page.
+/// Items an index read may examine per request; a filter that rejects most of them gets a
+/// partial page and a cursor to continue from where the read stopped.
+pub const READ_BUDGET: usize = 1000;
+/// Orderings no index serves are sorted in memory over at most this many matching leads.
+pub const MEMORY_SORT_CAP: usize = 2000;
+
+/// How a list request is answered.
+#[derive(Debug)]
+enum Access {
+    /// One index, in its order, post-filtering what the index does not decide.
+    Index(IndexScan),
+    /// Search tokens starting with the driving term.
+    Search(String),
+    /// The candidates of an index scan, sorted in memory (bounded).
+    Sorted(IndexScan),
+}
+
+fn scan(index: LeadIndex, partitions: Vec<String>, descending: bool) -> IndexScan {
+    IndexScan {
+        index,
+        partitions,
+        lo: None,
+        hi: None,
+        descending,
+    }
+}
+
+/// The most selective score-ordered index the filters allow.
+fn score_scan(q: &LeadQuery, t: TenantId, descending: bool) -> IndexScan {
+    let mut s = if q.view == Some(View::HighPriority) {
+        scan(LeadIndex::Hot, vec![keys::hot_partition(t)], descending)
+    } else if q.view == Some(View::Unassigned) || q.is_assigned == Some(false) {
+        scan(
+            LeadIndex::Assignee,
+            vec![keys::assignee_partition(t, None)],
+            descending,
+        )
+    } else if !q.assigned_to.is_empty() {
+        let parts = q
+            .assigned_to
+            .iter()
+            .map(|u| keys::assignee_partition(t, Some(u)))
+            .collect();
+        scan(LeadIndex::Assignee, parts, descending)
+    } else if !q.source.is_empty() {
+        let parts = q
+            .source
+            .iter()
+            .map(|s| keys::source_partition(t, s))
+            .collect();
+        scan(LeadIndex::Source, parts, descending)
+    } else if !q.status.is_empty() {
+        let parts = q
+            .status
+            .iter()
+            .map(|s| keys::status_partition(t, s.as_str()))
+            .collect();
+        scan(LeadIndex::Status, parts, descending)
+    } else if !q.priority.is_empty() {
+        let parts = q
+            .priority
+            .iter()
+            .map(|p| keys::priority_partition(t, p.as_str()))
+            .collect();
+        scan(LeadIndex::Priority, parts, descending)
+    } else {
+        scan(LeadIndex::Score, vec![keys::all_leads(t)], descending)
+    };
+    (s.lo, s.hi) = keys::score_bounds(q.score_min, q.score_max);
+    s
+}
+
+/// Active leads with a follow-up, optionally only the overdue ones.
+fn follow_up_scan(q: &LeadQuery, t: TenantId, descending: bool) -> IndexScan {
+    let mut s = scan(
+        LeadIndex::FollowUp,
+        vec![keys::follow_up_partition(t)],
+        descending,
+    );
+    if q.view == Some(View::Overdue) || q.is_overdue == Some(true) {
+        s.hi = Some(keys::sortable_time(q.now));
+    }
+    s
+}
+
+fn plan(q: &LeadQuery, t: TenantId) -> Access {
+    if let Some(term) = search::driving_term(&q.search) {
+        return Access::Search(term.clone());
+    }
+    let primary = q.ordering[0];
+    let tie_break_ok = |field: OrderField| {
+        q.ordering.len() == 1
+            || (q.ordering.len() == 2
+                && q.ordering[1].field == field
+                && q.ordering[1].descending == primary.descending)
+    };
+    let overdue_only = q.view == Some(View::Overdue) || q.is_overdue == Some(true);
+    match primary.field {
+        OrderField::Score if tie_break_ok(OrderField::CreatedAt) => {
+            Access::Index(score_scan(q, t, primary.descending))
+        }
+        OrderField::CreatedAt if q.ordering.len() == 1 => {
+            let mut s = scan(
+                LeadIndex::Created,
+                vec![keys::all_leads(t)],
+                primary.descending,
+            );
+            s.lo = q.created_after.map(keys::sortable_time);
+            s.hi = q
+                .created_before
+                .map(|b| format!("{}$", keys::sortable_time(b)));
+            Access::Index(s)
+        }
+        OrderField::NextFollowUp if overdue_only && q.ordering.len() == 1 => {
+            Access::Index(follow_up_scan(q, t, primary.descending))
+        }
+        _ if overdue_only => Access::Sorted(follow_up_scan(q, t, false)),
+        _ => Access::Sorted(score_scan(q, t, true)),
+    }
+}
+
+fn compare(a: &Lead, b: &Lead, ordering: &[Ordering]) -> std::cmp::Ordering {
+    use std::cmp::Ordering as O;
+    fn opt<T: Ord>(a: &Option<T>, b: &Option<T>) -> O {
+        // Nulls last, as PostgreSQL sorts them ascending.
+        match (a, b) {
+            (Some(a), Some(b)) => a.cmp(b),
+            (Some(_), None) => O::Less,
+            (None, Some(_)) => O::Greater,
+            (None, None) => O::Equal,
+        }
+    }
+    let lower = |v: &Option<String>| v.as_ref().map(|s| s.to_lowercase());
+    for o in ordering {
+        let c = match o.field {
+            OrderField::Score => a.score.cmp(&b.score),
+            OrderField::CreatedAt => a.created_at.cmp(&b.created_at),
+            OrderField::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+            OrderField::LastContactDate => opt(&a.last_contact_date, &b.last_contact_date),
+            OrderField::NextFollowUp => opt(&a.next_follow_up, &b.next_follow_up),
+            OrderField::Company => opt(&lower(&a.company), &lower(&b.company)),
+            OrderField::LastName => a.last_name.to_lowercase().cmp(&b.last_name.to_lowercase()),
+        };
+        let c = if o.descending { c.reverse() } else { c };
+        if c != O::Equal {
+            return c;
+        }
+    }
+    a.id.cmp(&b.id)
+}
+
+fn invalid_cursor() -> ApiError {
+    ApiError::field("cursor", "Invalid cursor.")
+}
+
+/// One page of the tenant's leads for a parsed query: filters, ordering, a view, search.
 pub async fn list(
     store: &Store,
     cursors: &CursorCodec,
     caller: &Caller,
+    query: &LeadQuery,
     page_size: usize,
     cursor: Option<&str>,
 ) -> Result<Page<Lead>, ApiError> {
     let tenant = caller.tenant;
-    paginate(
-        cursors,
-        tenant,
-        "leads:created",
-        page_size,
-        cursor,
-        lead_position,
-        |forward, limit, start| store.leads_by_created(tenant, forward, limit, start),
-    )
-    .await
-    .map_err(|_| ApiError::field("cursor", "Invalid cursor."))?
-    .map_err(ApiError::from)
+    let scope = &query.fingerprint;
+    let cursor = cursor
+        .map(|c| cursors.decode(tenant, scope, c))
+        .transpose()
+        .map_err(|_| invalid_cursor())?;
+    let position = |c: &Cursor| c.position.get("k").cloned().ok_or_else(invalid_cursor);
+    let link = |k: String, backwards: bool| {
+        cursors.encode(
+            tenant,
+            scope,
+            &Cursor {
+                position: Position::from([("k".to_string(), k)]),
+                backwards,
+            },
+        )
+    };
+    let keep = |lead: &Lead| query.matches(lead);
+    match plan(query, tenant) {
+        Access::Index(mut s) => {
+            let (after, backwards) = match &cursor {
+                Some(c) => (Some(position(c)?), c.backwards),
+                None => (None, false),
+            };
+            if backwards {
+                s.descending = !s.descending;
+            }
+            let page = store
+                .scan_leads(&s, after.as_deref(), page_size, READ_BUDGET, &keep)
+                .await?;
+            let mut rows = page.leads;
+            if backwards {
+                rows.reverse();
+                let previous = page.next.map(|k| link(k, true));
+                let next = rows
+                    .last()
+                    .map(|(k, _)| link(k.clone(), false))
+                    .or(after.map(|k| link(k, false)));
+                return Ok(Page {
+                    items: rows.into_iter().map(|(_, l)| l).collect(),
+                    next,
+                    previous,
+                });
+            }
+            let previous = if cursor.is_some() {
+                rows.first()
+                    .map(|(k, _)| link(k.clone(), true))
+                    .or(after.map(|k| link(k, true)))
+            } else {
+                None
+            };
+            Ok(Page {
+                next: page.next.map(|k| link(k, false)),
+                previous,
+                items: rows.into_iter().map(|(_, l)| l).collect(),
+            })
+        }
+        Access::Sorted(s) => {
+            let page = store
+                .scan_leads(&s, None, MEMORY_SORT_CAP, usize::MAX, &keep)
+                .await?;
+            if page.next.is_some() {
+                return Err(ApiError::field(
+                    "ordering",
+                    format!(
+                        "This ordering is sorted in memory and needs filters that match at most {MEMORY_SORT_CAP} leads; add filters or order by score or created_at."
+                    ),
+                ));
+            }
+            let mut leads: Vec<Lead> = page.leads.into_iter().map(|(_, l)| l).collect();
+            leads.sort_by(|a, b| compare(a, b, &query.ordering));
+            let offset: usize = match &cursor {
+                Some(c) => position(c)?.parse().map_err(|_| invalid_cursor())?,
+                None => 0,
+            };
+            let end = (offset + page_size).min(leads.len());
+            let items = leads.get(offset.min(end)..end).unwrap_or_default().to_vec();
+            Ok(Page {
+                next: (end < leads.len()).then(|| link(end.to_string(), false)),
+                previous: (offset > 0)
+                    .then(|| link(offset.saturating_sub(page_size).to_string(), false)),
+                items,
+            })
+        }
+        Access::Search(term) => {
+            search_page(
+                store,
+                tenant,
+                query,
+                &term,
+                page_size,
+                cursor.as_ref().map(position).transpose()?,
+                link,
+            )
+            .await
+        }
+    }
+}
+
+/// Search: walks the tokens that start with the driving term in token order (so whole-word
+/// hits come before longer words), fetches those leads, and keeps the ones that pass every
+/// term and filter. A lead is served at its first matching token only.
+async fn search_page(
+    store: &Store,
+    tenant: TenantId,
+    query: &LeadQuery,
+    term: &str,
+    page_size: usize,
+    after: Option<String>,
+    link: impl Fn(String, bool) -> String,
+) -> Result<Page<Lead>, ApiError> {
+    let mut after = after;
+    let mut kept: Vec<(String, Lead)> = Vec::new();
+    let mut read = 0;
+    loop {
+        let (hits, more) = store
+            .search_tokens(
+                tenant,
+                term,
+                after.as_deref(),
+                (page_size + 1).clamp(10, 100),
+            )
+            .await?;
+        read += hits.len();
+        let ids: Vec<Uuid> = hits.iter().map(|(_, id)| *id).collect();
+        let leads: std::collections::HashMap<Uuid, Lead> = store
+            .get_leads(tenant, &ids)
+            .await?
+            .into_iter()
+            .map(|l| (l.id, l))
+            .collect();
+        for (sk, id) in hits {
+            after = Some(sk.clone());
+            let Some(lead) = leads.get(&id) else { continue };
+            let token = sk.rsplit_once('#').map_or("", |(t, _)| t);
+            let first = search::tokens(lead)
+                .into_iter()
+                .find(|t| t.starts_with(term));
+            if first.as_deref() != Some(token) || !query.matches(lead) {
+                continue;
+            }
+            kept.push((sk, lead.clone()));
+            if kept.len() > page_size {
+                kept.truncate(page_size);
+                let next = kept.last().map(|(k, _)| link(k.clone(), false));
+                return Ok(ranked(kept, query, next));
+            }
+        }
+        if !more {
+            return Ok(ranked(kept, query, None));
+        }
+        if read >= READ_BUDGET {
+            let next = after.map(|k| link(k, false));
+            return Ok(ranked(kept, query, next));
+        }
+    }
+}
+
+/// Within a page: more whole-word hits first, then higher score.
+fn ranked(rows: Vec<(String, Lead)>, query: &LeadQuery, next: Option<String>) -> Page<Lead> {
+    let mut items: Vec<Lead> = rows.into_iter().map(|(_, l)| l).collect();
+    items.sort_by_key(|l| {
+        (
+            std::cmp::Reverse(search::rank(l, &query.search)),
+            std::cmp::Reverse(l.score),
+        )
+    });
+    Page {
+        items,
+        next,
+        previous: None,
+    }
+}
+
+/// The dashboard: one read of the tenant's counters.
+pub async fn dashboard(store: &Store, caller: &Caller) -> Result<Value, ApiError> {
+    let counters = store.stats(caller.tenant).await?;
+    Ok(crate::stats::dashboard(&counters, Utc::now()))
 }

@@ -5,15 +5,18 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK};
+use crate::keys::{self, LeadIndex, GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::lead::Lead;
+use crate::stats::Counters;
 use crate::tenant::{Tenant, TenantId, TenantStatus};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -309,13 +312,83 @@ impl Store {
 
     // ---- leads ---------------------------------------------------------------------
 
+    /// The lead with its table key and the key attributes of every index it belongs to.
     fn lead_item(lead: &Lead) -> Item {
         let mut item = to_item(lead);
         item.extend(keys::lead(lead.tenant_id, lead.id).item_key());
-        item.extend(
-            keys::leads_by_created(lead.tenant_id, lead.created_at, lead.id).attrs(GSI1PK, GSI1SK),
-        );
+        let status = lead.status.to_string();
+        let priority = lead.priority.to_string();
+        let entries = keys::lead_indexes(&keys::LeadIndexInput {
+            tenant: lead.tenant_id,
+            id: lead.id,
+            created_at: lead.created_at,
+            score: lead.score,
+            status: &status,
+            priority: &priority,
+            assigned_to: lead.assigned_to.as_deref(),
+            source: lead.source.as_deref(),
+            follow_up: lead.next_follow_up.filter(|_| lead.status.is_active()),
+            hot: crate::filters::is_hot(lead),
+        });
+        for (index, pk, sk) in entries {
+            item.insert(index.pk_attr(), s(pk));
+            item.insert(index.sk_attr(), s(sk));
+        }
         item
+    }
+
+    /// The side writes of a lead write, for its transaction: search tokens that appear or
+    /// disappear, and the dashboard counters' delta.
+    fn side_writes(
+        &self,
+        tenant: TenantId,
+        before: Option<&Lead>,
+        after: Option<&Lead>,
+    ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
+        let id = after.or(before).expect("a lead write has a lead").id;
+        let old = before.map(crate::search::tokens).unwrap_or_default();
+        let new = after.map(crate::search::tokens).unwrap_or_default();
+        let mut actions = Vec::new();
+        for token in old.difference(&new) {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::search_token(tenant, token, id).item_key()))
+                .build()
+                .expect("delete has table and key");
+            actions.push((TransactWriteItem::builder().delete(delete).build(), None));
+        }
+        for token in new.difference(&old) {
+            let mut item = keys::search_token(tenant, token, id).item_key();
+            item.insert("lead_id".into(), s(id.to_string()));
+            actions.push((
+                TransactWriteItem::builder()
+                    .put(self.put(item, None))
+                    .build(),
+                None,
+            ));
+        }
+        let delta = crate::stats::delta(before, after);
+        if !delta.is_empty() {
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::stats(tenant).item_key()));
+            let mut parts = Vec::new();
+            for (n, (name, change)) in delta.iter().enumerate() {
+                parts.push(format!("#c{n} :c{n}"));
+                update = update
+                    .expression_attribute_names(format!("#c{n}"), name)
+                    .expression_attribute_values(
+                        format!(":c{n}"),
+                        AttributeValue::N(change.to_string()),
+                    );
+            }
+            let update = update
+                .update_expression(format!("ADD {}", parts.join(", ")))
+                .build()
+                .expect("update has table, key and expression");
+            actions.push((TransactWriteItem::builder().update(update).build(), None));
+        }
+        actions
     }
 
     fn email_guard(lead: &Lead) -> Item {
@@ -360,21 +433,26 @@ impl Store {
     /// Writes a new lead with its email guard and audit entry.
     pub async fn create_lead(&self, lead: &Lead, audit: &AuditEntry) -> Result<(), StoreError> {
         let absent = Some("attribute_not_exists(PK)");
-        self.transact(vec![
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(Self::lead_item(lead), absent))
-                    .build(),
-                Some(Conflict::Exists),
-            ),
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(Self::email_guard(lead), absent))
-                    .build(),
-                Some(Conflict::Email),
-            ),
-            (self.audit_put(lead.tenant_id, audit), None),
-        ])
+        self.transact(
+            vec![
+                (
+                    TransactWriteItem::builder()
+                        .put(self.put(Self::lead_item(lead), absent))
+                        .build(),
+                    Some(Conflict::Exists),
+                ),
+                (
+                    TransactWriteItem::builder()
+                        .put(self.put(Self::email_guard(lead), absent))
+                        .build(),
+                    Some(Conflict::Email),
+                ),
+                (self.audit_put(lead.tenant_id, audit), None),
+            ]
+            .into_iter()
+            .chain(self.side_writes(lead.tenant_id, None, Some(lead)))
+            .collect(),
+        )
         .await
     }
 
@@ -407,6 +485,7 @@ impl Store {
             ));
         }
         actions.push((self.audit_put(after.tenant_id, audit), None));
+        actions.extend(self.side_writes(after.tenant_id, Some(before), Some(after)));
         self.transact(actions).await
     }
 
@@ -419,15 +498,281 @@ impl Store {
             .expression_attribute_values(":seen", AttributeValue::N(lead.version.to_string()))
             .build()
             .expect("delete has table and key");
-        self.transact(vec![
-            (
-                TransactWriteItem::builder().delete(delete).build(),
-                Some(Conflict::Version),
-            ),
-            (self.delete_guard(lead), Some(Conflict::Version)),
-            (self.audit_put(lead.tenant_id, audit), None),
-        ])
+        self.transact(
+            vec![
+                (
+                    TransactWriteItem::builder().delete(delete).build(),
+                    Some(Conflict::Version),
+                ),
+                (self.delete_guard(lead), Some(Conflict::Version)),
+                (self.audit_put(lead.tenant_id, audit), None),
+            ]
+            .into_iter()
+            .chain(self.side_writes(lead.tenant_id, Some(lead), None))
+            .collect(),
+        )
         .await
+    }
+
+    /// The tenant's dashboard counters (one read).
+    pub async fn stats(&self, tenant: TenantId) -> Result<Counters, StoreError> {
+        let item = self.get(&keys::stats(tenant)).await?.unwrap_or_default();
+        Ok(item
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                AttributeValue::N(n) => n.parse().ok().map(|n| (k, n)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Leads by id, in one round trip per 100 (missing ids are left out).
+    pub async fn get_leads(&self, tenant: TenantId, ids: &[Uuid]) -> Result<Vec<Lead>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        // BatchGetItem refuses duplicate keys.
+        let mut unique: Vec<Uuid> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !unique.contains(id) {
+                unique.push(*id);
+            }
+        }
+        for chunk in unique.chunks(100) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|id| keys::lead(tenant, *id).item_key())
+                .collect();
+            while !pending.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .expect("keys are set");
+                let res = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                for item in res
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    let lead: Lead = from_item(item)?;
+                    if lead.tenant_id == tenant {
+                        out.push(lead);
+                    }
+                }
+                pending = res
+                    .unprocessed_keys
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads one index's partitions in key order, merged, from `after` (exclusive), keeping
+    /// the leads `keep` accepts, until `want` are kept or `budget` items were read.
+    pub async fn scan_leads(
+        &self,
+        scan: &IndexScan,
+        after: Option<&str>,
+        want: usize,
+        budget: usize,
+        keep: &(dyn Fn(&Lead) -> bool + Sync),
+    ) -> Result<ScanPage, StoreError> {
+        let sk_attr = scan.index.sk_attr();
+        let mut bound = after.map(str::to_string);
+        let mut live: Vec<&String> = scan.partitions.iter().collect();
+        let mut kept: Vec<(String, Lead)> = Vec::new();
+        let mut read = 0usize;
+        while !live.is_empty() {
+            let chunk = (want + 1).clamp(10, 100);
+            let reads = live
+                .iter()
+                .map(|p| self.query_partition(scan, p, bound.as_deref(), chunk));
+            let results = futures::future::try_join_all(reads).await?;
+            let mut merged: Vec<(String, Item)> = Vec::new();
+            let mut frontier: Option<String> = None;
+            let mut still_live = Vec::new();
+            for (partition, (items, more)) in live.iter().zip(results) {
+                read += items.len();
+                if more {
+                    still_live.push(*partition);
+                    let last = items
+                        .last()
+                        .and_then(|i| i.get(&sk_attr))
+                        .and_then(|v| v.as_s().ok())
+                        .cloned();
+                    // The least advanced partition with more to read bounds what is safe
+                    // to emit: its unread items may come before the others' read ones.
+                    frontier = match (frontier, last) {
+                        (Some(f), Some(l)) => {
+                            Some(if scan.descending { f.max(l) } else { f.min(l) })
+                        }
+                        (f, l) => f.or(l),
+                    };
+                }
+                for item in items {
+                    let sk = item
+                        .get(&sk_attr)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default();
+                    merged.push((sk, item));
+                }
+            }
+            merged.sort_by(|a, b| {
+                if scan.descending {
+                    b.0.cmp(&a.0)
+                } else {
+                    a.0.cmp(&b.0)
+                }
+            });
+            for (sk, item) in merged {
+                let beyond =
+                    frontier
+                        .as_ref()
+                        .is_some_and(|f| if scan.descending { sk < *f } else { sk > *f });
+                if beyond {
+                    break;
+                }
+                bound = Some(sk.clone());
+                let lead: Lead = from_item(item)?;
+                if keep(&lead) {
+                    kept.push((sk, lead));
+                    if kept.len() > want {
+                        kept.truncate(want);
+                        let next = kept.last().map(|(sk, _)| sk.clone());
+                        return Ok(ScanPage {
+                            leads: kept,
+                            next,
+                            read,
+                        });
+                    }
+                }
+            }
+            live = still_live;
+            if !live.is_empty() && read >= budget {
+                // Out of budget: hand back the position reached, to continue from there.
+                return Ok(ScanPage {
+                    leads: kept,
+                    next: bound,
+                    read,
+                });
+            }
+        }
+        Ok(ScanPage {
+            leads: kept,
+            next: None,
+            read,
+        })
+    }
+
+    /// One partition of an index, `limit` items from `after` (exclusive) within the scan's
+    /// bounds; says whether more may follow.
+    async fn query_partition(
+        &self,
+        scan: &IndexScan,
+        partition: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, bool), StoreError> {
+        let mut lo = scan.lo.clone().unwrap_or_else(|| " ".into());
+        let mut hi = scan.hi.clone().unwrap_or_else(|| "~".into());
+        if let Some(after) = after {
+            if scan.descending {
+                hi = hi.min(after.to_string());
+            } else {
+                lo = lo.max(after.to_string());
+            }
+        }
+        if lo > hi {
+            return Ok((Vec::new(), false));
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(scan.index.name())
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+            .expression_attribute_names("#pk", scan.index.pk_attr())
+            .expression_attribute_names("#sk", scan.index.sk_attr())
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(hi))
+            .scan_index_forward(!scan.descending)
+            // One more than asked, to know whether more follow, and one more again when the
+            // cursor's own item (inclusive bound) will be dropped.
+            .limit(i32::try_from(limit + 1 + usize::from(after.is_some())).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(classify)?;
+        let sk_attr = scan.index.sk_attr();
+        let mut items: Vec<Item> = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            // BETWEEN is inclusive: the item at the cursor itself was already served.
+            .filter(|i| {
+                after.is_none()
+                    || i.get(&sk_attr)
+                        .and_then(|v| v.as_s().ok())
+                        .map(String::as_str)
+                        != after
+            })
+            .collect();
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Ok((items, more))
+    }
+
+    /// Search tokens starting with `prefix`, in token order after `after` (exclusive):
+    /// `(sort key, lead id)` pairs, and whether more follow.
+    pub async fn search_tokens(
+        &self,
+        tenant: TenantId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(String, Uuid)>, bool), StoreError> {
+        // Tokens with the prefix sort between the prefix itself and the prefix followed by
+        // the highest code point; the cursor's own token (inclusive bound) is dropped below.
+        let lo = after.map_or_else(|| prefix.to_string(), str::to_string);
+        let hi = format!("{prefix}\u{10FFFF}");
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(keys::search_partition(tenant, prefix)))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(hi))
+            .limit(i32::try_from(limit + 1 + usize::from(after.is_some())).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut hits: Vec<(String, Uuid)> = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|i| {
+                let sk = i.get(SK)?.as_s().ok()?.clone();
+                if Some(sk.as_str()) == after {
+                    return None;
+                }
+                let id = i.get("lead_id")?.as_s().ok()?.parse().ok()?;
+                Some((sk, id))
+            })
+            .collect();
+        let more = hits.len() > limit;
+        hits.truncate(limit);
+        Ok((hits, more))
     }
 
     /// A lead's audit trail, oldest first.
@@ -520,6 +865,25 @@ impl Store {
         items.truncate(limit);
         Ok(QueryPage { items, more })
     }
+}
+
+/// A read of one lead index: its partitions (several for a multi-value filter, merged by
+/// sort key), inclusive sort-key bounds, and the direction.
+#[derive(Clone, Debug)]
+pub struct IndexScan {
+    pub index: LeadIndex,
+    pub partitions: Vec<String>,
+    pub lo: Option<String>,
+    pub hi: Option<String>,
+    pub descending: bool,
+}
+
+/// What a scan kept, and the sort key to continue from (`None`: nothing more).
+#[derive(Debug)]
+pub struct ScanPage {
+    pub leads: Vec<(String, Lead)>,
+    pub next: Option<String>,
+    pub read: usize,
 }
 
 /// The index position of a lead in GSI1: what a cursor records.

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use crate::keys::{GSI1, GSI1PK, GSI1SK, PK, SK};
+use crate::keys::{LeadIndex, PK, SK};
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder()
@@ -39,28 +39,34 @@ pub async fn create_table_if_absent(client: &Client, table: &str) -> Result<bool
             ))
         }
     }
-    let gsi1 = GlobalSecondaryIndex::builder()
-        .index_name(GSI1)
-        .key_schema(key(GSI1PK, KeyType::Hash))
-        .key_schema(key(GSI1SK, KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("gsi");
-    client
+    let mut request = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
         .attribute_definitions(string_attr(PK))
-        .attribute_definitions(string_attr(SK))
-        .attribute_definitions(string_attr(GSI1PK))
-        .attribute_definitions(string_attr(GSI1SK))
-        .global_secondary_indexes(gsi1)
+        .attribute_definitions(string_attr(SK));
+    for index in LeadIndex::ALL {
+        let (pk, sk) = (index.pk_attr(), index.sk_attr());
+        request = request
+            .attribute_definitions(string_attr(&pk))
+            .attribute_definitions(string_attr(&sk))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name())
+                    .key_schema(key(&pk, KeyType::Hash))
+                    .key_schema(key(&sk, KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .expect("gsi"),
+            );
+    }
+    request
         .send()
         .await
         .map_err(|e| format!("create table {table}: {}", crate::store::describe(&e)))?;

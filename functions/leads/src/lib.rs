@@ -7,12 +7,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use chrono::Utc;
 use crm_shared::auth::Caller;
+use crm_shared::filters::{LeadQuery, View};
 use crm_shared::http::{self, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
 use crm_shared::lead::WriteMode;
 use crm_shared::{leads, ApiError};
+use serde_json::Value;
 use uuid::Uuid;
 
 pub const SERVICE: &str = "crm-leads";
@@ -26,6 +28,15 @@ pub fn app(state: AppState) -> App {
             LEAD,
             get(retrieve).put(replace).patch(patch).delete(destroy),
         )
+        .route(&format!("{LEADS}/dashboard"), get(dashboard))
+        .route(&format!("{LEADS}/overdue"), get(overdue))
+        .route(&format!("{LEADS}/high-priority"), get(high_priority))
+        .route(&format!("{LEADS}/unassigned"), get(unassigned))
+        // The names the original deployment actually served (its hyphenated routes were
+        // shadowed), for its existing clients.
+        .route(&format!("{LEADS}/dashboard_stats"), get(dashboard))
+        .route(&format!("{LEADS}/overdue_followups"), get(overdue))
+        .route(&format!("{LEADS}/high_priority"), get(high_priority))
         .merge(http::health_routes(SERVICE));
     http::app(routes, state)
 }
@@ -35,22 +46,60 @@ fn lead_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 
+async fn list_view(
+    state: AppState,
+    caller: Caller,
+    query: ListQuery,
+    view: Option<View>,
+) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let filters = LeadQuery::parse(&query, view, now)?;
+    let page = leads::list(
+        &state.store,
+        &state.cursors,
+        &caller,
+        &filters,
+        query.page_size()?,
+        query.cursor(),
+    )
+    .await?;
+    Ok(query.page_response(page, |lead| lead.row(now)))
+}
+
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: ListQuery,
 ) -> Result<Response, ApiError> {
-    query.reject_unknown(&["page_size", "cursor"])?;
-    let page = leads::list(
-        &state.store,
-        &state.cursors,
-        &caller,
-        query.page_size()?,
-        query.cursor(),
-    )
-    .await?;
-    let now = Utc::now();
-    Ok(query.page_response(page, |lead| lead.row(now)))
+    list_view(state, caller, query, None).await
+}
+
+async fn overdue(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    list_view(state, caller, query, Some(View::Overdue)).await
+}
+
+async fn high_priority(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    list_view(state, caller, query, Some(View::HighPriority)).await
+}
+
+async fn unassigned(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    list_view(state, caller, query, Some(View::Unassigned)).await
+}
+
+async fn dashboard(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    Ok(Json(leads::dashboard(&state.store, &caller).await?))
 }
 
 async fn create(

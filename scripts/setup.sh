@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Creates the project's Python virtualenv (.venv, git-ignored) with the local-stack tools:
+# - cargo-lambda: its wheel ships the binary and zig (building it with cargo takes >10 min);
+# - moto[server]: the SQS emulator (no Docker here).
+# Idempotent: a stamp file records what was installed, so a second run returns at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+PACKAGES=("cargo-lambda==1.9.2" "moto[server]==5.2.5")
+STAMP="$VENV/.installed"
+
+if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "${PACKAGES[*]}" ]]; then
+    exit 0
+fi
+
+echo "setup: installing ${PACKAGES[*]} into $VENV" >&2
+[[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PACKAGES[@]}"
+# Fail here, not later in `make dev`, if a tool did not install a working command.
+"$VENV/bin/cargo-lambda" lambda --version >/dev/null
+"$VENV/bin/moto_server" --help >/dev/null
+echo "${PACKAGES[*]}" >"$STAMP"
+echo "setup: $VENV ready" >&2

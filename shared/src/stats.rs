@@ -1,0 +1,111 @@
+//! Exact dashboard counters. Each lead write adds its delta to the tenant's stats item in
+//! the same transaction, so the dashboard is one read whatever the tenant's size.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+use crate::lead::{Lead, LeadStatus, Priority};
+use crate::validate::Choice;
+
+/// Counter name -> change. Names: `total`, `score_sum`, `status:{s}`, `priority:{p}`,
+/// `score:{high|medium|low}`, `source:{name}`, `day:{yyyy-mm-dd}` (creations per UTC day).
+pub type Counters = BTreeMap<String, i64>;
+
+fn score_band(score: u8) -> &'static str {
+    match score {
+        70.. => "high",
+        40..=69 => "medium",
+        _ => "low",
+    }
+}
+
+fn contributions(lead: &Lead) -> Counters {
+    let mut c = Counters::new();
+    c.insert("total".into(), 1);
+    c.insert("score_sum".into(), i64::from(lead.score));
+    c.insert(format!("status:{}", lead.status.as_str()), 1);
+    c.insert(format!("priority:{}", lead.priority.as_str()), 1);
+    c.insert(format!("score:{}", score_band(lead.score)), 1);
+    if let Some(source) = &lead.source {
+        c.insert(format!("source:{source}"), 1);
+    }
+    c.insert(format!("day:{}", lead.created_at.format("%Y-%m-%d")), 1);
+    c
+}
+
+/// What a write changes in the counters (zero entries left out).
+pub fn delta(before: Option<&Lead>, after: Option<&Lead>) -> Counters {
+    let mut d = Counters::new();
+    if let Some(after) = after {
+        for (k, v) in contributions(after) {
+            *d.entry(k).or_default() += v;
+        }
+    }
+    if let Some(before) = before {
+        for (k, v) in contributions(before) {
+            *d.entry(k).or_default() -= v;
+        }
+    }
+    d.retain(|_, v| *v != 0);
+    d
+}
+
+/// The dashboard: the original's shape plus counts by status and priority.
+/// `recent_leads` counts the leads created in the last 7 UTC days, today included.
+pub fn dashboard(counters: &Counters, now: DateTime<Utc>) -> Value {
+    let get = |k: &str| counters.get(k).copied().unwrap_or(0).max(0);
+    let total = get("total");
+    let converted = get(&format!("status:{}", LeadStatus::Converted.as_str()));
+    let today = now.date_naive();
+    let recent: i64 = (0..7)
+        .map(|d| {
+            get(&format!(
+                "day:{}",
+                (today - Duration::days(d)).format("%Y-%m-%d")
+            ))
+        })
+        .sum();
+    let ratio = |num: i64, places: u32| -> Value {
+        if total == 0 {
+            return json!(0.0);
+        }
+        let value = Decimal::from(num) / Decimal::from(total);
+        json!(value.round_dp(places).to_f64().unwrap_or(0.0))
+    };
+    let mut sources: Vec<(&str, i64)> = counters
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("source:").map(|name| (name, *v)))
+        .filter(|(_, v)| *v > 0)
+        .collect();
+    sources.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let by_status: serde_json::Map<String, Value> = LeadStatus::CHOICES
+        .iter()
+        .map(|(name, _)| (name.to_string(), json!(get(&format!("status:{name}")))))
+        .collect();
+    let by_priority: serde_json::Map<String, Value> = Priority::CHOICES
+        .iter()
+        .map(|(name, _)| (name.to_string(), json!(get(&format!("priority:{name}")))))
+        .collect();
+    json!({
+        "total_leads": total,
+        "new_leads": get("status:new"),
+        "converted_leads": converted,
+        "recent_leads": recent,
+        "conversion_rate": ratio(converted * 100, 2),
+        "average_score": ratio(get("score_sum"), 1),
+        "score_distribution": {
+            "high": get("score:high"),
+            "medium": get("score:medium"),
+            "low": get("score:low"),
+        },
+        "top_sources": sources.iter().take(5).map(|(name, n)| json!({
+            "id": null, "name": name, "leads_count": n,
+        })).collect::<Vec<_>>(),
+        "by_status": by_status,
+        "by_priority": by_priority,
+    })
+}
