@@ -11,7 +11,7 @@ use crm_shared::auth::{issue_token, Role, TokenRequest};
 use crm_shared::config::{aws_sdk_config, JwtConfig};
 use crm_shared::store::{Conflict, Store, StoreError};
 use crm_shared::table::create_table_if_absent;
-use crm_shared::tenant::{slugify, validate_slug, Tenant};
+use crm_shared::tenant::{slugify, validate_slug, Tenant, TenantStatus};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -59,6 +59,16 @@ enum TenantCommand {
         /// Tenant id; a new random UUID by default.
         #[arg(long)]
         id: Option<Uuid>,
+    },
+    /// Suspend a tenant: its users get 403 (after at most TENANT_CACHE_SECONDS).
+    Suspend {
+        #[arg(long)]
+        id: Uuid,
+    },
+    /// Make a suspended tenant active again.
+    Activate {
+        #[arg(long)]
+        id: Uuid,
     },
 }
 
@@ -168,8 +178,28 @@ async fn run_store_command(command: Command) -> Result<String, String> {
         Command::Tenant(TenantCommand::Create { name, slug, id }) => {
             create_tenant(Store::new(client, table), name, slug, id).await
         }
+        Command::Tenant(TenantCommand::Suspend { id }) => {
+            set_status(Store::new(client, table), id, TenantStatus::Suspended).await
+        }
+        Command::Tenant(TenantCommand::Activate { id }) => {
+            set_status(Store::new(client, table), id, TenantStatus::Active).await
+        }
         Command::Token(_) => unreachable!("token is handled without DynamoDB"),
     }
+}
+
+async fn set_status(store: Store, id: Uuid, status: TenantStatus) -> Result<String, String> {
+    let mut tenant = store
+        .find_tenant(id)
+        .await
+        .map_err(|e| format!("cannot read tenant {id}: {e}"))?
+        .ok_or_else(|| format!("no tenant with id {id}"))?;
+    store
+        .set_tenant_status(tenant.id, status)
+        .await
+        .map_err(|e| format!("cannot update tenant {id}: {e}"))?;
+    tenant.status = status;
+    Ok(serde_json::to_string_pretty(&tenant).expect("a tenant serialises"))
 }
 
 async fn create_tenant(

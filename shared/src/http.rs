@@ -273,6 +273,16 @@ fn request_base_url(parts: &Parts) -> String {
 }
 
 impl ListQuery {
+    /// A list query from a raw query string (for callers outside a request).
+    pub fn from_query_string(query: &str) -> Self {
+        ListQuery {
+            params: url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+            url_base: String::new(),
+        }
+    }
+
     /// Every value of a parameter, `a=1&a=2` and `a=1,2` alike.
     pub fn values(&self, name: &str) -> Vec<&str> {
         self.params

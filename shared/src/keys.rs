@@ -31,9 +31,6 @@ use crate::tenant::TenantId;
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
-pub const GSI1: &str = "GSI1";
-pub const GSI1PK: &str = "GSI1PK";
-pub const GSI1SK: &str = "GSI1SK";
 
 /// The lead indexes. Each is `GSI{n}` with key attributes `GSI{n}PK`/`GSI{n}SK`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,18 +149,6 @@ pub fn lead_audit(t: TenantId, lead_id: Uuid, at: DateTime<Utc>, audit_id: Uuid)
 /// Prefix of the sort keys of a lead's audit entries, for `begins_with`.
 pub fn lead_audit_prefix(t: TenantId, lead_id: Uuid) -> Key {
     Key::new(lead_partition(t, lead_id), "AUDIT#")
-}
-
-/// GSI1 entry of a lead: the tenant's leads, newest first.
-pub fn leads_by_created(t: TenantId, created_at: DateTime<Utc>, id: Uuid) -> Key {
-    Key::new(
-        leads_by_created_partition(t),
-        format!("{}#{id}", sortable_time(created_at)),
-    )
-}
-
-pub fn leads_by_created_partition(t: TenantId) -> String {
-    all_leads(t)
 }
 
 pub fn all_leads(t: TenantId) -> String {
@@ -305,7 +290,6 @@ mod tests {
             lead(t, id),
             lead_email(t, "A@B.example"),
             lead_audit(t, id, now, Uuid::new_v4()),
-            leads_by_created(t, now, id),
             stats(t),
             search_token(t, "acme", id),
         ] {

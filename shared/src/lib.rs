@@ -23,6 +23,7 @@ pub mod store;
 pub mod table;
 pub mod telemetry;
 pub mod tenant;
+pub mod usage;
 pub mod validate;
 
 pub use error::ApiError;

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnConsumedCapacity, TransactWriteItem,
+    Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
@@ -14,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::keys::{self, LeadIndex, GSI1, GSI1PK, GSI1SK, PK, SK};
+use crate::keys::{self, LeadIndex, SK};
 use crate::lead::Lead;
 use crate::stats::Counters;
 use crate::tenant::{Tenant, TenantId, TenantStatus};
+use crate::usage::{record, Kind};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -129,14 +131,6 @@ impl AuditEntry {
 /// strings).
 pub type Position = BTreeMap<String, String>;
 
-/// One page of a key-ordered query.
-#[derive(Debug)]
-pub struct QueryPage {
-    pub items: Vec<Item>,
-    /// True when more items follow in the direction of the query.
-    pub more: bool,
-}
-
 #[derive(Clone)]
 pub struct Store {
     client: Client,
@@ -189,9 +183,11 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key.item_key()))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
+        record(Kind::Read, out.consumed_capacity.as_slice());
         Ok(out.item)
     }
 
@@ -215,10 +211,14 @@ impl Store {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                record(Kind::Write, out.consumed_capacity());
+                Ok(())
+            }
             Err(SdkError::ServiceError(ctx)) if ctx.err().is_transaction_canceled_exception() => {
                 let reasons = match ctx.err() {
                     aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(t) => t.cancellation_reasons().to_vec(),
@@ -259,6 +259,11 @@ impl Store {
             .await?
             .map(from_item)
             .transpose()
+    }
+
+    /// A tenant by raw id, for the admin command (the id in the result comes from the table).
+    pub async fn find_tenant(&self, id: Uuid) -> Result<Option<Tenant>, StoreError> {
+        self.get_tenant(TenantId::from_uuid(id)).await
     }
 
     /// Creates a tenant and reserves its slug, atomically.
@@ -551,9 +556,11 @@ impl Store {
                     .client
                     .batch_get_item()
                     .request_items(&self.table, request)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .map_err(classify)?;
+                record(Kind::Read, res.consumed_capacity());
                 for item in res
                     .responses
                     .unwrap_or_default()
@@ -710,9 +717,11 @@ impl Store {
             // One more than asked, to know whether more follow, and one more again when the
             // cursor's own item (inclusive bound) will be dropped.
             .limit(i32::try_from(limit + 1 + usize::from(after.is_some())).unwrap_or(i32::MAX))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
+        record(Kind::Read, out.consumed_capacity.as_slice());
         let sk_attr = scan.index.sk_attr();
         let mut items: Vec<Item> = out
             .items
@@ -754,9 +763,11 @@ impl Store {
             .expression_attribute_values(":lo", s(lo))
             .expression_attribute_values(":hi", s(hi))
             .limit(i32::try_from(limit + 1 + usize::from(after.is_some())).unwrap_or(i32::MAX))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
+        record(Kind::Read, out.consumed_capacity.as_slice());
         let mut hits: Vec<(String, Uuid)> = out
             .items
             .unwrap_or_default()
@@ -805,66 +816,6 @@ impl Store {
             }
         }
     }
-
-    /// The tenant's leads by creation time, `limit` at most, after `start` (exclusive).
-    pub async fn leads_by_created(
-        &self,
-        tenant: TenantId,
-        newest_first: bool,
-        limit: usize,
-        start: Option<Position>,
-    ) -> Result<(Vec<Lead>, bool), StoreError> {
-        let page = self
-            .query_index(
-                GSI1,
-                (GSI1PK, &keys::leads_by_created_partition(tenant)),
-                !newest_first,
-                limit,
-                start,
-            )
-            .await?;
-        let leads = page
-            .items
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<Lead>, _>>()?;
-        Ok((leads, page.more))
-    }
-
-    /// Queries one index partition in key order, fetching one item more than asked so
-    /// that "is there more?" is known without an extra round trip.
-    async fn query_index(
-        &self,
-        index: &str,
-        (pk_name, pk): (&str, &str),
-        forward: bool,
-        limit: usize,
-        start: Option<Position>,
-    ) -> Result<QueryPage, StoreError> {
-        let start = start.map(|p| {
-            p.into_iter()
-                .map(|(k, v)| (k, AttributeValue::S(v)))
-                .collect::<Item>()
-        });
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", pk_name)
-            .expression_attribute_values(":pk", s(pk))
-            .scan_index_forward(forward)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(classify)?;
-        let mut items = out.items.unwrap_or_default();
-        let more = items.len() > limit;
-        items.truncate(limit);
-        Ok(QueryPage { items, more })
-    }
 }
 
 /// A read of one lead index: its partitions (several for a multi-value filter, merged by
@@ -884,16 +835,4 @@ pub struct ScanPage {
     pub leads: Vec<(String, Lead)>,
     pub next: Option<String>,
     pub read: usize,
-}
-
-/// The index position of a lead in GSI1: what a cursor records.
-pub fn lead_position(lead: &Lead) -> Position {
-    let table = keys::lead(lead.tenant_id, lead.id);
-    let index = keys::leads_by_created(lead.tenant_id, lead.created_at, lead.id);
-    Position::from([
-        (PK.to_string(), table.pk),
-        (SK.to_string(), table.sk),
-        (GSI1PK.to_string(), index.pk),
-        (GSI1SK.to_string(), index.sk),
-    ])
 }

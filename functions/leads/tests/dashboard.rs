@@ -1,0 +1,246 @@
+//! The dashboard is one read of counters kept in the write transactions; these tests
+//! recount by hand after many random and concurrent writes.
+
+mod common;
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use common::*;
+use crm_shared::lead::Lead;
+use crm_shared::store::{AuditAction, AuditEntry};
+use futures::future::join_all;
+
+const STATUSES: [&str; 8] = [
+    "new",
+    "contacted",
+    "qualified",
+    "proposal",
+    "negotiation",
+    "converted",
+    "lost",
+    "unresponsive",
+];
+const PRIORITIES: [&str; 4] = ["low", "medium", "high", "urgent"];
+const SOURCES: [&str; 7] = [
+    "website",
+    "referral",
+    "event",
+    "ads",
+    "partner",
+    "cold call",
+    "webinar",
+];
+
+/// A small deterministic generator, so failures replay.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+async fn all_rows(app: &TestApp, token: &str) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut url = format!("{LEADS}?page_size=100");
+    loop {
+        let res = app.get(&url).bearer(token).send().await.expect(200);
+        rows.extend(res.body["results"].as_array().unwrap().iter().cloned());
+        match res.body["next"].as_str() {
+            Some(n) => url = n.trim_start_matches("https://api.example.com").to_string(),
+            None => return rows,
+        }
+    }
+}
+
+fn recount(leads: &[Value]) -> Value {
+    let total = leads.len() as i64;
+    let count = |f: &dyn Fn(&Value) -> bool| leads.iter().filter(|l| f(l)).count() as i64;
+    let converted = count(&|l| l["status"] == "converted");
+    let score_sum: i64 = leads.iter().map(|l| l["score"].as_i64().unwrap()).sum();
+    let round = |v: f64, places: i32| (v * 10f64.powi(places)).round() / 10f64.powi(places);
+    let mut sources: BTreeMap<String, i64> = BTreeMap::new();
+    for l in leads {
+        if let Some(s) = l["source"].as_str() {
+            *sources.entry(s.to_string()).or_default() += 1;
+        }
+    }
+    let mut top: Vec<(String, i64)> = sources.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let by = |field: &str, values: &[&str]| -> Value {
+        values
+            .iter()
+            .map(|v| (v.to_string(), json!(count(&|l| l[field] == *v))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    json!({
+        "total_leads": total,
+        "new_leads": count(&|l| l["status"] == "new"),
+        "converted_leads": converted,
+        "recent_leads": total,
+        "conversion_rate": if total == 0 { 0.0 } else { round(converted as f64 * 100.0 / total as f64, 2) },
+        "average_score": if total == 0 { 0.0 } else { round(score_sum as f64 / total as f64, 1) },
+        "score_distribution": {
+            "high": count(&|l| l["score"].as_i64().unwrap() >= 70),
+            "medium": count(&|l| (40..70).contains(&l["score"].as_i64().unwrap())),
+            "low": count(&|l| l["score"].as_i64().unwrap() < 40),
+        },
+        "top_sources": top.iter().take(5).map(|(n, c)| json!({"id": null, "name": n, "leads_count": c})).collect::<Vec<_>>(),
+        "by_status": by("status", &STATUSES),
+        "by_priority": by("priority", &PRIORITIES),
+    })
+}
+
+#[tokio::test]
+async fn an_empty_tenant_has_a_zero_dashboard() {
+    let app = start().await;
+    let (_, token) = tenant_owner(&app, "Acme").await;
+    let res = app
+        .get(&format!("{LEADS}dashboard/"))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.body, recount(&[]));
+    // The old deployment's name answers the same.
+    let old = app
+        .get(&format!("{LEADS}dashboard_stats/"))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(old.body, res.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn counts_stay_exact_under_random_concurrent_writes() {
+    let app = start().await;
+    let (tenant, token) = tenant_owner(&app, "Acme").await;
+    let (_, other) = tenant_owner(&app, "Other").await;
+    let mut rng = Rng(42);
+    let mut ids: Vec<String> = Vec::new();
+    let mut next_email = 0;
+    for _wave in 0..6 {
+        // A wave of concurrent operations: creates, edits, conversions, rescoring, deletes.
+        let mut ops = Vec::new();
+        for _ in 0..12 {
+            let op = if ids.len() < 5 { 0 } else { rng.next(6) };
+            let app = app.clone();
+            let token = token.clone();
+            let tenant = tenant.clone();
+            match op {
+                0 | 1 => {
+                    next_email += 1;
+                    let mut body = person(next_email);
+                    body["status"] = json!(STATUSES[rng.next(8)]);
+                    body["priority"] = json!(PRIORITIES[rng.next(4)]);
+                    if rng.next(4) > 0 {
+                        body["source"] = json!(SOURCES[rng.next(7)]);
+                    }
+                    ops.push(tokio::spawn(async move {
+                        app.post(LEADS)
+                            .bearer(&token)
+                            .json(body)
+                            .send()
+                            .await
+                            .expect(201);
+                    }));
+                }
+                2 => {
+                    let id = ids[rng.next(ids.len())].clone();
+                    let body = json!({"status": STATUSES[rng.next(8)], "priority": PRIORITIES[rng.next(4)], "source": if rng.next(3) == 0 { Value::Null } else { json!(SOURCES[rng.next(7)]) }});
+                    ops.push(tokio::spawn(async move {
+                        let res = app
+                            .patch(&lead_url(&id))
+                            .bearer(&token)
+                            .json(body)
+                            .send()
+                            .await;
+                        assert!(res.status == 200 || res.status == 404, "{}", res.text);
+                    }));
+                }
+                3 => {
+                    let id = ids[rng.next(ids.len())].clone();
+                    ops.push(tokio::spawn(async move {
+                        let res = app
+                            .patch(&lead_url(&id))
+                            .bearer(&token)
+                            .json(json!({"status": "converted", "conversion_value": 500}))
+                            .send()
+                            .await;
+                        assert!(res.status == 200 || res.status == 404, "{}", res.text);
+                    }));
+                }
+                4 => {
+                    let id = ids[rng.next(ids.len())].clone();
+                    let score = rng.next(101) as u8;
+                    ops.push(tokio::spawn(async move {
+                        // As the scoring worker writes: versioned, with its audit entry.
+                        let store = &app.state.store;
+                        let uuid = id.parse().unwrap();
+                        if let Some(before) = store.get_lead(tenant.id, uuid).await.unwrap() {
+                            let mut after: Lead = before.clone();
+                            after.score = score;
+                            after.version += 1;
+                            let audit = AuditEntry::new(
+                                uuid,
+                                AuditAction::Update,
+                                "scorer",
+                                Utc::now(),
+                                Lead::diff(Some(&before), Some(&after)),
+                            );
+                            let _ = store.update_lead(&before, &after, &audit).await;
+                        }
+                    }));
+                }
+                _ => {
+                    let id = ids.remove(rng.next(ids.len()));
+                    ops.push(tokio::spawn(async move {
+                        let res = app.delete(&lead_url(&id)).bearer(&token).send().await;
+                        assert!(res.status == 204 || res.status == 404, "{}", res.text);
+                    }));
+                }
+            }
+        }
+        for op in join_all(ops).await {
+            op.unwrap();
+        }
+        ids = all_rows(&app, &token)
+            .await
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+    }
+    let rows = all_rows(&app, &token).await;
+    let mut leads = Vec::new();
+    for row in &rows {
+        leads.push(
+            app.get(&lead_url(row["id"].as_str().unwrap()))
+                .bearer(&token)
+                .send()
+                .await
+                .expect(200)
+                .body,
+        );
+    }
+    assert!(leads.len() > 10, "the run kept some leads");
+    let dashboard = app
+        .get(&format!("{LEADS}dashboard/"))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(dashboard.body, recount(&leads));
+    // The other tenant's dashboard knows nothing of it.
+    let theirs = app
+        .get(&format!("{LEADS}dashboard/"))
+        .bearer(&other)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(theirs.body, recount(&[]));
+}
