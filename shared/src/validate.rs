@@ -176,16 +176,20 @@ impl<'a> Input<'a> {
                 Patch::Absent
             }
             Some(Value::Null) => Patch::Clear,
-            Some(Value::String(s)) => {
-                let s = s.trim();
-                if s.is_empty() {
+            Some(value @ (Value::String(_) | Value::Number(_))) => {
+                // DRF's CharField accepts numbers and stores their text.
+                let text = match value {
+                    Value::String(s) => s.trim().to_string(),
+                    other => other.to_string(),
+                };
+                if text.is_empty() {
                     if rule.required {
                         self.error(field, NOT_BLANK);
                         return Patch::Absent;
                     }
                     return Patch::Clear;
                 }
-                if s.chars().count() > rule.max {
+                if text.chars().count() > rule.max {
                     self.error(
                         field,
                         format!(
@@ -195,22 +199,7 @@ impl<'a> Input<'a> {
                     );
                     return Patch::Absent;
                 }
-                Patch::Set(s.to_string())
-            }
-            Some(Value::Number(n)) => {
-                // DRF's CharField accepts numbers and stores their text.
-                let s = n.to_string();
-                if s.chars().count() > rule.max {
-                    self.error(
-                        field,
-                        format!(
-                            "Ensure this field has no more than {} characters.",
-                            rule.max
-                        ),
-                    );
-                    return Patch::Absent;
-                }
-                Patch::Set(s)
+                Patch::Set(text)
             }
             Some(_) => {
                 self.error(field, "Not a valid string.");

@@ -10,17 +10,6 @@ use crm_shared::lead::Lead;
 use crm_shared::store::{AuditAction, AuditEntry};
 use futures::future::join_all;
 
-const STATUSES: [&str; 8] = [
-    "new",
-    "contacted",
-    "qualified",
-    "proposal",
-    "negotiation",
-    "converted",
-    "lost",
-    "unresponsive",
-];
-const PRIORITIES: [&str; 4] = ["low", "medium", "high", "urgent"];
 const SOURCES: [&str; 7] = [
     "website",
     "referral",
@@ -40,19 +29,6 @@ impl Rng {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         ((self.0 >> 33) as usize) % n
-    }
-}
-
-async fn all_rows(app: &TestApp, token: &str) -> Vec<Value> {
-    let mut rows = Vec::new();
-    let mut url = format!("{LEADS}?page_size=100");
-    loop {
-        let res = app.get(&url).bearer(token).send().await.expect(200);
-        rows.extend(res.body["results"].as_array().unwrap().iter().cloned());
-        match res.body["next"].as_str() {
-            Some(n) => url = n.trim_start_matches("https://api.example.com").to_string(),
-            None => return rows,
-        }
     }
 }
 
@@ -209,13 +185,13 @@ async fn counts_stay_exact_under_random_concurrent_writes() {
         for op in join_all(ops).await {
             op.unwrap();
         }
-        ids = all_rows(&app, &token)
+        ids = all_pages(&app, &token, &format!("{LEADS}?page_size=100"))
             .await
             .iter()
             .map(|r| r["id"].as_str().unwrap().to_string())
             .collect();
     }
-    let rows = all_rows(&app, &token).await;
+    let rows = all_pages(&app, &token, &format!("{LEADS}?page_size=100")).await;
     let mut leads = Vec::new();
     for row in &rows {
         leads.push(

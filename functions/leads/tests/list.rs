@@ -13,17 +13,6 @@ use uuid::Uuid;
 type Predicate = Box<dyn Fn(&Value) -> bool>;
 type Order = fn(&Value, &Value) -> Ordering;
 
-const STATUSES: [&str; 8] = [
-    "new",
-    "contacted",
-    "qualified",
-    "proposal",
-    "negotiation",
-    "converted",
-    "lost",
-    "unresponsive",
-];
-const PRIORITIES: [&str; 4] = ["low", "medium", "high", "urgent"];
 const SOURCES: [&str; 4] = ["website", "referral", "Google Ads", "event"];
 const SIZES: [&str; 5] = ["startup", "small", "medium", "large", "enterprise"];
 const USERS: [&str; 3] = ["alice", "bob", "carol"];
@@ -141,35 +130,6 @@ async fn seed(count: usize) -> Seeded {
         other_token,
         leads,
     }
-}
-
-/// Follows `next` links to the end, checking no row appears twice.
-async fn all_pages(app: &TestApp, token: &str, first: &str) -> Vec<Value> {
-    let mut rows = Vec::new();
-    let mut url = first.to_string();
-    for _ in 0..500 {
-        let res = app.get(&url).bearer(token).send().await;
-        assert_eq!(res.status, 200, "{url}: {}", res.text);
-        rows.extend(res.body["results"].as_array().unwrap().iter().cloned());
-        match res.body["next"].as_str() {
-            Some(next) => {
-                url = next
-                    .trim_start_matches("https://api.example.com")
-                    .to_string()
-            }
-            None => break,
-        }
-    }
-    let mut ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    ids.sort();
-    let before = ids.len();
-    ids.dedup();
-    assert_eq!(
-        before,
-        ids.len(),
-        "a row was repeated across pages of {first}"
-    );
-    rows
 }
 
 fn ids(rows: &[Value]) -> Vec<String> {

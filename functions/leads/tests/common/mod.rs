@@ -49,3 +49,44 @@ pub async fn create(app: &TestApp, token: &str, body: Value) -> Value {
         .expect(201)
         .body
 }
+
+pub const STATUSES: [&str; 8] = [
+    "new",
+    "contacted",
+    "qualified",
+    "proposal",
+    "negotiation",
+    "converted",
+    "lost",
+    "unresponsive",
+];
+pub const PRIORITIES: [&str; 4] = ["low", "medium", "high", "urgent"];
+
+/// Follows `next` links from `first` to the end, checking no row appears twice.
+pub async fn all_pages(app: &TestApp, token: &str, first: &str) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut url = first.to_string();
+    for _ in 0..500 {
+        let res = app.get(&url).bearer(token).send().await;
+        assert_eq!(res.status, 200, "{url}: {}", res.text);
+        rows.extend(res.body["results"].as_array().unwrap().iter().cloned());
+        match res.body["next"].as_str() {
+            Some(next) => {
+                url = next
+                    .trim_start_matches("https://api.example.com")
+                    .to_string()
+            }
+            None => break,
+        }
+    }
+    let mut ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(
+        before,
+        ids.len(),
+        "a row was repeated across pages of {first}"
+    );
+    rows
+}
