@@ -20,3 +20,14 @@ setup:
 # Forget the local data (emulator database and demo tenant); stop `make dev` first.
 clean-data:
 	rm -rf .local
+
+.PHONY: build validate
+
+# arm64 release zips of every function for Lambda (target/lambda/<bin>/bootstrap.zip), with sizes.
+build:
+	bash scripts/build.sh
+
+# The template checks CI runs (no AWS credentials needed).
+validate: setup
+	.venv/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint

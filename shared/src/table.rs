@@ -1,28 +1,77 @@
-//! The table definition: one place, used by the admin command, the local stack and the tests
-//! (and mirrored by `template.yaml`).
+//! The table definition: one place, as data. [`definition`] is the CloudFormation /
+//! `CreateTable` shape; [`create_table_if_absent`] (the admin command, the local stack, the
+//! tests) builds its request from it, and a test checks that `template.yaml` declares the
+//! same keys and indexes.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
+use serde_json::{json, Value};
 
 use crate::keys::{LeadIndex, PK, SK};
 
-fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .expect("key schema element")
+fn key_schema(pk: &str, sk: &str) -> Value {
+    json!([
+        {"AttributeName": pk, "KeyType": "HASH"},
+        {"AttributeName": sk, "KeyType": "RANGE"},
+    ])
 }
 
-fn string_attr(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .expect("attribute definition")
+fn string_attr(name: &str) -> Value {
+    json!({"AttributeName": name, "AttributeType": "S"})
+}
+
+/// The table as CloudFormation's `AWS::DynamoDB::Table` properties (which are also the
+/// `CreateTable` request's field names): `TableName`, `BillingMode`, `KeySchema`,
+/// `AttributeDefinitions` and `GlobalSecondaryIndexes` (each projecting the whole item).
+pub fn definition(table_name: &str) -> Value {
+    let mut attributes = vec![string_attr(PK), string_attr(SK)];
+    let mut indexes = Vec::new();
+    for index in LeadIndex::ALL {
+        let (pk, sk) = (index.pk_attr(), index.sk_attr());
+        attributes.push(string_attr(&pk));
+        attributes.push(string_attr(&sk));
+        indexes.push(json!({
+            "IndexName": index.name(),
+            "KeySchema": key_schema(&pk, &sk),
+            "Projection": {"ProjectionType": "ALL"},
+        }));
+    }
+    json!({
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": key_schema(PK, SK),
+        "AttributeDefinitions": attributes,
+        "GlobalSecondaryIndexes": indexes,
+    })
+}
+
+fn text<'a>(value: &'a Value, field: &str) -> &'a str {
+    value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("table definition: {field} must be a string in {value}"))
+}
+
+fn list<'a>(value: &'a Value, field: &str) -> &'a [Value] {
+    value[field]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_else(|| panic!("table definition: {field} must be a list in {value}"))
+}
+
+fn key_elements(value: &Value) -> Vec<KeySchemaElement> {
+    list(value, "KeySchema")
+        .iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(text(k, "AttributeName"))
+                .key_type(KeyType::from(text(k, "KeyType")))
+                .build()
+                .expect("key schema element")
+        })
+        .collect()
 }
 
 /// Creates the table with its indexes unless it exists. Returns true when it created it.
@@ -39,36 +88,71 @@ pub async fn create_table_if_absent(client: &Client, table: &str) -> Result<bool
             ))
         }
     }
+    let def = definition(table);
     let mut request = client
         .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(PK, KeyType::Hash))
-        .key_schema(key(SK, KeyType::Range))
-        .attribute_definitions(string_attr(PK))
-        .attribute_definitions(string_attr(SK));
-    for index in LeadIndex::ALL {
-        let (pk, sk) = (index.pk_attr(), index.sk_attr());
-        request = request
-            .attribute_definitions(string_attr(&pk))
-            .attribute_definitions(string_attr(&sk))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(index.name())
-                    .key_schema(key(&pk, KeyType::Hash))
-                    .key_schema(key(&sk, KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .expect("gsi"),
-            );
+        .table_name(text(&def, "TableName"))
+        .billing_mode(BillingMode::from(text(&def, "BillingMode")))
+        .set_key_schema(Some(key_elements(&def)));
+    for attr in list(&def, "AttributeDefinitions") {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(attr, "AttributeName"))
+                .attribute_type(ScalarAttributeType::from(text(attr, "AttributeType")))
+                .build()
+                .expect("attribute definition"),
+        );
+    }
+    for index in list(&def, "GlobalSecondaryIndexes") {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(index, "IndexName"))
+                .set_key_schema(Some(key_elements(index)))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(text(
+                            &index["Projection"],
+                            "ProjectionType",
+                        )))
+                        .build(),
+                )
+                .build()
+                .expect("gsi"),
+        );
     }
     request
         .send()
         .await
         .map_err(|e| format!("create table {table}: {}", crate::store::describe(&e)))?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_attribute_is_defined_once() {
+        let def = definition("t");
+        let defined: Vec<&str> = list(&def, "AttributeDefinitions")
+            .iter()
+            .map(|a| text(a, "AttributeName"))
+            .collect();
+        let mut unique = defined.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), defined.len(), "{defined:?}");
+        let mut used: Vec<&str> = key_elements(&def)
+            .iter()
+            .map(|k| k.attribute_name())
+            .map(|n| defined.iter().copied().find(|d| *d == n).expect(n))
+            .collect();
+        for index in list(&def, "GlobalSecondaryIndexes") {
+            for k in list(index, "KeySchema") {
+                let n = text(k, "AttributeName");
+                used.push(defined.iter().copied().find(|d| *d == n).expect(n));
+            }
+        }
+        assert_eq!(used.len(), defined.len());
+    }
 }
