@@ -75,9 +75,32 @@ fn key_elements(value: &Value) -> Vec<KeySchemaElement> {
 }
 
 /// Creates the table with its indexes unless it exists. Returns true when it created it.
+/// An existing table that lacks one of the indexes is an error that says so, rather than
+/// queries failing later (a local data file from an older version, say).
 pub async fn create_table_if_absent(client: &Client, table: &str) -> Result<bool, String> {
     match client.describe_table().table_name(table).send().await {
-        Ok(_) => return Ok(false),
+        Ok(out) => {
+            let present: Vec<&str> = out
+                .table()
+                .map(|t| t.global_secondary_indexes())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|i| i.index_name())
+                .collect();
+            let missing: Vec<String> = LeadIndex::ALL
+                .iter()
+                .map(|i| i.name())
+                .filter(|name| !present.contains(&name.as_str()))
+                .collect();
+            if missing.is_empty() {
+                return Ok(false);
+            }
+            return Err(format!(
+                "table {table} exists but lacks the indexes {}: it was created by an older \
+                 version (locally: `make clean-data` starts afresh; in AWS: update the stack)",
+                missing.join(", ")
+            ));
+        }
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception()) => {}
@@ -129,6 +152,63 @@ pub async fn create_table_if_absent(client: &Client, table: &str) -> Result<bool
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn a_table_without_the_indexes_is_reported() {
+        let db = dynoxide::Database::memory().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(dynoxide::server::serve_on(listener, db));
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "t", "t", None, None, "t",
+            ))
+            .build();
+        let client = Client::from_conf(config);
+        // A table as the first version created it: keys only, no indexes.
+        client
+            .create_table()
+            .table_name("old")
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("PK")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("SK")
+                    .key_type(KeyType::Range)
+                    .build()
+                    .unwrap(),
+            )
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("PK")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("SK")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let err = create_table_if_absent(&client, "old").await.unwrap_err();
+        assert!(err.contains("lacks the indexes GSI1"), "{err}");
+        assert_eq!(create_table_if_absent(&client, "new").await, Ok(true));
+        assert_eq!(create_table_if_absent(&client, "new").await, Ok(false));
+    }
+
     use super::*;
 
     #[test]
