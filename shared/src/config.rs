@@ -22,6 +22,28 @@ pub struct Config {
     /// How long a tenant's status is cached in a warm Lambda before it is read again.
     pub tenant_cache_ttl: Duration,
     pub ai_agents_url: Option<String>,
+    pub list: ListLimits,
+}
+
+/// Bounds on the work one list request may do (see docs/data-model.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListLimits {
+    /// Index entries a filtered list may examine before it answers with a partial page.
+    pub read_budget: usize,
+    /// Orderings no index serves are sorted in memory over at most this many leads...
+    pub sort_cap: usize,
+    /// ...found within at most this many index entries; otherwise the request is a 400.
+    pub sort_reads: usize,
+}
+
+impl Default for ListLimits {
+    fn default() -> Self {
+        Self {
+            read_budget: 1_000,
+            sort_cap: 2_000,
+            sort_reads: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +101,11 @@ impl Config {
                 DEFAULT_TENANT_CACHE_SECONDS,
             )?),
             ai_agents_url: var("AI_AGENTS_URL"),
+            list: ListLimits {
+                read_budget: parse_var("LIST_READ_BUDGET", ListLimits::default().read_budget)?,
+                sort_cap: parse_var("LIST_SORT_CAP", ListLimits::default().sort_cap)?,
+                sort_reads: parse_var("LIST_SORT_READS", ListLimits::default().sort_reads)?,
+            },
         })
     }
 }

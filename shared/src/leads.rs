@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Role};
+use crate::config::ListLimits;
 use crate::cursor::{Cursor, CursorCodec, Page};
 use crate::error::ApiError;
 use crate::filters::{LeadQuery, OrderField, Ordering, View};
@@ -195,12 +196,6 @@ pub async fn delete(
     ))
 }
 
-/// Items an index read may examine per request; a filter that rejects most of them gets a
-/// partial page and a cursor to continue from where the read stopped.
-pub const READ_BUDGET: usize = 1000;
-/// Orderings no index serves are sorted in memory over at most this many matching leads.
-pub const MEMORY_SORT_CAP: usize = 2000;
-
 /// How a list request is answered.
 #[derive(Debug)]
 enum Access {
@@ -356,6 +351,7 @@ pub async fn list(
     cursors: &CursorCodec,
     caller: &Caller,
     query: &LeadQuery,
+    limits: &ListLimits,
     page_size: usize,
     cursor: Option<&str>,
 ) -> Result<Page<Lead>, ApiError> {
@@ -387,7 +383,7 @@ pub async fn list(
                 s.descending = !s.descending;
             }
             let page = store
-                .scan_leads(&s, after.as_deref(), page_size, READ_BUDGET, &keep)
+                .scan_leads(&s, after.as_deref(), page_size, limits.read_budget, &keep)
                 .await?;
             let mut rows = page.leads;
             if backwards {
@@ -418,13 +414,14 @@ pub async fn list(
         }
         Access::Sorted(s) => {
             let page = store
-                .scan_leads(&s, None, MEMORY_SORT_CAP, usize::MAX, &keep)
+                .scan_leads(&s, None, limits.sort_cap, limits.sort_reads, &keep)
                 .await?;
             if page.next.is_some() {
                 return Err(ApiError::field(
                     "ordering",
                     format!(
-                        "This ordering is sorted in memory and needs filters that match at most {MEMORY_SORT_CAP} leads; add filters or order by score or created_at."
+                        "This ordering is sorted in memory: it needs filters that narrow the list to at most {} leads (status, priority, assigned_to, source or a view do so cheaply); or order by score or created_at.",
+                        limits.sort_cap
                     ),
                 ));
             }
@@ -450,6 +447,7 @@ pub async fn list(
                 query,
                 &term,
                 page_size,
+                limits.read_budget,
                 cursor.as_ref().map(position).transpose()?,
                 link,
             )
@@ -467,6 +465,7 @@ async fn search_page(
     query: &LeadQuery,
     term: &str,
     page_size: usize,
+    read_budget: usize,
     after: Option<String>,
     link: impl Fn(String, bool) -> String,
 ) -> Result<Page<Lead>, ApiError> {
@@ -510,7 +509,7 @@ async fn search_page(
         if !more {
             return Ok(ranked(kept, query, None));
         }
-        if read >= READ_BUDGET {
+        if read >= read_budget {
             let next = after.map(|k| link(k, false));
             return Ok(ranked(kept, query, next));
         }

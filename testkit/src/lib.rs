@@ -53,6 +53,7 @@ pub fn test_config() -> Config {
         max_body_bytes: crm_shared::config::DEFAULT_MAX_BODY_BYTES,
         tenant_cache_ttl: Duration::ZERO,
         ai_agents_url: None,
+        list: crm_shared::config::ListLimits::default(),
     }
 }
 

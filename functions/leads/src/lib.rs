@@ -59,6 +59,7 @@ async fn list_view(
         &state.cursors,
         &caller,
         &filters,
+        &state.config.list,
         query.page_size()?,
         query.cursor(),
     )

@@ -626,3 +626,45 @@ async fn cursors_are_bound_to_their_query_and_tenant() {
         assert_eq!(res.body, json!({"cursor": ["Invalid cursor."]}));
     }
 }
+
+#[tokio::test]
+async fn unindexed_orderings_and_filters_read_within_their_limits() {
+    let mut config = crm_testkit::test_config();
+    config.list = crm_shared::config::ListLimits {
+        read_budget: 10,
+        sort_cap: 5,
+        sort_reads: 20,
+    };
+    let app = TestApp::start_with(leads::app, config).await;
+    let (_, token) = tenant_owner(&app, "Acme").await;
+    for n in 0..30 {
+        let mut body = person(n);
+        body["industry"] = json!(if n == 3 { "Mining" } else { "Retail" });
+        create(&app, &token, body).await;
+    }
+    // One match, but finding it by post-filtering would read the whole tenant: refused.
+    let res = app
+        .get(&format!("{LEADS}?ordering=company&industry=mining"))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(400);
+    assert!(res.body["ordering"][0]
+        .as_str()
+        .unwrap()
+        .contains("at most 5 leads"));
+    // With an indexed order the same filter answers in budget-sized steps, each with a
+    // cursor to continue, and finds the lead.
+    let rows = all_pages(&app, &token, &format!("{LEADS}?industry=mining")).await;
+    assert_eq!(rows.len(), 1);
+    let first = app
+        .get(&format!("{LEADS}?industry=mining"))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(200);
+    assert!(
+        first.body["next"].is_string(),
+        "a budget-limited page continues"
+    );
+}
