@@ -443,12 +443,14 @@ pub async fn list(
         Access::Search(term) => {
             search_page(
                 store,
-                tenant,
-                query,
-                &term,
-                page_size,
-                limits.read_budget,
-                cursor.as_ref().map(position).transpose()?,
+                SearchRequest {
+                    tenant,
+                    query,
+                    term: &term,
+                    page_size,
+                    read_budget: limits.read_budget,
+                    after: cursor.as_ref().map(position).transpose()?,
+                },
                 link,
             )
             .await
@@ -459,16 +461,29 @@ pub async fn list(
 /// Search: walks the tokens that start with the driving term in token order (so whole-word
 /// hits come before longer words), fetches those leads, and keeps the ones that pass every
 /// term and filter. A lead is served at its first matching token only.
-async fn search_page(
-    store: &Store,
+/// One page of a search, from `after` (the token position a cursor recorded).
+struct SearchRequest<'a> {
     tenant: TenantId,
-    query: &LeadQuery,
-    term: &str,
+    query: &'a LeadQuery,
+    term: &'a str,
     page_size: usize,
     read_budget: usize,
     after: Option<String>,
+}
+
+async fn search_page(
+    store: &Store,
+    request: SearchRequest<'_>,
     link: impl Fn(String, bool) -> String,
 ) -> Result<Page<Lead>, ApiError> {
+    let SearchRequest {
+        tenant,
+        query,
+        term,
+        page_size,
+        read_budget,
+        after,
+    } = request;
     let mut after = after;
     let mut kept: Vec<(String, Lead)> = Vec::new();
     let mut read = 0;
