@@ -13,7 +13,7 @@ use crate::filters::{LeadQuery, OrderField, Ordering, View};
 use crate::keys::{self, LeadIndex};
 use crate::lead::{Lead, LeadInput, WriteMode};
 use crate::search;
-use crate::store::{AuditAction, AuditEntry, Conflict, IndexScan, Position, Store, StoreError};
+use crate::store::{AuditAction, AuditEntry, Conflict, IndexScan, Store, StoreError};
 use crate::tenant::TenantId;
 use crate::validate::{Choice, Patch};
 
@@ -361,13 +361,12 @@ pub async fn list(
         .map(|c| cursors.decode(tenant, scope, c))
         .transpose()
         .map_err(|_| invalid_cursor())?;
-    let position = |c: &Cursor| c.position.get("k").cloned().ok_or_else(invalid_cursor);
     let link = |k: String, backwards: bool| {
         cursors.encode(
             tenant,
             scope,
             &Cursor {
-                position: Position::from([("k".to_string(), k)]),
+                position: k,
                 backwards,
             },
         )
@@ -376,7 +375,7 @@ pub async fn list(
     match plan(query, tenant) {
         Access::Index(mut s) => {
             let (after, backwards) = match &cursor {
-                Some(c) => (Some(position(c)?), c.backwards),
+                Some(c) => (Some(c.position.clone()), c.backwards),
                 None => (None, false),
             };
             if backwards {
@@ -428,7 +427,7 @@ pub async fn list(
             let mut leads: Vec<Lead> = page.leads.into_iter().map(|(_, l)| l).collect();
             leads.sort_by(|a, b| compare(a, b, &query.ordering));
             let offset: usize = match &cursor {
-                Some(c) => position(c)?.parse().map_err(|_| invalid_cursor())?,
+                Some(c) => c.position.parse().map_err(|_| invalid_cursor())?,
                 None => 0,
             };
             let end = (offset + page_size).min(leads.len());
@@ -449,7 +448,7 @@ pub async fn list(
                     term: &term,
                     page_size,
                     read_budget: limits.read_budget,
-                    after: cursor.as_ref().map(position).transpose()?,
+                    after: cursor.map(|c| c.position),
                 },
                 link,
             )

@@ -2,7 +2,7 @@
 //! [`crate::keys`]; there is no Scan anywhere. Writes that must agree (a lead, its email
 //! guard and its audit entry) go in one `TransactWriteItems`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
@@ -126,10 +126,6 @@ impl AuditEntry {
         }
     }
 }
-
-/// A position in an index, as DynamoDB's `LastEvaluatedKey` (all our key attributes are
-/// strings).
-pub type Position = BTreeMap<String, String>;
 
 #[derive(Clone)]
 pub struct Store {
