@@ -710,31 +710,18 @@ impl Store {
             .expression_attribute_values(":lo", s(lo))
             .expression_attribute_values(":hi", s(hi))
             .scan_index_forward(!scan.descending)
-            // One more than asked, to know whether more follow, and one more again when the
-            // cursor's own item (inclusive bound) will be dropped.
-            .limit(i32::try_from(limit + 1 + usize::from(after.is_some())).unwrap_or(i32::MAX))
+            .limit(bounded_query_limit(limit, after))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
         record(Kind::Read, out.consumed_capacity.as_slice());
-        let sk_attr = scan.index.sk_attr();
-        let mut items: Vec<Item> = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            // BETWEEN is inclusive: the item at the cursor itself was already served.
-            .filter(|i| {
-                after.is_none()
-                    || i.get(&sk_attr)
-                        .and_then(|v| v.as_s().ok())
-                        .map(String::as_str)
-                        != after
-            })
-            .collect();
-        let more = items.len() > limit;
-        items.truncate(limit);
-        Ok((items, more))
+        Ok(after_bound(
+            out.items.unwrap_or_default(),
+            &scan.index.sk_attr(),
+            after,
+            limit,
+        ))
     }
 
     /// Search tokens starting with `prefix`, in token order after `after` (exclusive):
@@ -758,27 +745,21 @@ impl Store {
             .expression_attribute_values(":pk", s(keys::search_partition(tenant, prefix)))
             .expression_attribute_values(":lo", s(lo))
             .expression_attribute_values(":hi", s(hi))
-            .limit(i32::try_from(limit + 1 + usize::from(after.is_some())).unwrap_or(i32::MAX))
+            .limit(bounded_query_limit(limit, after))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
         record(Kind::Read, out.consumed_capacity.as_slice());
-        let mut hits: Vec<(String, Uuid)> = out
-            .items
-            .unwrap_or_default()
+        let (items, more) = after_bound(out.items.unwrap_or_default(), SK, after, limit);
+        let hits = items
             .into_iter()
             .filter_map(|i| {
                 let sk = i.get(SK)?.as_s().ok()?.clone();
-                if Some(sk.as_str()) == after {
-                    return None;
-                }
                 let id = i.get("lead_id")?.as_s().ok()?.parse().ok()?;
                 Some((sk, id))
             })
             .collect();
-        let more = hits.len() > limit;
-        hits.truncate(limit);
         Ok((hits, more))
     }
 
@@ -812,6 +793,37 @@ impl Store {
             }
         }
     }
+}
+
+/// The `Limit` of a query read between inclusive sort-key bounds: one more item than
+/// asked, to know whether more follow, and one more again when the lower bound is a cursor
+/// whose own item [`after_bound`] will drop.
+fn bounded_query_limit(limit: usize, after: Option<&str>) -> i32 {
+    i32::try_from(limit + 1 + usize::from(after.is_some())).unwrap_or(i32::MAX)
+}
+
+/// What a query read with [`bounded_query_limit`] returns: the items after the cursor
+/// (`BETWEEN` includes the cursor's own, already served), at most `limit` of them, and
+/// whether more follow.
+fn after_bound(
+    items: Vec<Item>,
+    sort_key: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> (Vec<Item>, bool) {
+    let mut items: Vec<Item> = items
+        .into_iter()
+        .filter(|i| {
+            after.is_none()
+                || i.get(sort_key)
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    != after
+        })
+        .collect();
+    let more = items.len() > limit;
+    items.truncate(limit);
+    (items, more)
 }
 
 /// A read of one lead index: its partitions (several for a multi-value filter, merged by
