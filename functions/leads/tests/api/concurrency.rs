@@ -1,7 +1,6 @@
 //! Uniqueness and optimistic locking under concurrent requests.
 
-mod common;
-use common::*;
+use crate::common::*;
 use futures::future::join_all;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,7 +1,6 @@
 //! Every validation rule answers 400 naming the field, and nothing is written.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 async fn rejected(app: &TestApp, token: &str, patch: Value) -> Value {
     let mut body = john();

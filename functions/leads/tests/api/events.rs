@@ -7,11 +7,10 @@
 //! tenant is created with the files' fixed id, and the lead they name is created first and
 //! its id put in place of the files' example id.
 
-mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use crm_shared::auth::{issue_token, TokenRequest};
 use crm_shared::tenant::Tenant;
 use uuid::Uuid;

@@ -1,11 +1,10 @@
 //! The dashboard is one read of counters kept in the write transactions; these tests
 //! recount by hand after many random and concurrent writes.
 
-mod common;
 use std::collections::BTreeMap;
 
+use crate::common::*;
 use chrono::Utc;
-use common::*;
 use crm_shared::lead::Lead;
 use crm_shared::store::{AuditAction, AuditEntry};
 use futures::future::join_all;

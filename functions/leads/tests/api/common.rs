@@ -1,5 +1,4 @@
-#![allow(dead_code, unused_imports)]
-
+//! Helpers shared by the test modules: the app, tenants, tokens and lead payloads.
 pub use crm_shared::auth::Role;
 pub use crm_testkit::{TestApp, TestResponse};
 pub use serde_json::{json, Value};

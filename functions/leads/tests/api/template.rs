@@ -9,11 +9,10 @@
 //! the function this crate builds (its `Binary` in the template). A new function's crate
 //! gets the same test for its own routes.
 
-mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 /// This crate's binary, as named by the template's `BuildProperties.Binary`.
 const BINARY: &str = "leads";

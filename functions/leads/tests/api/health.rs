@@ -1,7 +1,6 @@
 //! Health routes need no credentials; the deep check answers 503 when the table does not.
 
-mod common;
-use common::*;
+use crate::common::*;
 use crm_shared::http::AppState;
 
 #[tokio::test]

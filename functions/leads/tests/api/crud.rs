@@ -1,7 +1,6 @@
 //! Lead CRUD through API Gateway v2 events into the real router, against the emulator.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn create_lead_as_in_the_original_curl_example() {

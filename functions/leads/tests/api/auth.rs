@@ -1,9 +1,8 @@
 //! Authentication, tenant resolution and role rules, with real tokens.
 
-mod common;
+use crate::common::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::*;
 use crm_shared::auth::{issue_token, TokenRequest};
 use crm_shared::config::JwtConfig;
 use hmac::{Hmac, Mac};

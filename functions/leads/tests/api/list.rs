@@ -1,11 +1,10 @@
 //! The list's filters, orderings, views and search, each checked against a brute-force
 //! recount over a seeded tenant, paging through every page.
 
-mod common;
 use std::cmp::Ordering;
 
+use crate::common::*;
 use chrono::{DateTime, Duration, Utc};
-use common::*;
 use crm_shared::lead::Lead;
 use crm_shared::store::{AuditAction, AuditEntry};
 use uuid::Uuid;

@@ -1,7 +1,6 @@
 //! A token for tenant A never reads, changes or learns of tenant B's leads.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn another_tenants_lead_is_404_for_every_method_and_stays_unchanged() {
