@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every test of the workspace. The tests start their own in-process DynamoDB
-# emulators on free ports, so nothing else is needed yet. Emulators that must run as separate
-# processes (moto's SQS server, later) are started here on free ports, their endpoints
-# exported for the tests, and stopped by the trap whatever happens.
+# emulators on free ports. The SQS emulator (moto) runs as a separate process: it is started
+# here on a free port, its endpoint exported for the tests (AWS_ENDPOINT_URL_SQS), and
+# stopped by the trap whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -11,12 +11,12 @@ log=$(mktemp)
 trap 'stop_bg; rm -f "$log"' EXIT
 trap 'exit 130' INT TERM HUP
 
-# Example, when the SQS tests arrive:
-#   bash scripts/setup.sh
-#   port=$(free_port)
-#   start_bg .venv/bin/moto_server -H 127.0.0.1 -p "$port"
-#   wait_for_http "http://127.0.0.1:$port/moto-api/" 30 "${BG_PIDS[-1]}"
-#   export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
+# SQS: moto in server mode (from the project venv) on a free port, for the queue tests.
+bash scripts/setup.sh
+port=$(free_port)
+start_bg .venv/bin/moto_server -H 127.0.0.1 -p "$port"
+wait_for_http "http://127.0.0.1:$port/moto-api/" 60 "${BG_PIDS[-1]}"
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
 
 status=0
 cargo test --workspace --color never 2>&1 | tee "$log" || status=$?

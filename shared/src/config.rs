@@ -22,6 +22,10 @@ pub struct Config {
     /// How long a tenant's status is cached in a warm Lambda before it is read again.
     pub tenant_cache_ttl: Duration,
     pub ai_agents_url: Option<String>,
+    /// Where scoring requests go (`SCORING_QUEUE_URL`); unset: no background scoring.
+    pub scoring_queue_url: Option<String>,
+    /// Where insight requests go (`INSIGHTS_QUEUE_URL`); unset: insights computed inline.
+    pub insights_queue_url: Option<String>,
     pub list: ListLimits,
 }
 
@@ -101,6 +105,8 @@ impl Config {
                 DEFAULT_TENANT_CACHE_SECONDS,
             )?),
             ai_agents_url: var("AI_AGENTS_URL"),
+            scoring_queue_url: var("SCORING_QUEUE_URL"),
+            insights_queue_url: var("INSIGHTS_QUEUE_URL"),
             list: ListLimits {
                 read_budget: parse_var("LIST_READ_BUDGET", ListLimits::default().read_budget)?,
                 sort_cap: parse_var("LIST_SORT_CAP", ListLimits::default().sort_cap)?,

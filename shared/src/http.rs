@@ -25,6 +25,8 @@ use crate::auth::{resolve_tenant, AuthError, Caller, TenantMismatch, TokenVerifi
 use crate::config::Config;
 use crate::cursor::{CursorCodec, Page};
 use crate::error::ApiError;
+use crate::insights::AiAgentsClient;
+use crate::queue::Queues;
 use crate::store::Store;
 use crate::tenant::{Tenant, TenantId};
 
@@ -37,6 +39,10 @@ pub struct Services {
     pub store: Store,
     pub verifier: TokenVerifier,
     pub cursors: CursorCodec,
+    pub queues: Queues,
+    /// The AI agents service client, when `AI_AGENTS_URL` is set (one per cold start: it
+    /// holds a connection pool).
+    pub ai: Option<AiAgentsClient>,
     tenants: TenantCache,
 }
 
@@ -48,9 +54,19 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client) -> Self {
+    pub fn new(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+    ) -> Self {
         Self(Arc::new(Services {
             store: Store::new(dynamodb, config.table_name.clone()),
+            ai: crate::insights::client_for(config.ai_agents_url.as_deref()),
+            queues: Queues::new(
+                sqs,
+                config.scoring_queue_url.clone(),
+                config.insights_queue_url.clone(),
+            ),
             verifier: TokenVerifier::new(&config.jwt),
             cursors: CursorCodec::new(&config.cursor_secret),
             tenants: TenantCache::new(config.tenant_cache_ttl),
@@ -62,7 +78,11 @@ impl AppState {
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
         let sdk = crate::config::aws_sdk_config().await;
-        Ok(Self::new(config, aws_sdk_dynamodb::Client::new(&sdk)))
+        Ok(Self::new(
+            config,
+            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_sqs::Client::new(&sdk),
+        ))
     }
 }
 
@@ -178,6 +198,35 @@ impl FromRequest<AppState> for JsonObject {
             )),
         }
     }
+}
+
+/// Like [`JsonObject`], for actions whose body is optional (`mark-contacted`, `convert`):
+/// an empty body, with or without a content type, reads as `{}`.
+pub struct OptionalJsonObject(pub Map<String, Value>);
+
+impl FromRequest<AppState> for OptionalJsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.config.max_body_bytes;
+        let (parts, body) = req.into_parts();
+        let bytes = to_bytes(body, limit)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(Map::new()));
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        JsonObject::from_request(req, state)
+            .await
+            .map(|JsonObject(map)| Self(map))
+    }
+}
+
+/// A lead id from the path. Ids are UUIDs; anything else cannot name a lead, so it is a
+/// 404 like a missing one.
+pub fn lead_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -486,6 +535,8 @@ pub fn health_routes(service: &'static str) -> Router<AppState> {
                     "integrations": {
                         "dynamodb": {"configured": true, "table": state.store.table()},
                         "ai_agents": {"configured": state.config.ai_agents_url.is_some()},
+                        "scoring_queue": {"configured": state.queues.scoring_enabled()},
+                        "insights_queue": {"configured": state.queues.insights_enabled()},
                     },
                 }))
             }),
@@ -493,19 +544,30 @@ pub fn health_routes(service: &'static str) -> Router<AppState> {
         .route(
             "/health-check",
             get(move |State(state): State<AppState>| async move {
-                let check = tokio::time::timeout(Duration::from_secs(3), state.store.ping()).await;
-                let (status, dynamodb) = match check {
-                    Ok(Ok(())) => (StatusCode::OK, "ok".to_string()),
-                    Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-                    Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "timed out".to_string()),
+                let limit = Duration::from_secs(3);
+                let (table, queues) = tokio::join!(
+                    tokio::time::timeout(limit, state.store.ping()),
+                    tokio::time::timeout(limit, state.queues.ping()),
+                );
+                let outcome = |check: Result<Result<(), String>, _>| match check {
+                    Ok(Ok(())) => (true, "ok".to_string()),
+                    Ok(Err(e)) => (false, e),
+                    Err(_) => (false, "timed out".to_string()),
                 };
-                let healthy = status == StatusCode::OK;
+                let (table_ok, dynamodb) = outcome(table.map(|r| r.map_err(|e| e.to_string())));
+                let (queues_ok, sqs) = outcome(queues.map(|r| r.map_err(|e| e.to_string())));
+                let healthy = table_ok && queues_ok;
+                let status = if healthy {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
                 let mut response = (
                     status,
                     Json(json!({
                         "status": if healthy { "healthy" } else { "unhealthy" },
                         "service": service,
-                        "checks": {"dynamodb": dynamodb},
+                        "checks": {"dynamodb": dynamodb, "sqs": sqs},
                     })),
                 )
                     .into_response();

@@ -434,6 +434,8 @@ impl AiInsightRequest {
             "score",
             "score_factors",
             "last_scored_at",
+            "score_model",
+            "scored_version",
         ] {
             fields.remove(internal);
         }
@@ -484,6 +486,18 @@ impl AiError {
             AiError::InvalidUrl(_) | AiError::Client(_) | AiError::InvalidResponse(_) => false,
         }
     }
+}
+
+/// The client for `AI_AGENTS_URL` with the default timeout and retries, or None when the
+/// variable is unset. A malformed URL is logged and treated as unset, so the service
+/// still answers with rule-based insights.
+pub fn client_for(url: Option<&str>) -> Option<AiAgentsClient> {
+    let url = url.filter(|u| !u.trim().is_empty())?;
+    AiAgentsClient::new(url, DEFAULT_TIMEOUT, DEFAULT_MAX_RETRIES)
+        .map_err(
+            |e| tracing::error!(error = %e, "AI_AGENTS_URL unusable; rule-based insights only"),
+        )
+        .ok()
 }
 
 /// A client for the AI agents service. Build it once per cold start and share it: it

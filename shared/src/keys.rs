@@ -10,9 +10,11 @@
 //! | item            | PK                          | SK                       |
 //! |-----------------|-----------------------------|--------------------------|
 //! | tenant          | `{t}#TENANT`                | `TENANT`                 |
+//! | scoring settings| `{t}#TENANT`                | `SCORING`                |
 //! | dashboard stats | `{t}#STATS`                 | `STATS`                  |
 //! | lead            | `{t}#LEAD#{id}`             | `LEAD`                   |
 //! | lead audit      | `{t}#LEAD#{id}`             | `AUDIT#{at}#{audit id}`  |
+//! | lead insights   | `{t}#LEAD#{id}`             | `INSIGHTS`               |
 //! | email guard     | `{t}#EMAIL#{lower(email)}`  | `EMAIL`                  |
 //! | search token    | `{t}#SEARCH#{first char}`   | `{token}#{lead id}`      |
 //! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
@@ -121,6 +123,12 @@ pub fn tenant(t: TenantId) -> Key {
     Key::new(format!("{t}#TENANT"), "TENANT")
 }
 
+/// The tenant's scoring settings, beside the tenant item (read by the scoring worker and
+/// the settings endpoint; the tenant item itself stays small for the per-request check).
+pub fn scoring_settings(t: TenantId) -> Key {
+    Key::new(format!("{t}#TENANT"), "SCORING")
+}
+
 pub fn slug(slug: &str) -> Key {
     Key::new(format!("SLUG#{slug}"), "SLUG")
 }
@@ -131,6 +139,11 @@ fn lead_partition(t: TenantId, id: Uuid) -> String {
 
 pub fn lead(t: TenantId, id: Uuid) -> Key {
     Key::new(lead_partition(t, id), "LEAD")
+}
+
+/// The latest insights for a lead, in the lead's partition (deleted with the lead).
+pub fn lead_insights(t: TenantId, id: Uuid) -> Key {
+    Key::new(lead_partition(t, id), "INSIGHTS")
 }
 
 /// The uniqueness guard for a lead's email: one item per tenant and lowercased address,
@@ -287,7 +300,9 @@ mod tests {
         let now = Utc::now();
         for key in [
             tenant(t),
+            scoring_settings(t),
             lead(t, id),
+            lead_insights(t, id),
             lead_email(t, "A@B.example"),
             lead_audit(t, id, now, Uuid::new_v4()),
             stats(t),

@@ -91,6 +91,13 @@ pub struct Lead {
     #[serde(default)]
     pub score_factors: Vec<Value>,
     pub last_scored_at: Option<DateTime<Utc>>,
+    /// The formula behind `score` (`explainable-v1`, `legacy-v1`); None until scored.
+    #[serde(default)]
+    pub score_model: Option<String>,
+    /// The lead version the score was computed at. A scoring request triggered at this
+    /// version or an older one has nothing left to do (duplicates, reordered deliveries).
+    #[serde(default)]
+    pub scored_version: u64,
 
     pub notes: Option<String>,
     pub first_contact_date: Option<DateTime<Utc>>,
@@ -271,6 +278,8 @@ impl Lead {
             score: 0,
             score_factors: Vec::new(),
             last_scored_at: None,
+            score_model: None,
+            scored_version: 0,
             notes: None,
             first_contact_date: None,
             last_contact_date: None,
@@ -370,6 +379,7 @@ impl Lead {
             unreachable!("a struct serialises to an object")
         };
         map.remove("tenant_id");
+        map.remove("scored_version");
         map
     }
 

@@ -1,7 +1,7 @@
 //! Lead operations: the role rules, validation, optimistic locking and audit trail around
 //! the store. Handlers call these and only map the result to a response.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -12,6 +12,8 @@ use crate::error::ApiError;
 use crate::filters::{LeadQuery, OrderField, Ordering, View};
 use crate::keys::{self, LeadIndex};
 use crate::lead::{Lead, LeadInput, WriteMode};
+use crate::queue::{self, Queues, ScoreRequest};
+use crate::scoring;
 use crate::search;
 use crate::store::{AuditAction, AuditEntry, Conflict, IndexScan, Store, StoreError};
 use crate::tenant::TenantId;
@@ -49,7 +51,7 @@ fn require_writer(caller: &Caller) -> Result<(), ApiError> {
 }
 
 /// A `user` edits only leads assigned to them or to nobody; managers and above edit any.
-fn require_can_edit(caller: &Caller, lead: &Lead) -> Result<(), ApiError> {
+pub fn require_can_edit(caller: &Caller, lead: &Lead) -> Result<(), ApiError> {
     require_writer(caller)?;
     let mine_or_free = lead
         .assigned_to
@@ -75,8 +77,11 @@ fn require_can_assign(caller: &Caller, assigned: &Patch<String>) -> Result<(), A
     }
 }
 
+/// Creates a lead and asks for its first score (the lead starts at 0 until the scoring
+/// worker has run, a second or so later).
 pub async fn create(
     store: &Store,
+    queues: &Queues,
     caller: &Caller,
     body: &Map<String, Value>,
 ) -> Result<Lead, ApiError> {
@@ -96,6 +101,9 @@ pub async fn create(
         .create_lead(&lead, &audit)
         .await
         .map_err(store_error)?;
+    queues
+        .request_score(&ScoreRequest::new(&lead, queue::reason::CREATED))
+        .await;
     Ok(lead)
 }
 
@@ -106,44 +114,72 @@ pub async fn get(store: &Store, caller: &Caller, id: Uuid) -> Result<Lead, ApiEr
         .ok_or(ApiError::NotFound)
 }
 
-/// Updates a lead. With `if_match` the write applies only to that version (else 412);
-/// without it, the change is applied to whatever version is current, re-reading on a race
-/// so that no concurrent field update is lost.
-pub async fn update(
+/// A lead before and after a change. When the change altered nothing, nothing was written
+/// and both are the stored lead.
+#[derive(Debug)]
+pub struct Modified {
+    pub before: Lead,
+    pub after: Lead,
+}
+
+impl Modified {
+    pub fn changed(&self) -> bool {
+        self.before.version != self.after.version
+    }
+}
+
+/// Who changes a lead and how the audit trail names the change.
+#[derive(Clone, Copy, Debug)]
+pub struct Actor<'a> {
+    pub tenant: TenantId,
+    pub user_id: &'a str,
+    pub action: AuditAction,
+}
+
+/// The read-modify-write every lead change goes through: read the lead (strongly
+/// consistent), let `change` edit a copy or refuse, and write it back in one transaction
+/// (with its audit entry, index keys and counters) if nobody changed it in between.
+///
+/// With `if_match` the write applies only to that version (else 412). Without it, a lost
+/// race reads again and re-applies `change` to the newer version, so concurrent changes to
+/// different fields are all kept. `change` sees the stored lead and the copy to edit, and
+/// may be called several times; role checks belong in it, since they depend on the lead.
+pub async fn modify<F>(
     store: &Store,
-    caller: &Caller,
+    actor: Actor<'_>,
     id: Uuid,
-    body: &Map<String, Value>,
-    mode: WriteMode,
     if_match: Option<u64>,
-) -> Result<Lead, ApiError> {
-    require_writer(caller)?;
-    let mut input = None;
+    mut change: F,
+) -> Result<Modified, ApiError>
+where
+    F: FnMut(&Lead, &mut Lead, DateTime<Utc>) -> Result<(), ApiError>,
+{
     for attempt in 0..UPDATE_ATTEMPTS {
         if attempt > 0 {
             back_off(attempt).await;
         }
-        let before = get(store, caller, id).await?;
-        require_can_edit(caller, &before)?;
-        let input = match &input {
-            Some(input) => input,
-            None => input.insert(LeadInput::parse(body, mode)?),
-        };
-        require_can_assign(caller, &input.assigned_to)?;
+        let before = store
+            .get_lead(actor.tenant, id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let now = Utc::now();
+        let mut after = before.clone();
+        change(&before, &mut after, now)?;
         if if_match.is_some_and(|v| v != before.version) {
             return Err(stale(before.version));
         }
-        let now = Utc::now();
-        let mut after = before.clone();
-        after.apply(input.clone(), now);
         let changes = Lead::diff(Some(&before), Some(&after));
         if changes.is_empty() {
-            return Ok(before);
+            return Ok(Modified {
+                after: before.clone(),
+                before,
+            });
         }
         after.version = before.version + 1;
-        let audit = AuditEntry::new(id, AuditAction::Update, &caller.user_id, now, changes);
+        after.updated_at = now;
+        let audit = AuditEntry::new(id, actor.action, actor.user_id, now, changes);
         match store.update_lead(&before, &after, &audit).await {
-            Ok(()) => return Ok(after),
+            Ok(()) => return Ok(Modified { before, after }),
             Err(StoreError::Conflict(Conflict::Version)) if if_match.is_none() => continue,
             Err(e) => return Err(store_error(e)),
         }
@@ -151,6 +187,66 @@ pub async fn update(
     Err(ApiError::Conflict(
         "The lead is being changed by other requests; try again.".into(),
     ))
+}
+
+/// A change by a signed-in user: the lead's edit rule applies before `change` runs.
+pub async fn modify_as_caller<F>(
+    store: &Store,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<u64>,
+    mut change: F,
+) -> Result<Modified, ApiError>
+where
+    F: FnMut(&Lead, &mut Lead, DateTime<Utc>) -> Result<(), ApiError>,
+{
+    require_writer(caller)?;
+    let actor = Actor {
+        tenant: caller.tenant,
+        user_id: &caller.user_id,
+        action: AuditAction::Update,
+    };
+    modify(store, actor, id, if_match, |before, after, now| {
+        require_can_edit(caller, before)?;
+        change(before, after, now)
+    })
+    .await
+}
+
+/// Updates a lead from a PUT or PATCH body (see [`modify`] for `if_match`), and asks for a
+/// rescore when a field the score reads changed.
+pub async fn update(
+    store: &Store,
+    queues: &Queues,
+    caller: &Caller,
+    id: Uuid,
+    body: &Map<String, Value>,
+    mode: WriteMode,
+    if_match: Option<u64>,
+) -> Result<Modified, ApiError> {
+    let mut input = None;
+    let modified = modify_as_caller(store, caller, id, if_match, |_, after, now| {
+        let input = match &input {
+            Some(input) => input,
+            None => input.insert(LeadInput::parse(body, mode)?),
+        };
+        require_can_assign(caller, &input.assigned_to)?;
+        after.apply(input.clone(), now);
+        Ok(())
+    })
+    .await?;
+    rescore_if_needed(queues, &modified).await;
+    Ok(modified)
+}
+
+/// Sends a scoring request when a change touched what the score depends on. Every path
+/// that changes a lead for a user calls this after its write.
+pub async fn rescore_if_needed(queues: &Queues, modified: &Modified) {
+    if modified.changed() && scoring::is_scored_field_change(&modified.before, &modified.after) {
+        queues
+            .request_score(&ScoreRequest::new(&modified.after, queue::reason::UPDATED))
+            .await;
+    }
 }
 
 fn stale(current: u64) -> ApiError {

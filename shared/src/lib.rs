@@ -5,6 +5,7 @@
 //! Entry points stay thin: they build an [`http::AppState`] once and hand a router to
 //! `lambda_http::run`; handlers extract input, call a service in [`leads`] and return.
 
+pub mod actions;
 pub mod auth;
 pub mod config;
 pub mod cursor;
@@ -14,8 +15,10 @@ pub mod http;
 pub mod insights;
 pub mod keys;
 pub mod lead;
+pub mod lead_insights;
 pub mod leads;
 pub mod queue;
+pub mod rescoring;
 pub mod scoring;
 pub mod search;
 pub mod stats;
@@ -25,6 +28,7 @@ pub mod telemetry;
 pub mod tenant;
 pub mod usage;
 pub mod validate;
+pub mod worker;
 
 pub use error::ApiError;
 pub use tenant::TenantId;

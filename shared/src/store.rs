@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnConsumedCapacity, TransactWriteItem,
-    Update,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnConsumedCapacity,
+    TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
@@ -17,6 +17,8 @@ use uuid::Uuid;
 
 use crate::keys::{self, LeadIndex, SK};
 use crate::lead::Lead;
+use crate::lead_insights::StoredInsights;
+use crate::scoring::ScoringSettings;
 use crate::stats::Counters;
 use crate::tenant::{Tenant, TenantId, TenantStatus};
 use crate::usage::{record, Kind};
@@ -106,6 +108,8 @@ pub enum AuditAction {
     Create,
     Update,
     Delete,
+    /// A new score written by the scoring worker or `update-score`.
+    Score,
 }
 
 impl AuditEntry {
@@ -311,6 +315,114 @@ impl Store {
         Ok(())
     }
 
+    // ---- scoring settings and insights -------------------------------------------
+
+    /// The tenant's scoring settings: the defaults until an admin saves some.
+    pub async fn scoring_settings(&self, t: TenantId) -> Result<ScoringSettings, StoreError> {
+        match self.get(&keys::scoring_settings(t)).await? {
+            Some(item) => from_item(item),
+            None => Ok(ScoringSettings::default()),
+        }
+    }
+
+    pub async fn put_scoring_settings(
+        &self,
+        t: TenantId,
+        settings: &ScoringSettings,
+    ) -> Result<(), StoreError> {
+        let mut item = to_item(settings);
+        item.extend(keys::scoring_settings(t).item_key());
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(classify)?;
+        record(Kind::Write, out.consumed_capacity.as_slice());
+        Ok(())
+    }
+
+    pub async fn lead_insights(
+        &self,
+        t: TenantId,
+        lead_id: Uuid,
+    ) -> Result<Option<StoredInsights>, StoreError> {
+        match self.get(&keys::lead_insights(t, lead_id)).await? {
+            Some(item) => from_item(item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Saves a lead's insights record, only while the lead exists (so a worker finishing
+    /// after a delete leaves nothing behind): `Conflict::Version` when it is gone.
+    pub async fn put_lead_insights(
+        &self,
+        t: TenantId,
+        lead_id: Uuid,
+        record: &StoredInsights,
+    ) -> Result<(), StoreError> {
+        let mut item = to_item(record);
+        item.extend(keys::lead_insights(t, lead_id).item_key());
+        let lead_exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::lead(t, lead_id).item_key()))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .expect("condition check has table, key and condition");
+        self.transact(vec![
+            (
+                TransactWriteItem::builder()
+                    .condition_check(lead_exists)
+                    .build(),
+                Some(Conflict::Version),
+            ),
+            (
+                TransactWriteItem::builder()
+                    .put(self.put(item, None))
+                    .build(),
+                None,
+            ),
+        ])
+        .await
+    }
+
+    /// Records that new insights were asked for, leaving the stored ones in place (an
+    /// update, so a worker's concurrent write is not overwritten). `Conflict::Version` when
+    /// the lead is gone.
+    pub async fn mark_insights_requested(
+        &self,
+        t: TenantId,
+        lead_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let lead_exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::lead(t, lead_id).item_key()))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .expect("condition check has table, key and condition");
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::lead_insights(t, lead_id).item_key()))
+            .update_expression("SET requested_at = :at")
+            .expression_attribute_values(":at", s(at.to_rfc3339()))
+            .build()
+            .expect("update has table, key and expression");
+        self.transact(vec![
+            (
+                TransactWriteItem::builder()
+                    .condition_check(lead_exists)
+                    .build(),
+                Some(Conflict::Version),
+            ),
+            (TransactWriteItem::builder().update(mark).build(), None),
+        ])
+        .await
+    }
+
     // ---- leads ---------------------------------------------------------------------
 
     /// The lead with its table key and the key attributes of every index it belongs to.
@@ -507,6 +619,20 @@ impl Store {
                 ),
                 (self.delete_guard(lead), Some(Conflict::Version)),
                 (self.audit_put(lead.tenant_id, audit), None),
+                (
+                    TransactWriteItem::builder()
+                        .delete(
+                            Delete::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(
+                                    keys::lead_insights(lead.tenant_id, lead.id).item_key(),
+                                ))
+                                .build()
+                                .expect("delete has table and key"),
+                        )
+                        .build(),
+                    None,
+                ),
             ]
             .into_iter()
             .chain(self.side_writes(lead.tenant_id, Some(lead), None))

@@ -4,12 +4,16 @@
 
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use crm_local::poller::{poll_once, Round, Source};
+use crm_local::queues::LocalQueue;
 use crm_shared::auth::{issue_token, Role, TokenRequest};
 use crm_shared::config::{Config, JwtConfig};
 use crm_shared::http::{App, AppState};
 use crm_shared::table;
 use crm_shared::tenant::{Tenant, TenantStatus};
+use crm_shared::worker::Worker;
 use lambda_http::http::HeaderMap;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -41,6 +45,34 @@ pub async fn start_dynamodb() -> String {
     format!("http://{addr}")
 }
 
+/// The SQS endpoint of the test run: moto, started by `make test` (scripts/test.sh) and
+/// named by `AWS_ENDPOINT_URL_SQS`. Tests that use queues call this; it fails with the
+/// fix when the emulator is not there, instead of skipping.
+pub fn sqs_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_SQS").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL_SQS is not set: queue tests need the SQS emulator; \
+             run them with `make test`, which starts it"
+        )
+    })
+}
+
+/// An SQS client for the test run's emulator. Without `AWS_ENDPOINT_URL_SQS` it points at
+/// a closed port: apps whose queues are not configured never call it.
+pub fn sqs_client() -> aws_sdk_sqs::Client {
+    let endpoint =
+        std::env::var("AWS_ENDPOINT_URL_SQS").unwrap_or_else(|_| "http://127.0.0.1:9".to_string());
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "testkit",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
 pub fn test_config() -> Config {
     Config {
         table_name: TABLE.into(),
@@ -53,6 +85,8 @@ pub fn test_config() -> Config {
         max_body_bytes: crm_shared::config::DEFAULT_MAX_BODY_BYTES,
         tenant_cache_ttl: Duration::ZERO,
         ai_agents_url: None,
+        scoring_queue_url: None,
+        insights_queue_url: None,
         list: crm_shared::config::ListLimits::default(),
     }
 }
@@ -76,12 +110,27 @@ impl TestApp {
         table::create_table_if_absent(&client, &config.table_name)
             .await
             .expect("create table");
-        let state = AppState::new(config, client);
+        let state = AppState::new(config, client, sqs_client());
         Self {
             app: build(state.clone()),
             state,
             endpoint,
         }
+    }
+
+    /// Another function's router on the same emulator, table and configuration, for tests
+    /// that cross functions (create with `leads`, act with `actions`).
+    pub fn sibling(&self, build: fn(AppState) -> App) -> Self {
+        Self {
+            app: build(self.state.clone()),
+            state: self.state.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+
+    /// A queue worker's context on this app's table (no AI service unless `ai` is given).
+    pub fn worker(&self, ai: Option<crm_shared::insights::AiAgentsClient>) -> Worker {
+        Worker::new(self.state.store.clone(), ai)
     }
 
     /// Creates an active tenant and returns it.
@@ -258,5 +307,87 @@ impl TestResponse {
             self.text
         );
         self
+    }
+}
+
+/// The service's queues (with their dead-letter queues and redrive policies) for one test,
+/// under a unique prefix in the run's SQS emulator.
+pub struct TestQueues {
+    pub sqs: aws_sdk_sqs::Client,
+    pub scoring: LocalQueue,
+    pub insights: LocalQueue,
+}
+
+impl TestQueues {
+    pub async fn create() -> Self {
+        sqs_endpoint();
+        let sqs = sqs_client();
+        let prefix = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let mut queues = crm_local::queues::create_all(&sqs, &prefix)
+            .await
+            .expect("create the test queues")
+            .into_iter();
+        Self {
+            scoring: queues.next().expect("scoring queue"),
+            insights: queues.next().expect("insights queue"),
+            sqs,
+        }
+    }
+
+    /// `config` with these queues' URLs.
+    pub fn configure(&self, mut config: Config) -> Config {
+        config.scoring_queue_url = Some(self.scoring.url.clone());
+        config.insights_queue_url = Some(self.insights.url.clone());
+        config
+    }
+
+    /// Feeds `queue` to `worker` as Lambda would, batch after batch, until it is empty;
+    /// failed messages come back at once (no visibility delay) until the redrive policy
+    /// moves them to the dead-letter queue. Returns the rounds that received messages.
+    pub async fn deliver<F, Fut>(&self, queue: &LocalQueue, worker: F) -> Vec<Round>
+    where
+        F: Fn(SqsEvent) -> Fut,
+        Fut: std::future::Future<Output = SqsBatchResponse>,
+    {
+        let source = Source {
+            queue_url: queue.url.clone(),
+            queue_arn: queue.arn.clone(),
+            batch_size: 10,
+            wait_seconds: 0,
+            retry_after_seconds: 0,
+        };
+        let mut rounds = Vec::new();
+        // Bounded: each message is received at most maxReceiveCount times.
+        for _ in 0..100 {
+            let round = poll_once(&self.sqs, &source, |event| {
+                let handled = worker(event);
+                async move { Ok(handled.await) }
+            })
+            .await
+            .expect("poll the test queue");
+            if round.received == 0 {
+                return rounds;
+            }
+            rounds.push(round);
+        }
+        panic!("{} did not empty after 100 rounds", queue.url);
+    }
+
+    /// The bodies waiting in `queue` (received, then made visible again at once).
+    pub async fn peek(&self, url: &str) -> Vec<String> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("receive");
+        out.messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect()
     }
 }

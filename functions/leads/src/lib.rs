@@ -11,11 +11,10 @@ use axum::{Json, Router};
 use chrono::Utc;
 use crm_shared::auth::Caller;
 use crm_shared::filters::{LeadQuery, View};
-use crm_shared::http::{self, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
+use crm_shared::http::{self, lead_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
 use crm_shared::lead::WriteMode;
 use crm_shared::{leads, ApiError};
 use serde_json::Value;
-use uuid::Uuid;
 
 pub const SERVICE: &str = "crm-leads";
 pub const LEADS: &str = "/api/leads/api/v1/leads";
@@ -39,11 +38,6 @@ pub fn app(state: AppState) -> App {
         .route(&format!("{LEADS}/high_priority"), get(high_priority))
         .merge(http::health_routes(SERVICE));
     http::app(routes, state)
-}
-
-/// Lead ids are UUIDs; anything else cannot name a lead, so it is a 404 like a missing one.
-fn lead_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 
 async fn list_view(
@@ -108,7 +102,7 @@ async fn create(
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let lead = leads::create(&state.store, &caller, &body).await?;
+    let lead = leads::create(&state.store, &state.queues, &caller, &body).await?;
     Ok(with_etag(
         StatusCode::CREATED,
         lead.version,
@@ -139,13 +133,15 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let lead = leads::update(
         &state.store,
+        &state.queues,
         &caller,
         lead_id(&id)?,
         &body.0,
         mode,
         if_match.0,
     )
-    .await?;
+    .await?
+    .after;
     Ok(with_etag(
         StatusCode::OK,
         lead.version,

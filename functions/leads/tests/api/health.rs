@@ -27,7 +27,11 @@ async fn liveness_and_service_information() {
 async fn deep_check_is_503_when_the_table_is_unreachable() {
     // Nothing listens on port 9 of loopback.
     let client = crm_testkit::dynamodb_client("http://127.0.0.1:9");
-    let state = AppState::new(crm_testkit::test_config(), client);
+    let state = AppState::new(
+        crm_testkit::test_config(),
+        client,
+        crm_testkit::sqs_client(),
+    );
     let app = leads::app(state);
     let event = TestApp::start(leads::app)
         .await

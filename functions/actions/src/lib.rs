@@ -1,0 +1,216 @@
+//! The actions function: what a salesperson does to one lead (`update-score`,
+//! `mark-contacted`, `convert`, `mark-lost`, `ai-insights`) and the tenant's scoring
+//! settings. The rules live in `crm_shared::actions` and `crm_shared::lead_insights`.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use crm_shared::actions;
+use crm_shared::auth::Caller;
+use crm_shared::http::{
+    self, lead_id, with_etag, App, AppState, IfMatch, JsonObject, OptionalJsonObject,
+};
+use crm_shared::lead::Lead;
+use crm_shared::lead_insights::{self, InsightsView, POLL_AFTER_SECONDS};
+use crm_shared::ApiError;
+use serde_json::{json, Value};
+
+pub const SERVICE: &str = "crm-actions";
+pub const LEAD: &str = "/api/leads/api/v1/leads/{id}";
+pub const SCORING_SETTINGS: &str = "/api/leads/api/v1/scoring-settings";
+
+/// Every path this function serves (each also with a trailing slash). The underscore
+/// names are the ones the original deployment actually answered on.
+pub fn routes() -> Vec<String> {
+    let mut paths: Vec<String> = [
+        "update-score",
+        "update_score",
+        "mark-contacted",
+        "mark_contacted",
+        "convert",
+        "mark-lost",
+        "mark_lost",
+        "ai-insights",
+        "ai_insights",
+    ]
+    .iter()
+    .map(|action| format!("{LEAD}/{action}"))
+    .collect();
+    paths.push(SCORING_SETTINGS.to_string());
+    paths
+}
+
+pub fn app(state: AppState) -> App {
+    let action = |name: &str| format!("{LEAD}/{name}");
+    let mut routes = Router::new();
+    for (hyphen, underscore) in [
+        ("update-score", "update_score"),
+        ("mark-contacted", "mark_contacted"),
+        ("mark-lost", "mark_lost"),
+        ("ai-insights", "ai_insights"),
+    ] {
+        let handler = match hyphen {
+            "update-score" => post(update_score),
+            "mark-contacted" => post(mark_contacted),
+            "mark-lost" => post(mark_lost),
+            _ => get(insights).post(refresh_insights),
+        };
+        routes = routes
+            .route(&action(hyphen), handler.clone())
+            .route(&action(underscore), handler);
+    }
+    let routes = routes
+        .route(&action("convert"), post(convert))
+        .route(
+            SCORING_SETTINGS,
+            get(settings).put(replace_settings).patch(patch_settings),
+        )
+        .merge(http::health_routes(SERVICE));
+    http::app(routes, state)
+}
+
+fn lead_response(lead: &Lead) -> Response {
+    with_etag(StatusCode::OK, lead.version, lead.detail(Utc::now()))
+}
+
+async fn mark_contacted(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
+) -> Result<Response, ApiError> {
+    let lead = actions::mark_contacted(
+        &state.store,
+        &state.queues,
+        &caller,
+        lead_id(&id)?,
+        if_match,
+    )
+    .await?;
+    Ok(lead_response(&lead))
+}
+
+async fn convert(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
+    OptionalJsonObject(body): OptionalJsonObject,
+) -> Result<Response, ApiError> {
+    let id = lead_id(&id)?;
+    let lead = actions::convert(&state.store, &state.queues, &caller, id, &body, if_match).await?;
+    Ok(lead_response(&lead))
+}
+
+async fn mark_lost(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let id = lead_id(&id)?;
+    let lead =
+        actions::mark_lost(&state.store, &state.queues, &caller, id, &body, if_match).await?;
+    Ok(lead_response(&lead))
+}
+
+async fn update_score(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (lead, card) = actions::update_score(&state.store, &caller, lead_id(&id)?).await?;
+    let body = json!({
+        "id": lead.id,
+        "score": card.score,
+        "score_model": card.model,
+        "score_factors": card.factors,
+        "last_scored_at": lead.last_scored_at,
+    });
+    Ok(with_etag(StatusCode::OK, lead.version, body))
+}
+
+fn insights_response(view: InsightsView) -> Response {
+    let body = Json(view.body());
+    match view {
+        InsightsView::Ready { .. } => (StatusCode::OK, body).into_response(),
+        InsightsView::Pending { .. } => {
+            let mut response = (StatusCode::ACCEPTED, body).into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECONDS));
+            response
+        }
+    }
+}
+
+async fn insights(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let view = lead_insights::view(
+        &state.store,
+        &state.queues,
+        state.ai.as_ref(),
+        &caller,
+        lead_id(&id)?,
+    )
+    .await?;
+    Ok(insights_response(view))
+}
+
+async fn refresh_insights(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let view = lead_insights::refresh(
+        &state.store,
+        &state.queues,
+        state.ai.as_ref(),
+        &caller,
+        lead_id(&id)?,
+    )
+    .await?;
+    Ok(insights_response(view))
+}
+
+async fn settings(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let settings = actions::scoring_settings(&state.store, &caller).await?;
+    Ok(Json(
+        serde_json::to_value(settings).expect("settings serialise"),
+    ))
+}
+
+async fn save_settings(
+    state: AppState,
+    caller: Caller,
+    body: serde_json::Map<String, Value>,
+    partial: bool,
+) -> Result<Json<Value>, ApiError> {
+    let settings = actions::save_scoring_settings(&state.store, &caller, &body, partial).await?;
+    Ok(Json(
+        serde_json::to_value(settings).expect("settings serialise"),
+    ))
+}
+
+async fn replace_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    save_settings(state, caller, body, false).await
+}
+
+async fn patch_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    save_settings(state, caller, body, true).await
+}

@@ -1,0 +1,14 @@
+use aws_lambda_events::event::sqs::SqsEvent;
+use crm_shared::worker::Worker;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    crm_shared::telemetry::init();
+    let worker = Worker::from_env().await?;
+    let worker = &worker;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(insights::handle(worker, event.payload).await)
+    }))
+    .await
+}

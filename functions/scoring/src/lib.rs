@@ -1,0 +1,36 @@
+//! The scoring worker: SQS batches of [`ScoreRequest`]s, each rescored through
+//! `crm_shared::rescoring` (idempotent, never overwriting a newer score), with the failed
+//! messages reported for redelivery (`ReportBatchItemFailures`).
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use crm_shared::queue::{process_batch, ScoreRequest};
+use crm_shared::rescoring::{self, Rescored, SCORING_WORKER};
+use crm_shared::worker::Worker;
+
+pub async fn handle(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
+    process_batch(event, |request: ScoreRequest| async move {
+        let outcome = rescoring::rescore(
+            &worker.store,
+            request.tenant(),
+            request.lead_id,
+            Some(request.version),
+            SCORING_WORKER,
+        )
+        .await?;
+        let outcome = match outcome {
+            Rescored::Written { .. } => "scored",
+            Rescored::Unchanged { .. } => "unchanged",
+            Rescored::AlreadyCurrent => "already current",
+            Rescored::Gone => "lead deleted",
+        };
+        tracing::info!(
+            lead_id = %request.lead_id,
+            version = request.version,
+            reason = %request.reason,
+            outcome,
+            "score request handled"
+        );
+        Ok::<(), crm_shared::ApiError>(())
+    })
+    .await
+}
