@@ -1,7 +1,7 @@
 //! Lead operations: the role rules, validation, optimistic locking and audit trail around
 //! the store. Handlers call these and only map the result to a response.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -118,32 +118,81 @@ pub async fn update(
     if_match: Option<u64>,
 ) -> Result<Lead, ApiError> {
     require_writer(caller)?;
-    let mut input = None;
-    for attempt in 0..UPDATE_ATTEMPTS {
-        if attempt > 0 {
-            back_off(attempt).await;
-        }
-        let before = get(store, caller, id).await?;
-        require_can_edit(caller, &before)?;
+    // Parsed after the first read, so that a missing or forbidden lead answers 404/403
+    // before the body's problems do; kept across retries.
+    let mut input: Option<LeadInput> = None;
+    let outcome = modify(store, caller, id, if_match, None, |lead, now| {
         let input = match &input {
             Some(input) => input,
             None => input.insert(LeadInput::parse(body, mode)?),
         };
         require_can_assign(caller, &input.assigned_to)?;
+        lead.apply(input.clone(), now);
+        Ok(())
+    })
+    .await?;
+    Ok(outcome.into_lead())
+}
+
+/// What a read-modify-write did to a lead.
+#[derive(Clone, Debug)]
+pub enum Modified {
+    /// The change was written (one transaction: lead, audit entry, indexes, counters).
+    Updated(Lead),
+    /// The change would not alter any field: nothing was written.
+    Unchanged(Lead),
+}
+
+impl Modified {
+    pub fn into_lead(self) -> Lead {
+        match self {
+            Modified::Updated(lead) | Modified::Unchanged(lead) => lead,
+        }
+    }
+}
+
+/// The read-modify-write every lead change goes through: read the lead (or start from
+/// `first`, a copy just read, e.g. by a batch read), check that the caller may edit it, let
+/// `change` edit a copy, and write it with its audit entry in one transaction conditioned
+/// on the version read. With `if_match` the write applies only to that version (else 412);
+/// without it, a lost race re-reads and re-applies `change`, so no concurrent field update
+/// is lost. An error from `change` ends the attempt as it is.
+pub async fn modify<F>(
+    store: &Store,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<u64>,
+    first: Option<Lead>,
+    mut change: F,
+) -> Result<Modified, ApiError>
+where
+    F: FnMut(&mut Lead, DateTime<Utc>) -> Result<(), ApiError>,
+{
+    require_writer(caller)?;
+    let mut first = first.filter(|lead| lead.id == id && lead.tenant_id == caller.tenant);
+    for attempt in 0..UPDATE_ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
+        let before = match first.take() {
+            Some(lead) => lead,
+            None => get(store, caller, id).await?,
+        };
+        require_can_edit(caller, &before)?;
+        let now = Utc::now();
+        let mut after = before.clone();
+        change(&mut after, now)?;
         if if_match.is_some_and(|v| v != before.version) {
             return Err(stale(before.version));
         }
-        let now = Utc::now();
-        let mut after = before.clone();
-        after.apply(input.clone(), now);
         let changes = Lead::diff(Some(&before), Some(&after));
         if changes.is_empty() {
-            return Ok(before);
+            return Ok(Modified::Unchanged(before));
         }
         after.version = before.version + 1;
         let audit = AuditEntry::new(id, AuditAction::Update, &caller.user_id, now, changes);
         match store.update_lead(&before, &after, &audit).await {
-            Ok(()) => return Ok(after),
+            Ok(()) => return Ok(Modified::Updated(after)),
             Err(StoreError::Conflict(Conflict::Version)) if if_match.is_none() => continue,
             Err(e) => return Err(store_error(e)),
         }

@@ -6,11 +6,13 @@
 //! `lambda_http::run`; handlers extract input, call a service in [`leads`] and return.
 
 pub mod auth;
+pub mod bulk;
 pub mod config;
 pub mod cursor;
 pub mod error;
 pub mod filters;
 pub mod http;
+pub mod idempotency;
 pub mod insights;
 pub mod keys;
 pub mod lead;
