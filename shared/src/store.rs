@@ -593,6 +593,7 @@ impl Store {
         cap: usize,
     ) -> Result<(usize, bool), StoreError> {
         let index = LeadIndex::Assignee;
+        let cap = cap.max(1);
         let placeholders: Vec<String> = (0..statuses.len()).map(|n| format!(":s{n}")).collect();
         let mut count = 0usize;
         let mut evaluated = 0usize;

@@ -9,6 +9,7 @@ mod common;
 mod assign;
 mod concurrency;
 mod dashboard;
+mod events;
 mod idempotency;
 mod roles;
 mod update;
