@@ -39,8 +39,12 @@ pub const MAX_ASSIGNEES: usize = 100;
 pub const IN_FLIGHT: usize = 16;
 /// Items a least-loaded count reads per assignee at most (see [`Store::count_assigned`]).
 pub const COUNT_CAP: usize = 10_000;
-/// Tries per lead when its transaction is throttled or cancelled by a concurrent one.
-const THROTTLE_ATTEMPTS: u32 = 4;
+/// Tries per lead when its transaction is throttled or cancelled by a concurrent one. In
+/// DynamoDB every lead transaction of a tenant also updates the tenant's counters item, and
+/// transactions touching one item at the same time cancel each other
+/// (`TransactionConflict`), so with 16 in flight some of them lose and must go again; the
+/// backoff (doubling from 50 ms, at most 800 ms, with jitter) spreads them out.
+const THROTTLE_ATTEMPTS: u32 = 8;
 
 /// The fields `bulk-update` changes; `assigned_to_id` and `source_id` are the original's
 /// names for `assigned_to` and `source`.
@@ -359,11 +363,9 @@ fn public_message(e: &ApiError) -> String {
 }
 
 async fn pause(attempt: u32) {
-    let jitter = (Uuid::new_v4().as_u128() % 20) as u64;
-    tokio::time::sleep(std::time::Duration::from_millis(
-        25 * (1 << attempt) + jitter,
-    ))
-    .await;
+    let jitter = (Uuid::new_v4().as_u128() % 50) as u64;
+    let base = (25u64 << attempt.min(5)).min(800);
+    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
 }
 
 /// One lead's change through the single-lead read-modify-write, starting from the copy
