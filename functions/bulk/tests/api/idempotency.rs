@@ -1,6 +1,7 @@
 //! Idempotency-Key: a retry gets the first answer and applies nothing twice.
 
 use crate::common::*;
+use aws_sdk_dynamodb::types::AttributeValue;
 use crm_shared::idempotency;
 use futures::future::join_all;
 
@@ -241,4 +242,116 @@ async fn records_expire_after_a_day() {
         .unwrap();
     let in_a_day = chrono::Utc::now().timestamp() + 24 * 3600;
     assert!((in_a_day - expires).abs() < 60, "{expires} vs {in_a_day}");
+}
+
+/// Writes an idempotency record as a request of the past left it.
+async fn plant(apps: &Apps, tenant: &Tenant, key: &str, fields: &[(&str, AttributeValue)]) {
+    let mut item = crm_shared::keys::idempotency(tenant.id, key).item_key();
+    for (name, value) in fields {
+        item.insert(name.to_string(), value.clone());
+    }
+    apps.bulk
+        .state
+        .store
+        .client()
+        .put_item()
+        .table_name(apps.bulk.state.store.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn epoch(offset_seconds: i64) -> AttributeValue {
+    AttributeValue::N((chrono::Utc::now().timestamp() + offset_seconds).to_string())
+}
+
+#[tokio::test]
+async fn a_lapsed_claim_of_the_same_request_is_taken_over() {
+    let apps = start().await;
+    let (tenant, token) = tenant_manager(&apps, "Acme").await;
+    let ids = create_leads(&apps, &token, 1, json!({})).await;
+    let body = json!({"lead_ids": ids, "status": "lost"});
+    let fingerprint =
+        idempotency::fingerprint("manager-1", "bulk-update", body.as_object().unwrap());
+    // Its request died (a Lambda timeout) more than the lease ago.
+    plant(
+        &apps,
+        &tenant,
+        "died",
+        &[
+            ("fingerprint", AttributeValue::S(fingerprint)),
+            ("state", AttributeValue::S("pending".into())),
+            ("claim", AttributeValue::S("old-claim".into())),
+            ("lease_until", epoch(-1)),
+            (idempotency::EXPIRES_AT, epoch(3600)),
+        ],
+    )
+    .await;
+    let res = keyed(&apps, &token, "died", BULK_UPDATE, body.clone())
+        .await
+        .expect(200);
+    assert_eq!(res.body["updated_count"], 1);
+    let replay = keyed(&apps, &token, "died", BULK_UPDATE, body)
+        .await
+        .expect(200);
+    assert_eq!(replay.header(bulk::REPLAYED), Some("true"));
+    // Another request cannot take a lapsed claim over: it is still someone else's key.
+    plant(
+        &apps,
+        &tenant,
+        "died-2",
+        &[
+            ("fingerprint", AttributeValue::S("another request".into())),
+            ("state", AttributeValue::S("pending".into())),
+            ("claim", AttributeValue::S("old-claim".into())),
+            ("lease_until", epoch(-1)),
+            (idempotency::EXPIRES_AT, epoch(3600)),
+        ],
+    )
+    .await;
+    keyed(
+        &apps,
+        &token,
+        "died-2",
+        BULK_UPDATE,
+        json!({"lead_ids": ids, "status": "new"}),
+    )
+    .await
+    .expect(409);
+}
+
+#[tokio::test]
+async fn an_expired_record_frees_its_key_before_dynamodb_deletes_it() {
+    let apps = start().await;
+    let (tenant, token) = tenant_manager(&apps, "Acme").await;
+    let ids = create_leads(&apps, &token, 1, json!({})).await;
+    plant(
+        &apps,
+        &tenant,
+        "old",
+        &[
+            (
+                "fingerprint",
+                AttributeValue::S("yesterday's request".into()),
+            ),
+            ("state", AttributeValue::S("done".into())),
+            ("claim", AttributeValue::S("old-claim".into())),
+            ("status_code", AttributeValue::N("200".into())),
+            ("response", AttributeValue::S("{}".into())),
+            (idempotency::EXPIRES_AT, epoch(-1)),
+        ],
+    )
+    .await;
+    let res = keyed(
+        &apps,
+        &token,
+        "old",
+        BULK_UPDATE,
+        json!({"lead_ids": ids, "status": "lost"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(res.body["updated_count"], 1);
+    assert_eq!(res.header(bulk::REPLAYED), None);
 }
