@@ -591,8 +591,11 @@ pub async fn assign(store: &Store, caller: &Caller, req: &BulkAssign) -> Result<
         } => {
             let leads: Vec<&Lead> = found.iter().filter_map(|f| f.as_ref().ok()).collect();
             let loads = match strategy {
-                Strategy::LeastLoaded => active_loads(store, caller.tenant, assignees).await?,
-                Strategy::RoundRobin => vec![0; assignees.len()],
+                // Nothing to give: spare the count reads.
+                Strategy::LeastLoaded if !leads.is_empty() => {
+                    active_loads(store, caller.tenant, assignees).await?
+                }
+                _ => vec![0; assignees.len()],
             };
             let mut given = distribute(&leads, assignees, *strategy, loads).into_iter();
             for f in &found {
