@@ -30,7 +30,8 @@ async fn act<F>(
 where
     F: FnMut(&Lead, &mut Lead, chrono::DateTime<chrono::Utc>) -> Result<(), ApiError>,
 {
-    let modified: Modified = leads::modify_as_caller(store, caller, id, if_match, change).await?;
+    let modified: Modified =
+        leads::modify_as_caller(store, caller, id, if_match, None, change).await?;
     leads::rescore_if_needed(queues, &modified).await;
     Ok(modified.after)
 }

@@ -17,6 +17,7 @@
 //! | lead insights   | `{t}#LEAD#{id}`             | `INSIGHTS`               |
 //! | email guard     | `{t}#EMAIL#{lower(email)}`  | `EMAIL`                  |
 //! | search token    | `{t}#SEARCH#{first char}`   | `{token}#{lead id}`      |
+//! | idempotency key | `{t}#IDEMPOTENCY#{key}`     | `IDEMPOTENCY`            |
 //! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
 //!
 //! A lead also carries the key attributes of the indexes it belongs to (see
@@ -289,6 +290,13 @@ pub fn search_token(t: TenantId, token: &str, lead_id: Uuid) -> Key {
     Key::new(search_partition(t, token), format!("{token}#{lead_id}"))
 }
 
+/// The record of one `Idempotency-Key` of a tenant (a client-chosen string of at most a
+/// few hundred visible characters): the tenant prefix keeps one tenant's keys apart from
+/// another's even when the clients pick the same key.
+pub fn idempotency(t: TenantId, key: &str) -> Key {
+    Key::new(format!("{t}#IDEMPOTENCY#{key}"), "IDEMPOTENCY")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +315,7 @@ mod tests {
             lead_audit(t, id, now, Uuid::new_v4()),
             stats(t),
             search_token(t, "acme", id),
+            idempotency(t, "retry-1"),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

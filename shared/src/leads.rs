@@ -137,8 +137,9 @@ pub struct Actor<'a> {
 }
 
 /// The read-modify-write every lead change goes through: read the lead (strongly
-/// consistent), let `change` edit a copy or refuse, and write it back in one transaction
-/// (with its audit entry, index keys and counters) if nobody changed it in between.
+/// consistent; or start from `first`, a copy just read, e.g. by a batch read), let
+/// `change` edit a copy or refuse, and write it back in one transaction (with its audit
+/// entry, index keys and counters) if nobody changed it in between.
 ///
 /// With `if_match` the write applies only to that version (else 412). Without it, a lost
 /// race reads again and re-applies `change` to the newer version, so concurrent changes to
@@ -149,19 +150,24 @@ pub async fn modify<F>(
     actor: Actor<'_>,
     id: Uuid,
     if_match: Option<u64>,
+    first: Option<Lead>,
     mut change: F,
 ) -> Result<Modified, ApiError>
 where
     F: FnMut(&Lead, &mut Lead, DateTime<Utc>) -> Result<(), ApiError>,
 {
+    let mut first = first.filter(|lead| lead.id == id && lead.tenant_id == actor.tenant);
     for attempt in 0..UPDATE_ATTEMPTS {
         if attempt > 0 {
             back_off(attempt).await;
         }
-        let before = store
-            .get_lead(actor.tenant, id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+        let before = match first.take() {
+            Some(lead) => lead,
+            None => store
+                .get_lead(actor.tenant, id)
+                .await?
+                .ok_or(ApiError::NotFound)?,
+        };
         let now = Utc::now();
         let mut after = before.clone();
         change(&before, &mut after, now)?;
@@ -195,6 +201,7 @@ pub async fn modify_as_caller<F>(
     caller: &Caller,
     id: Uuid,
     if_match: Option<u64>,
+    first: Option<Lead>,
     mut change: F,
 ) -> Result<Modified, ApiError>
 where
@@ -206,7 +213,7 @@ where
         user_id: &caller.user_id,
         action: AuditAction::Update,
     };
-    modify(store, actor, id, if_match, |before, after, now| {
+    modify(store, actor, id, if_match, first, |before, after, now| {
         require_can_edit(caller, before)?;
         change(before, after, now)
     })
@@ -225,7 +232,7 @@ pub async fn update(
     if_match: Option<u64>,
 ) -> Result<Modified, ApiError> {
     let mut input = None;
-    let modified = modify_as_caller(store, caller, id, if_match, |_, after, now| {
+    let modified = modify_as_caller(store, caller, id, if_match, None, |_, after, now| {
         let input = match &input {
             Some(input) => input,
             None => input.insert(LeadInput::parse(body, mode)?),

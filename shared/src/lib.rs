@@ -7,11 +7,13 @@
 
 pub mod actions;
 pub mod auth;
+pub mod bulk;
 pub mod config;
 pub mod cursor;
 pub mod error;
 pub mod filters;
 pub mod http;
+pub mod idempotency;
 pub mod insights;
 pub mod keys;
 pub mod lead;

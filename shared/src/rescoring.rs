@@ -67,7 +67,7 @@ pub async fn rescore(
         user_id: actor,
         action: AuditAction::Score,
     };
-    let modified = leads::modify(store, actor, lead_id, None, |before, after, now| {
+    let modified = leads::modify(store, actor, lead_id, None, None, |before, after, now| {
         if trigger.is_some_and(|v| before.scored_version >= v) {
             outcome = Some(None);
             return Ok(());

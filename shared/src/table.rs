@@ -5,7 +5,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::{json, Value};
@@ -45,6 +45,11 @@ pub fn definition(table_name: &str) -> Value {
         "KeySchema": key_schema(PK, SK),
         "AttributeDefinitions": attributes,
         "GlobalSecondaryIndexes": indexes,
+        // Idempotency records expire (crate::idempotency).
+        "TimeToLiveSpecification": {
+            "AttributeName": crate::idempotency::EXPIRES_AT,
+            "Enabled": true,
+        },
     })
 }
 
@@ -147,6 +152,20 @@ pub async fn create_table_if_absent(client: &Client, table: &str) -> Result<bool
         .send()
         .await
         .map_err(|e| format!("create table {table}: {}", crate::store::describe(&e)))?;
+    let ttl = &def["TimeToLiveSpecification"];
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(text(ttl, "AttributeName"))
+                .enabled(ttl["Enabled"].as_bool().unwrap_or(false))
+                .build()
+                .expect("ttl specification"),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("enable TTL on {table}: {}", crate::store::describe(&e)))?;
     Ok(true)
 }
 

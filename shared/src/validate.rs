@@ -30,6 +30,25 @@ impl FieldErrors {
         self.0.contains_key(field)
     }
 
+    /// Adds every message of `other`, field by field.
+    pub fn extend(&mut self, other: FieldErrors) {
+        for (field, messages) in other.0 {
+            self.0.entry(field).or_default().extend(messages);
+        }
+    }
+
+    /// Files the messages of `from` under `to` (a field validated under another name).
+    pub fn rename(&mut self, from: &str, to: &str) {
+        if let Some(messages) = self.0.remove(from) {
+            self.0.entry(to.to_string()).or_default().extend(messages);
+        }
+    }
+
+    /// Every message, in field order.
+    pub fn messages(&self) -> impl Iterator<Item = &String> {
+        self.0.values().flatten()
+    }
+
     pub fn into_result(self) -> Result<(), FieldErrors> {
         if self.is_empty() {
             Ok(())

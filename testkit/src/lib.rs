@@ -118,10 +118,10 @@ impl TestApp {
         }
     }
 
-    /// Another function's router on the same emulator, table and configuration, for tests
-    /// that cross functions (create with `leads`, act with `actions`).
-    pub fn sibling(&self, build: fn(AppState) -> App) -> Self {
-        Self {
+    /// Another function's router on this app's emulator, table and state, for tests that
+    /// need two functions (leads created through one, changed through the other).
+    pub fn with_function(&self, build: fn(AppState) -> App) -> TestApp {
+        TestApp {
             app: build(self.state.clone()),
             state: self.state.clone(),
             endpoint: self.endpoint.clone(),

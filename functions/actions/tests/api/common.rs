@@ -18,7 +18,7 @@ pub async fn start() -> Apps {
 
 pub async fn start_with(config: crm_shared::config::Config) -> Apps {
     let actions = TestApp::start_with(actions::app, config).await;
-    let leads = actions.sibling(leads::app);
+    let leads = actions.with_function(leads::app);
     Apps { actions, leads }
 }
 

@@ -19,7 +19,7 @@ struct Loop {
 async fn start() -> Loop {
     let queues = TestQueues::create().await;
     let leads = TestApp::start_with(leads::app, queues.configure(crm_testkit::test_config())).await;
-    let actions = leads.sibling(actions::app);
+    let actions = leads.with_function(actions::app);
     let worker = leads.worker(None);
     Loop {
         leads,

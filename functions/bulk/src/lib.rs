@@ -1,0 +1,103 @@
+//! The bulk function: `bulk-update` and `bulk-assign` on up to 1,000 leads per request.
+//!
+//! Handlers check the role first (403 before the body is even parsed), validate the body,
+//! and hand the work to `crm_shared::bulk` under the request's `Idempotency-Key`
+//! (`crm_shared::idempotency`); the rules live in the shared crate.
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use crm_shared::auth::Caller;
+use crm_shared::http::{self, App, AppState, JsonObject};
+use crm_shared::{bulk, idempotency, ApiError};
+
+pub const SERVICE: &str = "crm-bulk";
+pub const BULK_UPDATE: &str = "/api/leads/api/v1/leads/bulk-update";
+/// The name the original deployment actually served (its hyphenated route was shadowed).
+pub const BULK_UPDATE_ALIAS: &str = "/api/leads/api/v1/leads/bulk_update";
+pub const BULK_ASSIGN: &str = "/api/leads/api/v1/leads/bulk-assign";
+/// Every path this function serves (each also with a trailing slash), for the API
+/// Gateway routes and the local gateway.
+pub const ROUTES: &[&str] = &[BULK_UPDATE, BULK_UPDATE_ALIAS, BULK_ASSIGN];
+
+pub fn app(state: AppState) -> App {
+    let routes = Router::new()
+        .route(BULK_UPDATE, post(bulk_update))
+        .route(BULK_UPDATE_ALIAS, post(bulk_update))
+        .route(BULK_ASSIGN, post(bulk_assign));
+    http::app(routes, state)
+}
+
+/// The header a replayed answer carries (Stripe's name for it).
+pub const REPLAYED: &str = "idempotent-replayed";
+
+fn respond(answer: idempotency::Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, Json(answer.body)).into_response();
+    if answer.replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// The role check comes before the body is read, so a `user` learns nothing from a 400.
+async fn body_of(state: &AppState, caller: &Caller, req: Request) -> Result<JsonObject, ApiError> {
+    bulk::require_bulk(caller)?;
+    JsonObject::from_request(req, state).await
+}
+
+async fn bulk_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let JsonObject(body) = body_of(&state, &caller, req).await?;
+    let key = idempotency::key_from_headers(&headers)?;
+    let request = bulk::parse_update(&body)?;
+    let answer = idempotency::run(
+        &state.store,
+        caller.tenant,
+        &caller.user_id,
+        key.as_deref(),
+        "bulk-update",
+        &body,
+        || async {
+            Ok(bulk::update(&state.store, &state.queues, &caller, &request)
+                .await?
+                .to_json())
+        },
+    )
+    .await?;
+    Ok(respond(answer))
+}
+
+async fn bulk_assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let JsonObject(body) = body_of(&state, &caller, req).await?;
+    let key = idempotency::key_from_headers(&headers)?;
+    let request = bulk::parse_assign(&body)?;
+    let answer = idempotency::run(
+        &state.store,
+        caller.tenant,
+        &caller.user_id,
+        key.as_deref(),
+        "bulk-assign",
+        &body,
+        || async {
+            Ok(bulk::assign(&state.store, &state.queues, &caller, &request)
+                .await?
+                .to_json())
+        },
+    )
+    .await?;
+    Ok(respond(answer))
+}

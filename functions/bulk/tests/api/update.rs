@@ -1,0 +1,274 @@
+//! bulk-update: semantics, mixed batches, limits and validation.
+
+use crate::common::*;
+
+#[tokio::test]
+async fn changes_every_lead_and_reports_each_in_request_order() {
+    let apps = start().await;
+    let (tenant, token) = tenant_manager(&apps, "Acme").await;
+    let ids = create_leads(&apps, &token, 3, json!({})).await;
+    let res = bulk(
+        &apps,
+        &token,
+        BULK_UPDATE,
+        json!({"lead_ids": ids, "status": "qualified", "priority": "high", "source": "event"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(res.body["updated_count"], 3);
+    let expected: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| (id.clone(), "updated".into()))
+        .collect();
+    assert_eq!(outcomes(&res), expected);
+    for id in &ids {
+        let lead = get_lead(&apps, &token, id).await;
+        assert_eq!(lead["status"], "qualified");
+        assert_eq!(lead["priority"], "high");
+        assert_eq!(lead["source"], "event");
+        assert_eq!(lead["version"], 2);
+        // One audit entry for the create, one for this change: as a PATCH writes.
+        assert_eq!(audit_len(&apps, &tenant, id).await, 2);
+    }
+    // The same change again writes nothing.
+    let res = bulk(
+        &apps,
+        &token,
+        BULK_UPDATE,
+        json!({"lead_ids": ids, "status": "qualified"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(res.body["updated_count"], 0);
+    assert!(outcomes(&res).iter().all(|(_, s)| s == "unchanged"));
+    assert_eq!(get_lead(&apps, &token, &ids[0]).await["version"], 2);
+}
+
+#[tokio::test]
+async fn foreign_missing_malformed_and_duplicate_ids() {
+    let apps = start().await;
+    let (_, token) = tenant_manager(&apps, "Acme").await;
+    let (_, other_token) = tenant_manager(&apps, "Other").await;
+    let mine = create_leads(&apps, &token, 2, json!({})).await;
+    let foreign = create_leads(&apps, &other_token, 1, json!({})).await;
+    let missing = Uuid::new_v4().to_string();
+    let body = json!({
+        "lead_ids": [mine[0], foreign[0], missing, "not-a-uuid", mine[0].to_uppercase(), mine[1], mine[1]],
+        "status": "lost",
+    });
+    let res = bulk(&apps, &token, BULK_UPDATE, body).await.expect(200);
+    assert_eq!(res.body["updated_count"], 2);
+    assert_eq!(
+        outcomes(&res),
+        vec![
+            (mine[0].clone(), "updated".into()),
+            (foreign[0].clone(), "not_found".into()),
+            (missing.clone(), "not_found".into()),
+            ("not-a-uuid".into(), "not_found".into()),
+            (mine[1].clone(), "updated".into()),
+        ]
+    );
+    // The other tenant's lead is untouched.
+    let theirs = get_lead(&apps, &other_token, &foreign[0]).await;
+    assert_eq!(theirs["status"], "new");
+    assert_eq!(theirs["version"], 1);
+    // Results carry no error for plain outcomes.
+    assert!(res.body["results"][0].get("error").is_none());
+}
+
+#[tokio::test]
+async fn more_than_a_thousand_ids_is_a_400_naming_lead_ids() {
+    let apps = start().await;
+    let (_, token) = tenant_manager(&apps, "Acme").await;
+    let ids: Vec<String> = (0..1001).map(|_| Uuid::new_v4().to_string()).collect();
+    let res = bulk(
+        &apps,
+        &token,
+        BULK_UPDATE,
+        json!({"lead_ids": ids, "status": "lost"}),
+    )
+    .await
+    .expect(400);
+    assert_eq!(
+        res.body,
+        json!({"lead_ids": ["Ensure this field has no more than 1000 elements."]})
+    );
+    // Exactly 1,000 is fine (none exist here).
+    let res = bulk(
+        &apps,
+        &token,
+        BULK_UPDATE,
+        json!({"lead_ids": ids[..1000], "status": "lost"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(res.body["results"].as_array().unwrap().len(), 1000);
+}
+
+#[tokio::test]
+async fn fields_are_validated_exactly_like_a_patch() {
+    let apps = start().await;
+    let (_, token) = tenant_manager(&apps, "Acme").await;
+    let ids = create_leads(&apps, &token, 1, json!({})).await;
+    let bad = json!({"status": "won", "priority": null, "assigned_to": "x".repeat(129)});
+    let patch = apps
+        .leads
+        .patch(&lead_url(&ids[0]))
+        .bearer(&token)
+        .json(bad.clone())
+        .send()
+        .await
+        .expect(400);
+    let mut body = bad.clone();
+    body["lead_ids"] = json!(ids);
+    let res = bulk(&apps, &token, BULK_UPDATE, body).await.expect(400);
+    assert_eq!(res.body, patch.body);
+    // Nothing was written.
+    assert_eq!(get_lead(&apps, &token, &ids[0]).await["version"], 1);
+
+    // The original's names, with errors under those names.
+    let res = bulk(
+        &apps,
+        &token,
+        BULK_UPDATE,
+        json!({"lead_ids": ids, "source_id": "s".repeat(101), "assigned_to_id": ""}),
+    )
+    .await
+    .expect(400);
+    assert_eq!(
+        res.body,
+        json!({"source_id": ["Ensure this field has no more than 100 characters."]})
+    );
+    let res = bulk(
+        &apps,
+        &token,
+        BULK_UPDATE,
+        json!({"lead_ids": ids, "source_id": "webinar", "assigned_to_id": "u7"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(res.body["updated_count"], 1);
+    let lead = get_lead(&apps, &token, &ids[0]).await;
+    assert_eq!(
+        (&lead["source"], &lead["assigned_to"]),
+        (&json!("webinar"), &json!("u7"))
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_name_their_fields() {
+    let apps = start().await;
+    let (_, token) = tenant_manager(&apps, "Acme").await;
+    let id = Uuid::new_v4().to_string();
+    let cases = [
+        (
+            json!({"status": "lost"}),
+            json!({"lead_ids": ["This field is required."]}),
+        ),
+        (
+            json!({"lead_ids": [], "status": "lost"}),
+            json!({"lead_ids": ["This list may not be empty."]}),
+        ),
+        (
+            json!({"lead_ids": id, "status": "lost"}),
+            json!({"lead_ids": ["Expected a list of items but got type \"str\"."]}),
+        ),
+        (
+            json!({"lead_ids": [1], "status": "lost"}),
+            json!({"lead_ids": ["Each lead id must be a string, not number."]}),
+        ),
+        (
+            json!({"lead_ids": [id]}),
+            json!({"non_field_errors": ["Provide at least one field to change: status, priority, assigned_to or source."]}),
+        ),
+        (
+            json!({"lead_ids": [id], "notes": "not a bulk field"}),
+            json!({"non_field_errors": ["Provide at least one field to change: status, priority, assigned_to or source."]}),
+        ),
+        (
+            json!({"lead_ids": [id], "status": "lost", "tag_ids": []}),
+            json!({"tag_ids": ["Tags cannot be changed by bulk-update yet."]}),
+        ),
+    ];
+    for (body, expected) in cases {
+        let res = bulk(&apps, &token, BULK_UPDATE, body.clone()).await;
+        assert_eq!((res.status, &res.body), (400, &expected), "{body}");
+    }
+    let res = apps
+        .bulk
+        .post(BULK_UPDATE)
+        .bearer(&token)
+        .raw_body("text/plain", "{}")
+        .send()
+        .await;
+    assert_eq!(res.status, 415);
+    let res = apps
+        .bulk
+        .get(BULK_UPDATE)
+        .bearer(&token)
+        .send()
+        .await
+        .expect(405);
+    assert_eq!(res.body, json!({"detail": "Method \"GET\" not allowed."}));
+}
+
+#[tokio::test]
+async fn served_with_and_without_slash_and_under_the_old_name() {
+    let apps = start().await;
+    let (_, token) = tenant_manager(&apps, "Acme").await;
+    let ids = create_leads(&apps, &token, 1, json!({})).await;
+    for (path, status) in [
+        ("/api/leads/api/v1/leads/bulk-update", "contacted"),
+        ("/api/leads/api/v1/leads/bulk_update/", "qualified"),
+        ("/api/leads/api/v1/leads/bulk_update", "proposal"),
+    ] {
+        let res = bulk(
+            &apps,
+            &token,
+            path,
+            json!({"lead_ids": ids, "status": status}),
+        )
+        .await
+        .expect(200);
+        assert_eq!(res.body["updated_count"], 1, "{path}");
+    }
+    assert_eq!(get_lead(&apps, &token, &ids[0]).await["status"], "proposal");
+    for path in bulk::ROUTES {
+        assert!(path.starts_with("/api/leads/api/v1/leads/bulk"));
+    }
+}
+
+#[tokio::test]
+async fn side_effects_follow_the_single_lead_rules() {
+    let apps = start().await;
+    let (_, token) = tenant_manager(&apps, "Acme").await;
+    let ids = create_leads(
+        &apps,
+        &token,
+        1,
+        json!({"status": "converted", "conversion_value": "100.00"}),
+    )
+    .await;
+    assert!(get_lead(&apps, &token, &ids[0]).await["converted_at"].is_string());
+    bulk(
+        &apps,
+        &token,
+        BULK_UPDATE,
+        json!({"lead_ids": ids, "status": "qualified", "assigned_to": null}),
+    )
+    .await
+    .expect(200);
+    let lead = get_lead(&apps, &token, &ids[0]).await;
+    // Leaving `converted` clears the outcome, as a PATCH does.
+    assert_eq!(lead["converted_at"], Value::Null);
+    assert_eq!(lead["conversion_value"], Value::Null);
+    // The unassigned view sees it (the index entries moved with the write).
+    let res = apps
+        .leads
+        .get(&format!("{LEADS}unassigned/"))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.body["results"][0]["id"], ids[0].as_str());
+}
