@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make dev`: the whole stack on loopback, no Docker, no AWS account.
 #   DynamoDB emulator (crm-local dynamodb, data kept in .local/) -> table -> demo tenant + token
-#   -> the functions behind `cargo lambda watch` on 127.0.0.1:$GATEWAY_PORT (reloads on edits).
+#   -> SQS emulator (moto) -> queues -> the functions behind `cargo lambda watch` on
+#   127.0.0.1:$GATEWAY_PORT (reloads on edits) -> the poller feeding the queues to the workers.
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,14 @@ fi
 TENANT_ID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$TENANT_FILE")
 TOKEN=$("$ADMIN" token --tenant "$TENANT_ID" --user demo-owner --role owner --email owner@demo.example)
 
+# SQS: moto keeps its queues in memory; they are created afresh at every start.
+# Its request log is noise here; it goes to .local/sqs.log.
+start_bg .venv/bin/moto_server -H 127.0.0.1 -p "$SQS_PORT" >.local/sqs.log 2>&1
+wait_for_http "http://127.0.0.1:$SQS_PORT/moto-api/" 60 "${BG_PIDS[-1]}"
+while IFS= read -r line; do
+    export "${line?}"
+done < <(target/debug/crm-local queues --prefix "$QUEUE_PREFIX")
+
 # Call the cargo-lambda binary itself, not `cargo lambda`: cargo does not pass SIGTERM on,
 # while cargo-lambda stops the function processes it started when it gets one.
 start_bg cargo-lambda lambda watch -A 127.0.0.1 -P "$GATEWAY_PORT"
@@ -48,14 +57,21 @@ GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
 # The first request starts (and if needed compiles) the function: allow for a build.
 wait_for_http "$GATEWAY/health/" 600 "${BG_PIDS[-1]}"
 
+# Lambda's SQS event source mappings: scoring and insights requests to their workers.
+start_bg target/debug/crm-local poll --prefix "$QUEUE_PREFIX" --gateway "$GATEWAY"
+
 cat <<MSG
 
-==> Local CRM ready at $GATEWAY  (DynamoDB emulator on 127.0.0.1:$DYNAMODB_PORT, data in $DATA)
+==> Local CRM ready at $GATEWAY  (DynamoDB emulator on 127.0.0.1:$DYNAMODB_PORT, data in $DATA;
+    SQS emulator on 127.0.0.1:$SQS_PORT, workers fed by the local poller)
 Demo tenant id: $TENANT_ID
 Owner token (24 h): $TOKEN
 
 Create a lead:
 curl -i -X POST $GATEWAY/api/leads/api/v1/leads/ -H 'Authorization: Bearer $TOKEN' -H 'X-Tenant-Id: $TENANT_ID' -H 'Content-Type: application/json' -d '{"first_name":"John","last_name":"Doe","email":"john@company.com","company":"Acme Corp","source":"website"}'
+
+A second or two later the lead has its score (GET it), and its insights:
+curl -i $GATEWAY/api/leads/api/v1/leads/<id>/ai-insights/ -H 'Authorization: Bearer $TOKEN'
 
 Press Ctrl-C to stop.
 MSG

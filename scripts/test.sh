@@ -14,7 +14,7 @@ trap 'exit 130' INT TERM HUP
 # SQS: moto in server mode (from the project venv) on a free port, for the queue tests.
 bash scripts/setup.sh
 port=$(free_port)
-start_bg .venv/bin/moto_server -H 127.0.0.1 -p "$port"
+start_bg .venv/bin/moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1
 wait_for_http "http://127.0.0.1:$port/moto-api/" 60 "${BG_PIDS[-1]}"
 export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
 
