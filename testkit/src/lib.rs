@@ -310,6 +310,25 @@ impl TestResponse {
     }
 }
 
+/// An SQS event (as Lambda delivers it) carrying `bodies` as JSON, for calling a worker
+/// directly.
+pub fn sqs_event(bodies: &[Value]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = bodies
+        .iter()
+        .map(|body| {
+            let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+            message.message_id = Some(Uuid::new_v4().to_string());
+            message.body = Some(body.to_string());
+            message
+                .attributes
+                .insert("ApproximateReceiveCount".into(), "1".into());
+            message
+        })
+        .collect();
+    event
+}
+
 /// The service's queues (with their dead-letter queues and redrive policies) for one test,
 /// under a unique prefix in the run's SQS emulator.
 pub struct TestQueues {

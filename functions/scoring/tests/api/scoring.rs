@@ -1,9 +1,8 @@
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use crm_shared::auth::Role;
 use crm_shared::queue::{ScoreRequest, SCORING_QUEUE};
 use crm_shared::store::AuditAction;
 use crm_shared::worker::Worker;
-use crm_testkit::{TestApp, TestQueues};
+use crm_testkit::{sqs_event, TestApp, TestQueues};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -62,20 +61,6 @@ impl Loop {
             .filter(|a| a.action == AuditAction::Score)
             .count()
     }
-}
-
-fn event(bodies: &[String]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = bodies
-        .iter()
-        .map(|body| {
-            let mut m = SqsMessage::default();
-            m.message_id = Some(Uuid::new_v4().to_string());
-            m.body = Some(body.clone());
-            m
-        })
-        .collect();
-    event
 }
 
 #[tokio::test]
@@ -160,7 +145,7 @@ async fn a_redelivered_request_gives_one_result() {
         .as_str()
         .unwrap()
         .to_string();
-    let body = serde_json::to_string(&ScoreRequest {
+    let body = serde_json::to_value(&ScoreRequest {
         tenant_id: tenant.id.as_uuid(),
         lead_id: id.parse().unwrap(),
         version: 1,
@@ -169,10 +154,10 @@ async fn a_redelivered_request_gives_one_result() {
     .unwrap();
 
     // The same message twice in one batch, and once more later.
-    let response = scoring::handle(&l.worker, event(&[body.clone(), body.clone()])).await;
+    let response = scoring::handle(&l.worker, sqs_event(&[body.clone(), body.clone()])).await;
     assert!(response.batch_item_failures.is_empty());
     let after_first = l.lead(&owner, &id).await;
-    let response = scoring::handle(&l.worker, event(&[body])).await;
+    let response = scoring::handle(&l.worker, sqs_event(&[body])).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(l.lead(&owner, &id).await, after_first);
     assert_eq!(l.score_audits(&tenant, &id).await, 1);
@@ -204,7 +189,7 @@ async fn an_older_request_after_a_newer_one_changes_nothing() {
         .await
         .expect(200);
     let request = |version: u64| {
-        serde_json::to_string(&ScoreRequest {
+        serde_json::to_value(&ScoreRequest {
             tenant_id: tenant.id.as_uuid(),
             lead_id: id.parse().unwrap(),
             version,
@@ -213,11 +198,11 @@ async fn an_older_request_after_a_newer_one_changes_nothing() {
         .unwrap()
     };
     // The newer request (version 2) arrives first and scores the current lead.
-    scoring::handle(&l.worker, event(&[request(2)])).await;
+    scoring::handle(&l.worker, sqs_event(&[request(2)])).await;
     let scored = l.lead(&owner, &id).await;
     assert_eq!(scored["version"], 3);
     // The request for version 1 arrives late: nothing happens.
-    scoring::handle(&l.worker, event(&[request(1)])).await;
+    scoring::handle(&l.worker, sqs_event(&[request(1)])).await;
     assert_eq!(l.lead(&owner, &id).await, scored);
     assert_eq!(l.score_audits(&tenant, &id).await, 1);
 }
@@ -241,13 +226,14 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_without_blocking_its_bat
         .send_message()
         .queue_url(&l.queues.scoring.url)
         .message_body(
-            serde_json::to_string(&ScoreRequest {
+            serde_json::to_value(&ScoreRequest {
                 tenant_id: tenant.id.as_uuid(),
                 lead_id: Uuid::new_v4(),
                 version: 1,
                 reason: "created".into(),
             })
-            .unwrap(),
+            .unwrap()
+            .to_string(),
         )
         .send()
         .await

@@ -1,0 +1,235 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use crm_shared::auth::Role;
+use crm_shared::insights::AiAgentsClient;
+use crm_shared::worker::Worker;
+use crm_testkit::{TestApp, TestQueues};
+use serde_json::{json, Value};
+
+const LEADS: &str = "/api/leads/api/v1/leads/";
+
+/// How the stand-in AI agents service behaves.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    Answer,
+    Fail,
+    Hang,
+}
+
+/// A local AI agents service on a free port; returns its base URL and its call counter.
+async fn ai_service(behaviour: Behaviour) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let app = Router::new().route(
+        "/api/v1/leads/insights",
+        post(move |Json(request): Json<Value>| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                match behaviour {
+                    Behaviour::Answer => {
+                        let name = request["lead"]["first_name"].as_str().unwrap_or("").to_string();
+                        (
+                            StatusCode::OK,
+                            Json(json!({
+                                "recommendations": [{"type": "demo", "message": format!("Book a demo with {name}"), "priority": "high"}],
+                                "risk_factors": [],
+                                "opportunities": [{"type": "upsell", "message": "Ask about the other teams"}],
+                                "next_best_action": format!("Call {name} today"),
+                            })),
+                        )
+                    }
+                    Behaviour::Fail => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": "boom"}))),
+                    Behaviour::Hang => {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        (StatusCode::OK, Json(json!({})))
+                    }
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, calls)
+}
+
+struct Loop {
+    leads: TestApp,
+    actions: TestApp,
+    queues: TestQueues,
+}
+
+async fn start() -> Loop {
+    let queues = TestQueues::create().await;
+    let leads = TestApp::start_with(leads::app, queues.configure(crm_testkit::test_config())).await;
+    let actions = leads.with_function(actions::app);
+    Loop {
+        leads,
+        actions,
+        queues,
+    }
+}
+
+impl Loop {
+    async fn run_insights(&self, worker: &Worker) -> usize {
+        self.queues
+            .deliver(&self.queues.insights, |event| {
+                insights::handle(worker, event)
+            })
+            .await
+            .iter()
+            .map(|r| r.received)
+            .sum()
+    }
+
+    async fn lead(&self, token: &str) -> String {
+        self.leads
+            .post(LEADS)
+            .bearer(token)
+            .json(
+                json!({"first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.example",
+                         "company": "Navy", "job_title": "Director"}),
+            )
+            .send()
+            .await
+            .expect(201)
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+fn client(url: &str, timeout: Duration) -> AiAgentsClient {
+    AiAgentsClient::new(url, timeout, 1)
+        .unwrap()
+        .with_backoff(Duration::from_millis(10))
+}
+
+#[tokio::test]
+async fn insights_are_queued_produced_by_the_ai_service_and_then_served() {
+    let l = start().await;
+    let tenant = l.leads.tenant("Acme").await;
+    let owner = l.leads.token(&tenant, "owner", Role::Owner);
+    let id = l.lead(&owner).await;
+    let url = format!("{LEADS}{id}/ai-insights/");
+    let (ai_url, calls) = ai_service(Behaviour::Answer).await;
+    let worker = l
+        .leads
+        .worker(Some(client(&ai_url, Duration::from_secs(5))));
+
+    let pending = l.actions.get(&url).bearer(&owner).send().await.expect(202);
+    assert_eq!(pending.body["status"], "pending");
+    assert_eq!(pending.header("retry-after"), Some("2"));
+    assert_eq!(pending.body["previous"], Value::Null);
+    // Polling again queues nothing more.
+    let again = l.actions.get(&url).bearer(&owner).send().await.expect(202);
+    assert_eq!(again.body["requested_at"], pending.body["requested_at"]);
+
+    assert_eq!(l.run_insights(&worker).await, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let ready = l.actions.get(&url).bearer(&owner).send().await.expect(200);
+    assert_eq!(ready.body["generated_by"], "ai-agents");
+    assert_eq!(ready.body["next_best_action"], "Call Grace today");
+    assert_eq!(ready.body["recommendations"][0]["type"], "demo");
+    // The breakdown is the lead's own score card: the worker scored the lead first.
+    let lead = l
+        .leads
+        .get(&format!("{LEADS}{id}/"))
+        .bearer(&owner)
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(ready.body["score_breakdown"], lead["score_factors"]);
+    assert_eq!(ready.body["lead_version"], lead["version"]);
+
+    // A redelivered request is answered already: no second call to the service.
+    insights::handle(
+        &worker,
+        crm_testkit::sqs_event(&[json!({
+            "tenant_id": tenant.id.as_uuid(), "lead_id": id,
+            "requested_at": pending.body["requested_at"], "force": false,
+        })]),
+    )
+    .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // POST forces new insights even though these are fresh; the stale ones are shown meanwhile.
+    let forced = l.actions.post(&url).bearer(&owner).send().await.expect(202);
+    assert_eq!(forced.body["previous"]["generated_by"], "ai-agents");
+    assert_eq!(l.run_insights(&worker).await, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let renewed = l.actions.get(&url).bearer(&owner).send().await.expect(200);
+    assert_ne!(renewed.body["generated_at"], ready.body["generated_at"]);
+}
+
+#[tokio::test]
+async fn a_failing_or_silent_ai_service_gives_rule_based_insights() {
+    let l = start().await;
+    let tenant = l.leads.tenant("Acme").await;
+    let owner = l.leads.token(&tenant, "owner", Role::Owner);
+    for (behaviour, timeout) in [
+        (Behaviour::Fail, Duration::from_secs(5)),
+        (Behaviour::Hang, Duration::from_millis(300)),
+    ] {
+        let id = l.lead(&owner).await;
+        let url = format!("{LEADS}{id}/ai-insights/");
+        let (ai_url, calls) = ai_service(behaviour).await;
+        let worker = l.leads.worker(Some(client(&ai_url, timeout)));
+        l.actions.get(&url).bearer(&owner).send().await.expect(202);
+        assert_eq!(l.run_insights(&worker).await, 1);
+        // One retry, then the rules.
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        let ready = l.actions.get(&url).bearer(&owner).send().await.expect(200);
+        assert_eq!(ready.body["generated_by"], "rules-v1");
+        assert!(!ready.body["recommendations"].as_array().unwrap().is_empty());
+        l.leads
+            .delete(&format!("{LEADS}{id}/"))
+            .bearer(&owner)
+            .send()
+            .await
+            .expect(204);
+    }
+}
+
+#[tokio::test]
+async fn a_request_for_a_deleted_lead_is_done_and_leaves_nothing() {
+    let l = start().await;
+    let tenant = l.leads.tenant("Acme").await;
+    let owner = l.leads.token(&tenant, "owner", Role::Owner);
+    let id = l.lead(&owner).await;
+    l.actions
+        .get(&format!("{LEADS}{id}/ai-insights/"))
+        .bearer(&owner)
+        .send()
+        .await
+        .expect(202);
+    l.leads
+        .delete(&format!("{LEADS}{id}/"))
+        .bearer(&owner)
+        .send()
+        .await
+        .expect(204);
+    let worker = l.leads.worker(None);
+    let rounds = l
+        .queues
+        .deliver(&l.queues.insights, |event| insights::handle(&worker, event))
+        .await;
+    assert_eq!(rounds.len(), 1);
+    assert_eq!(rounds[0].deleted, 1);
+    let stored = l
+        .leads
+        .state
+        .store
+        .lead_insights(tenant.id, id.parse().unwrap())
+        .await
+        .unwrap();
+    assert!(stored.is_none(), "{stored:?}");
+}
