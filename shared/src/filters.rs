@@ -82,6 +82,8 @@ pub struct LeadQuery {
     pub view: Option<View>,
     pub status: Vec<LeadStatus>,
     pub priority: Vec<Priority>,
+    /// Source ids or names as asked; the lead service turns names into ids
+    /// (`sources::filter_id`) before the query is planned or matched.
     pub source: Vec<String>,
     pub tags: Vec<String>,
     pub company_size: Vec<CompanySize>,
@@ -447,7 +449,10 @@ impl LeadQuery {
         view_ok
             && (self.status.is_empty() || self.status.contains(&lead.status))
             && (self.priority.is_empty() || self.priority.contains(&lead.priority))
-            && (self.source.is_empty() || self.source.iter().any(|s| text_eq(&lead.source, s)))
+            && (self.source.is_empty()
+                || lead
+                    .source_id
+                    .is_some_and(|id| self.source.contains(&id.to_string())))
             && (self.tags.is_empty() || self.tags.iter().any(|t| lead.tag_ids.contains(t)))
             && (self.company_size.is_empty()
                 || lead

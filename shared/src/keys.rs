@@ -15,6 +15,8 @@
 //! | lead audit      | `{t}#LEAD#{id}`             | `AUDIT#{at}#{audit id}`  |
 //! | email guard     | `{t}#EMAIL#{lower(email)}`  | `EMAIL`                  |
 //! | search token    | `{t}#SEARCH#{first char}`   | `{token}#{lead id}`      |
+//! | lead source     | `{t}#SOURCES`               | `SOURCE#{id}`            |
+//! | source name     | `{t}#SOURCENAME#{lower(n)}` | `SOURCENAME`             |
 //! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
 //!
 //! A lead also carries the key attributes of the indexes it belongs to (see
@@ -189,6 +191,8 @@ pub fn assignee_partition(t: TenantId, user: Option<&str>) -> String {
     }
 }
 
+/// The lead-source index partition (GSI6). Leads are indexed by their source's id, so a
+/// renamed source keeps its leads; `source` is the id's text.
 pub fn source_partition(t: TenantId, source: &str) -> String {
     format!("{t}#SOURCE#{}", source.to_lowercase())
 }
@@ -263,6 +267,28 @@ pub fn lead_indexes(l: &LeadIndexInput<'_>) -> Vec<(LeadIndex, String, String)> 
     out
 }
 
+/// All of a tenant's lead sources live in one partition: a source list is one Query, and a
+/// source is found by id alone (a lead's `source_id`), which the counters' `ADD` needs.
+pub fn sources_partition(t: TenantId) -> String {
+    format!("{t}#SOURCES")
+}
+
+pub fn lead_source(t: TenantId, id: Uuid) -> Key {
+    Key::new(sources_partition(t), format!("SOURCE#{id}"))
+}
+
+/// Sort-key prefix of the source items, for `begins_with` and cursor bounds.
+pub const SOURCE_PREFIX: &str = "SOURCE#";
+
+/// The uniqueness guard of a source name (case-insensitive), written in the same
+/// transaction as the source; it also resolves a name to its source (`source_id`).
+pub fn lead_source_name(t: TenantId, name: &str) -> Key {
+    Key::new(
+        format!("{t}#SOURCENAME#{}", name.to_lowercase()),
+        "SOURCENAME",
+    )
+}
+
 pub fn stats(t: TenantId) -> Key {
     Key::new(format!("{t}#STATS"), "STATS")
 }
@@ -292,6 +318,8 @@ mod tests {
             lead_audit(t, id, now, Uuid::new_v4()),
             stats(t),
             search_token(t, "acme", id),
+            lead_source(t, id),
+            lead_source_name(t, "Website"),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::choice_enum;
+use crate::sources::SourceRef;
 use crate::tenant::TenantId;
 use crate::validate::{FieldErrors, Input, Patch, Text};
 
@@ -79,7 +80,11 @@ pub struct Lead {
 
     pub status: LeadStatus,
     pub priority: Priority,
-    /// The source's name, until lead sources become records of their own.
+    /// The lead's source (a [`crate::sources::Source`] of the tenant).
+    #[serde(default)]
+    pub source_id: Option<Uuid>,
+    /// The source's name as of the lead's last write. Responses show the source's current
+    /// name (see `leads::with_current_sources`); this copy serves scoring and the audit.
     pub source: Option<String>,
     /// A user id.
     pub assigned_to: Option<String>,
@@ -145,7 +150,8 @@ pub struct LeadInput {
     pub annual_revenue: Patch<Decimal>,
     pub status: Option<LeadStatus>,
     pub priority: Option<Priority>,
-    pub source: Patch<String>,
+    /// `source_id`, or `source` given as an id or a name; resolved by the lead service.
+    pub source: Patch<SourceRef>,
     pub assigned_to: Patch<String>,
     pub notes: Patch<String>,
     pub next_follow_up: Patch<DateTime<Utc>>,
@@ -218,7 +224,7 @@ impl LeadInput {
             annual_revenue: i.money("annual_revenue", MONEY_DIGITS, MONEY_PLACES),
             status: non_null(status, &mut i, "status"),
             priority: non_null(priority, &mut i, "priority"),
-            source: i.text("source", Text::optional(100)),
+            source: SourceRef::parse(&mut i),
             assigned_to: i.text(assigned_field, Text::optional(128)),
             notes: i.text("notes", Text::optional(LONG_TEXT)),
             next_follow_up: i.datetime("next_follow_up"),
@@ -265,6 +271,7 @@ impl Lead {
             annual_revenue: None,
             status: LeadStatus::New,
             priority: Priority::Medium,
+            source_id: None,
             source: None,
             assigned_to: None,
             tag_ids: Vec::new(),
@@ -326,7 +333,10 @@ impl Lead {
         input.company_size.apply_to(&mut self.company_size);
         input.industry.apply_to(&mut self.industry);
         input.annual_revenue.apply_to(&mut self.annual_revenue);
-        input.source.apply_to(&mut self.source);
+        // A source to set is resolved to a record by the service (`set_source`).
+        if input.source == Patch::Clear {
+            self.set_source(None);
+        }
         input.assigned_to.apply_to(&mut self.assigned_to);
         input.notes.apply_to(&mut self.notes);
         input.next_follow_up.apply_to(&mut self.next_follow_up);
@@ -351,6 +361,14 @@ impl Lead {
             self.conversion_value = None;
         }
         self.updated_at = now;
+    }
+
+    /// Points the lead at a source record: `(id, current name)`.
+    pub fn set_source(&mut self, source: Option<(Uuid, String)>) {
+        (self.source_id, self.source) = match source {
+            Some((id, name)) => (Some(id), Some(name)),
+            None => (None, None),
+        };
     }
 
     pub fn full_name(&self) -> String {
@@ -378,6 +396,13 @@ impl Lead {
         let mut map = self.fields();
         map.insert("full_name".into(), self.full_name().into());
         map.insert("source_name".into(), self.source.clone().into());
+        map.insert(
+            "source".into(),
+            match (self.source_id, &self.source) {
+                (Some(id), name) => serde_json::json!({"id": id, "name": name}),
+                _ => Value::Null,
+            },
+        );
         map.insert("tags".into(), Value::Array(Vec::new()));
         map.insert(
             "days_since_created".into(),

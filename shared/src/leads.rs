@@ -1,8 +1,10 @@
 //! Lead operations: the role rules, validation, optimistic locking and audit trail around
 //! the store. Handlers call these and only map the result to a response.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Role};
@@ -13,6 +15,7 @@ use crate::filters::{LeadQuery, OrderField, Ordering, View};
 use crate::keys::{self, LeadIndex};
 use crate::lead::{Lead, LeadInput, WriteMode};
 use crate::search;
+use crate::sources::{self, Resolved};
 use crate::store::{AuditAction, AuditEntry, Conflict, IndexScan, Store, StoreError};
 use crate::tenant::TenantId;
 use crate::validate::{Choice, Patch};
@@ -33,6 +36,9 @@ async fn back_off(attempt: u32) {
 fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict(Conflict::Email) => ApiError::field("email", EMAIL_TAKEN),
+        StoreError::Conflict(Conflict::Source) => {
+            ApiError::field("source_id", "The source was deleted; choose another.")
+        }
         StoreError::Conflict(Conflict::Version) => ApiError::PreconditionFailed(
             "The lead was changed by another request; fetch it again.".into(),
         ),
@@ -75,6 +81,28 @@ fn require_can_assign(caller: &Caller, assigned: &Patch<String>) -> Result<(), A
     }
 }
 
+/// Resolves the source a write names (one read; `None` when the write names none).
+async fn resolve_source(
+    store: &Store,
+    caller: &Caller,
+    body: &Map<String, Value>,
+    input: &LeadInput,
+) -> Result<Option<Resolved>, ApiError> {
+    match &input.source {
+        Patch::Set(reference) => {
+            let field = reference.field(body);
+            Ok(Some(
+                sources::resolve(store, caller, reference, field).await?,
+            ))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Attempts at a write that creates a source on first use: losing that race to another
+/// request means the source now exists, and the next attempt uses it.
+const SOURCE_ATTEMPTS: u32 = 3;
+
 pub async fn create(
     store: &Store,
     caller: &Caller,
@@ -83,20 +111,30 @@ pub async fn create(
     require_writer(caller)?;
     let input = LeadInput::parse(body, WriteMode::Create)?;
     require_can_assign(caller, &input.assigned_to)?;
-    let now = Utc::now();
-    let lead = Lead::create(caller.tenant, input, &caller.user_id, now);
-    let audit = AuditEntry::new(
-        lead.id,
-        AuditAction::Create,
-        &caller.user_id,
-        now,
-        Lead::diff(None, Some(&lead)),
-    );
-    store
-        .create_lead(&lead, &audit)
-        .await
-        .map_err(store_error)?;
-    Ok(lead)
+    for _ in 0..SOURCE_ATTEMPTS {
+        let source = resolve_source(store, caller, body, &input).await?;
+        let now = Utc::now();
+        let mut lead = Lead::create(caller.tenant, input.clone(), &caller.user_id, now);
+        if let Some(source) = &source {
+            lead.set_source(Some(source.id_and_name()));
+        }
+        let audit = AuditEntry::new(
+            lead.id,
+            AuditAction::Create,
+            &caller.user_id,
+            now,
+            Lead::diff(None, Some(&lead)),
+        );
+        let new_source = source.as_ref().and_then(Resolved::new_source);
+        match store.create_lead_with(&lead, &audit, new_source).await {
+            Ok(()) => return Ok(lead),
+            Err(StoreError::Conflict(Conflict::Name)) => continue,
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    Err(ApiError::Conflict(
+        "The lead's source is being created by other requests; try again.".into(),
+    ))
 }
 
 pub async fn get(store: &Store, caller: &Caller, id: Uuid) -> Result<Lead, ApiError> {
@@ -134,17 +172,27 @@ pub async fn update(
             return Err(stale(before.version));
         }
         let now = Utc::now();
+        let source = resolve_source(store, caller, body, input).await?;
         let mut after = before.clone();
         after.apply(input.clone(), now);
+        if let Some(source) = &source {
+            after.set_source(Some(source.id_and_name()));
+        }
         let changes = Lead::diff(Some(&before), Some(&after));
         if changes.is_empty() {
             return Ok(before);
         }
         after.version = before.version + 1;
         let audit = AuditEntry::new(id, AuditAction::Update, &caller.user_id, now, changes);
-        match store.update_lead(&before, &after, &audit).await {
+        let new_source = source.as_ref().and_then(Resolved::new_source);
+        match store
+            .update_lead_with(&before, &after, &audit, new_source)
+            .await
+        {
             Ok(()) => return Ok(after),
             Err(StoreError::Conflict(Conflict::Version)) if if_match.is_none() => continue,
+            // Another request created the named source first: use it on the next attempt.
+            Err(StoreError::Conflict(Conflict::Name)) => continue,
             Err(e) => return Err(store_error(e)),
         }
     }
@@ -356,6 +404,22 @@ pub async fn list(
     cursor: Option<&str>,
 ) -> Result<Page<Lead>, ApiError> {
     let tenant = caller.tenant;
+    let resolved;
+    let query = if query.source.is_empty() {
+        query
+    } else {
+        // The index and the match work on source ids; names are looked up (one read each).
+        let mut q = query.clone();
+        q.source = futures::future::try_join_all(
+            query
+                .source
+                .iter()
+                .map(|raw| sources::filter_id(store, tenant, raw)),
+        )
+        .await?;
+        resolved = q;
+        &resolved
+    };
     let scope = &query.fingerprint;
     let cursor = cursor
         .map(|c| cursors.decode(tenant, scope, c))
@@ -546,8 +610,52 @@ fn ranked(rows: Vec<(String, Lead)>, query: &LeadQuery, next: Option<String>) ->
     }
 }
 
-/// The dashboard: one read of the tenant's counters.
+/// The dashboard: one read of the tenant's counters, and one of the top sources' names.
 pub async fn dashboard(store: &Store, caller: &Caller) -> Result<Value, ApiError> {
     let counters = store.stats(caller.tenant).await?;
-    Ok(crate::stats::dashboard(&counters, Utc::now()))
+    let mut body = crate::stats::dashboard(&counters, Utc::now());
+    let ids: Vec<Uuid> = body["top_sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["id"].as_str()?.parse().ok())
+        .collect();
+    if !ids.is_empty() {
+        let names: HashMap<String, String> = store
+            .get_sources(caller.tenant, &ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.id.to_string(), s.name))
+            .collect();
+        for top in body["top_sources"].as_array_mut().into_iter().flatten() {
+            let name = top["id"].as_str().and_then(|id| names.get(id)).cloned();
+            top["name"] = json!(name);
+        }
+    }
+    Ok(body)
+}
+
+/// Shows each lead's source under its current name (a source may have been renamed since
+/// the lead was written): one batch read of the sources the leads point at.
+pub async fn with_current_sources(
+    store: &Store,
+    tenant: TenantId,
+    leads: &mut [Lead],
+) -> Result<(), ApiError> {
+    let ids: Vec<Uuid> = leads.iter().filter_map(|l| l.source_id).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let names: HashMap<Uuid, String> = store
+        .get_sources(tenant, &ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    for lead in leads {
+        if let Some(name) = lead.source_id.and_then(|id| names.get(&id)) {
+            lead.source = Some(name.clone());
+        }
+    }
+    Ok(())
 }

@@ -18,6 +18,7 @@ pub mod leads;
 pub mod queue;
 pub mod scoring;
 pub mod search;
+pub mod sources;
 pub mod stats;
 pub mod store;
 pub mod table;

@@ -21,6 +21,8 @@ use crate::stats::Counters;
 use crate::tenant::{Tenant, TenantId, TenantStatus};
 use crate::usage::{record, Kind};
 
+mod sources;
+
 pub type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,10 @@ pub enum Conflict {
     Email,
     /// An item with this key exists already (id or slug taken).
     Exists,
+    /// A name guard (source name, ...) is held by another record of the tenant.
+    Name,
+    /// The lead's source no longer exists (deleted since it was resolved).
+    Source,
 }
 
 /// A readable one-line description of an SDK error.
@@ -319,6 +325,7 @@ impl Store {
         item.extend(keys::lead(lead.tenant_id, lead.id).item_key());
         let status = lead.status.to_string();
         let priority = lead.priority.to_string();
+        let source_id = lead.source_id.map(|id| id.to_string());
         let entries = keys::lead_indexes(&keys::LeadIndexInput {
             tenant: lead.tenant_id,
             id: lead.id,
@@ -327,7 +334,7 @@ impl Store {
             status: &status,
             priority: &priority,
             assigned_to: lead.assigned_to.as_deref(),
-            source: lead.source.as_deref(),
+            source: source_id.as_deref(),
             follow_up: lead.next_follow_up.filter(|_| lead.status.is_active()),
             hot: crate::filters::is_hot(lead),
         });
@@ -433,6 +440,17 @@ impl Store {
 
     /// Writes a new lead with its email guard and audit entry.
     pub async fn create_lead(&self, lead: &Lead, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.create_lead_with(lead, audit, None).await
+    }
+
+    /// [`Self::create_lead`], also creating `new_source` (the lead's source, named for the
+    /// first time) in the same transaction.
+    pub async fn create_lead_with(
+        &self,
+        lead: &Lead,
+        audit: &AuditEntry,
+        new_source: Option<&crate::sources::Source>,
+    ) -> Result<(), StoreError> {
         let absent = Some("attribute_not_exists(PK)");
         self.transact(
             vec![
@@ -452,6 +470,7 @@ impl Store {
             ]
             .into_iter()
             .chain(self.side_writes(lead.tenant_id, None, Some(lead)))
+            .chain(self.source_writes(lead.tenant_id, None, Some(lead), new_source))
             .collect(),
         )
         .await
@@ -464,6 +483,18 @@ impl Store {
         before: &Lead,
         after: &Lead,
         audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.update_lead_with(before, after, audit, None).await
+    }
+
+    /// [`Self::update_lead`], also creating `new_source` (the lead's new source, named for
+    /// the first time) in the same transaction.
+    pub async fn update_lead_with(
+        &self,
+        before: &Lead,
+        after: &Lead,
+        audit: &AuditEntry,
+        new_source: Option<&crate::sources::Source>,
     ) -> Result<(), StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -487,6 +518,7 @@ impl Store {
         }
         actions.push((self.audit_put(after.tenant_id, audit), None));
         actions.extend(self.side_writes(after.tenant_id, Some(before), Some(after)));
+        actions.extend(self.source_writes(after.tenant_id, Some(before), Some(after), new_source));
         self.transact(actions).await
     }
 
@@ -510,6 +542,7 @@ impl Store {
             ]
             .into_iter()
             .chain(self.side_writes(lead.tenant_id, Some(lead), None))
+            .chain(self.source_writes(lead.tenant_id, Some(lead), None, None))
             .collect(),
         )
         .await

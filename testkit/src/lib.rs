@@ -84,6 +84,16 @@ impl TestApp {
         }
     }
 
+    /// Another function's router on the same emulator, table and state: for behaviour that
+    /// spans functions (a lead written through `leads` changes a source's counts).
+    pub fn with_app(&self, build: fn(AppState) -> App) -> Self {
+        Self {
+            app: build(self.state.clone()),
+            state: self.state.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+
     /// Creates an active tenant and returns it.
     pub async fn tenant(&self, name: &str) -> Tenant {
         let slug = format!(

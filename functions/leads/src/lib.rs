@@ -64,6 +64,8 @@ async fn list_view(
         query.cursor(),
     )
     .await?;
+    let mut page = page;
+    leads::with_current_sources(&state.store, caller.tenant, &mut page.items).await?;
     Ok(query.page_response(page, |lead| lead.row(now)))
 }
 
@@ -121,7 +123,9 @@ async fn retrieve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let lead = leads::get(&state.store, &caller, lead_id(&id)?).await?;
+    let mut lead = leads::get(&state.store, &caller, lead_id(&id)?).await?;
+    leads::with_current_sources(&state.store, caller.tenant, std::slice::from_mut(&mut lead))
+        .await?;
     Ok(with_etag(
         StatusCode::OK,
         lead.version,

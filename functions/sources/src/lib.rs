@@ -1,0 +1,119 @@
+//! The sources function: the lead's related resources under `/api/leads/api/v1/`.
+//!
+//! Handlers extract input (the verified [`Caller`] first), call the shared services and map
+//! the outcome to a response; the rules live in `crm_shared::sources`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use crm_shared::auth::Caller;
+use crm_shared::http::{self, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
+use crm_shared::lead::WriteMode;
+use crm_shared::{sources, ApiError};
+
+pub const SERVICE: &str = "crm-sources";
+pub const SOURCES: &str = "/api/leads/api/v1/sources";
+pub const SOURCE: &str = "/api/leads/api/v1/sources/{id}";
+
+/// The routes this function serves (each also with a trailing slash), for the gateway
+/// and the deployment template.
+pub const ROUTES: &[&str] = &[SOURCES, SOURCE];
+
+pub fn app(state: AppState) -> App {
+    let routes = Router::new().route(SOURCES, get(list).post(create)).route(
+        SOURCE,
+        get(retrieve).put(replace).patch(patch).delete(destroy),
+    );
+    http::app(routes, state)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    query.reject_unknown(&["page_size", "cursor"])?;
+    let page = sources::list(
+        &state.store,
+        &state.cursors,
+        &caller,
+        query.page_size()?,
+        query.cursor(),
+    )
+    .await?;
+    Ok(query.page_response(page, sources::Source::json))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let source = sources::create(&state.store, &caller, &body).await?;
+    Ok(with_etag(
+        StatusCode::CREATED,
+        source.version,
+        source.json(),
+    ))
+}
+
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let source = sources::get(&state.store, &caller, sources::parse_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, source.version, source.json()))
+}
+
+async fn update(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    if_match: IfMatch,
+    body: JsonObject,
+    mode: WriteMode,
+) -> Result<Response, ApiError> {
+    let source = sources::update(
+        &state.store,
+        &caller,
+        sources::parse_id(&id)?,
+        &body.0,
+        mode,
+        if_match.0,
+    )
+    .await?;
+    Ok(with_etag(StatusCode::OK, source.version, source.json()))
+}
+
+async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    update(state, caller, id, if_match, body, WriteMode::Replace).await
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    update(state, caller, id, if_match, body, WriteMode::Partial).await
+}
+
+async fn destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
+) -> Result<Response, ApiError> {
+    sources::delete(&state.store, &caller, sources::parse_id(&id)?, if_match).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
