@@ -17,6 +17,9 @@
 //! | search token    | `{t}#SEARCH#{first char}`   | `{token}#{lead id}`      |
 //! | lead source     | `{t}#SOURCES`               | `SOURCE#{id}`            |
 //! | source name     | `{t}#SOURCENAME#{lower(n)}` | `SOURCENAME`             |
+//! | lead tag        | `{t}#TAGS`                  | `TAG#{id}`               |
+//! | tag name        | `{t}#TAGNAME#{lower(n)}`    | `TAGNAME`                |
+//! | tag membership  | `{t}#LEAD#{lead id}`        | `TAG#{tag id}`           |
 //! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
 //!
 //! A lead also carries the key attributes of the indexes it belongs to (see
@@ -47,7 +50,8 @@ pub enum LeadIndex {
     Priority,
     /// Per assignee, by score: `{t}#ASSIGNEE#{user}`, or `{t}#UNASSIGNED`.
     Assignee,
-    /// Per source name (lowercased), by score; sparse: leads without a source are absent.
+    /// Per source id, by score; sparse: leads without a source are absent. Also holds the
+    /// tag-membership copies of leads (`{t}#TAGGED#{tag}`), one partition per tag.
     Source,
     /// Sparse: active leads with a follow-up time, by that time: `{t}#FOLLOWUP`.
     FollowUp,
@@ -289,6 +293,33 @@ pub fn lead_source_name(t: TenantId, name: &str) -> Key {
     )
 }
 
+pub fn tags_partition(t: TenantId) -> String {
+    format!("{t}#TAGS")
+}
+
+pub fn lead_tag(t: TenantId, id: Uuid) -> Key {
+    Key::new(tags_partition(t), format!("TAG#{id}"))
+}
+
+/// Sort-key prefix of the tag items.
+pub const TAG_PREFIX: &str = "TAG#";
+
+/// The uniqueness guard of a tag name (case-insensitive); resolves a name to its tag.
+pub fn lead_tag_name(t: TenantId, name: &str) -> Key {
+    Key::new(format!("{t}#TAGNAME#{}", name.to_lowercase()), "TAGNAME")
+}
+
+/// A lead's membership of a tag: a copy of the lead in the lead's own item collection
+/// (deleted with it), indexed in GSI6 under [`tagged_partition`] by the score key, so that
+/// `tags=` lists and a tag's deletion read the tag's leads, not the tenant's.
+pub fn tag_membership(t: TenantId, lead_id: Uuid, tag_id: &str) -> Key {
+    Key::new(lead_partition(t, lead_id), format!("TAG#{tag_id}"))
+}
+
+pub fn tagged_partition(t: TenantId, tag_id: &str) -> String {
+    format!("{t}#TAGGED#{}", tag_id.to_lowercase())
+}
+
 pub fn stats(t: TenantId) -> Key {
     Key::new(format!("{t}#STATS"), "STATS")
 }
@@ -320,6 +351,9 @@ mod tests {
             search_token(t, "acme", id),
             lead_source(t, id),
             lead_source_name(t, "Website"),
+            lead_tag(t, id),
+            lead_tag_name(t, "Hot"),
+            tag_membership(t, id, "x"),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

@@ -152,6 +152,8 @@ pub struct LeadInput {
     pub priority: Option<Priority>,
     /// `source_id`, or `source` given as an id or a name; resolved by the lead service.
     pub source: Patch<SourceRef>,
+    /// The lead's whole set of tags, when given (checked to exist by the lead service).
+    pub tag_ids: Option<Vec<Uuid>>,
     pub assigned_to: Patch<String>,
     pub notes: Patch<String>,
     pub next_follow_up: Patch<DateTime<Utc>>,
@@ -225,6 +227,7 @@ impl LeadInput {
             status: non_null(status, &mut i, "status"),
             priority: non_null(priority, &mut i, "priority"),
             source: SourceRef::parse(&mut i),
+            tag_ids: crate::tags::parse_tag_ids(&mut i, body),
             assigned_to: i.text(assigned_field, Text::optional(128)),
             notes: i.text("notes", Text::optional(LONG_TEXT)),
             next_follow_up: i.datetime("next_follow_up"),
@@ -333,6 +336,9 @@ impl Lead {
         input.company_size.apply_to(&mut self.company_size);
         input.industry.apply_to(&mut self.industry);
         input.annual_revenue.apply_to(&mut self.annual_revenue);
+        if let Some(ids) = input.tag_ids {
+            self.tag_ids = ids.iter().map(Uuid::to_string).collect();
+        }
         // A source to set is resolved to a record by the service (`set_source`).
         if input.source == Patch::Clear {
             self.set_source(None);

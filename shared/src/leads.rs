@@ -17,6 +17,7 @@ use crate::lead::{Lead, LeadInput, WriteMode};
 use crate::search;
 use crate::sources::{self, Resolved};
 use crate::store::{AuditAction, AuditEntry, Conflict, IndexScan, Store, StoreError};
+use crate::tags;
 use crate::tenant::TenantId;
 use crate::validate::{Choice, Patch};
 
@@ -38,6 +39,9 @@ fn store_error(e: StoreError) -> ApiError {
         StoreError::Conflict(Conflict::Email) => ApiError::field("email", EMAIL_TAKEN),
         StoreError::Conflict(Conflict::Source) => {
             ApiError::field("source_id", "The source was deleted; choose another.")
+        }
+        StoreError::Conflict(Conflict::Tag) => {
+            ApiError::field("tag_ids", "A tag was deleted meanwhile; choose again.")
         }
         StoreError::Conflict(Conflict::Version) => ApiError::PreconditionFailed(
             "The lead was changed by another request; fetch it again.".into(),
@@ -111,6 +115,9 @@ pub async fn create(
     require_writer(caller)?;
     let input = LeadInput::parse(body, WriteMode::Create)?;
     require_can_assign(caller, &input.assigned_to)?;
+    if let Some(ids) = &input.tag_ids {
+        tags::require_existing(store, caller.tenant, ids).await?;
+    }
     for _ in 0..SOURCE_ATTEMPTS {
         let source = resolve_source(store, caller, body, &input).await?;
         let now = Utc::now();
@@ -165,7 +172,13 @@ pub async fn update(
         require_can_edit(caller, &before)?;
         let input = match &input {
             Some(input) => input,
-            None => input.insert(LeadInput::parse(body, mode)?),
+            None => {
+                let parsed = LeadInput::parse(body, mode)?;
+                if let Some(ids) = &parsed.tag_ids {
+                    tags::require_existing(store, caller.tenant, ids).await?;
+                }
+                input.insert(parsed)
+            }
         };
         require_can_assign(caller, &input.assigned_to)?;
         if if_match.is_some_and(|v| v != before.version) {
@@ -289,6 +302,15 @@ fn score_scan(q: &LeadQuery, t: TenantId, descending: bool) -> IndexScan {
             .map(|s| keys::source_partition(t, s))
             .collect();
         scan(LeadIndex::Source, parts, descending)
+    } else if !q.tags.is_empty() {
+        // The tags' membership copies, in GSI6 by the same score key; a lead with several
+        // of the tags is met once per tag and served once (the scan skips equal keys).
+        let parts = q
+            .tags
+            .iter()
+            .map(|tag| keys::tagged_partition(t, tag))
+            .collect();
+        scan(LeadIndex::Source, parts, descending)
     } else if !q.status.is_empty() {
         let parts = q
             .status
@@ -405,16 +427,23 @@ pub async fn list(
 ) -> Result<Page<Lead>, ApiError> {
     let tenant = caller.tenant;
     let resolved;
-    let query = if query.source.is_empty() {
+    let query = if query.source.is_empty() && query.tags.is_empty() {
         query
     } else {
-        // The index and the match work on source ids; names are looked up (one read each).
+        // The indexes and the match work on ids; names are looked up (one read each).
         let mut q = query.clone();
         q.source = futures::future::try_join_all(
             query
                 .source
                 .iter()
                 .map(|raw| sources::filter_id(store, tenant, raw)),
+        )
+        .await?;
+        q.tags = futures::future::try_join_all(
+            query
+                .tags
+                .iter()
+                .map(|raw| tags::filter_id(store, tenant, raw)),
         )
         .await?;
         resolved = q;
@@ -635,27 +664,78 @@ pub async fn dashboard(store: &Store, caller: &Caller) -> Result<Value, ApiError
     Ok(body)
 }
 
-/// Shows each lead's source under its current name (a source may have been renamed since
-/// the lead was written): one batch read of the sources the leads point at.
-pub async fn with_current_sources(
-    store: &Store,
-    tenant: TenantId,
-    leads: &mut [Lead],
-) -> Result<(), ApiError> {
-    let ids: Vec<Uuid> = leads.iter().filter_map(|l| l.source_id).collect();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let names: HashMap<Uuid, String> = store
-        .get_sources(tenant, &ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
-    for lead in leads {
-        if let Some(name) = lead.source_id.and_then(|id| names.get(&id)) {
-            lead.source = Some(name.clone());
+/// What lead responses show of other records: their sources under their current names
+/// (a source may have been renamed since the lead was written) and their tags.
+#[derive(Default)]
+pub struct Related {
+    tags: HashMap<String, Value>,
+}
+
+impl Related {
+    /// Loads the sources and tags the leads point at (one batch read of each) and brings
+    /// the leads' source names up to date.
+    pub async fn load(
+        store: &Store,
+        tenant: TenantId,
+        leads: &mut [Lead],
+    ) -> Result<Self, ApiError> {
+        let source_ids: Vec<Uuid> = leads.iter().filter_map(|l| l.source_id).collect();
+        let tag_ids: Vec<Uuid> = leads
+            .iter()
+            .flat_map(|l| l.tag_ids.iter().filter_map(|t| t.parse().ok()))
+            .collect();
+        let (found_sources, found_tags) = futures::future::try_join(
+            async {
+                if source_ids.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    store.get_sources(tenant, &source_ids).await
+                }
+            },
+            async {
+                if tag_ids.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    store.get_tags(tenant, &tag_ids).await
+                }
+            },
+        )
+        .await?;
+        let names: HashMap<Uuid, String> =
+            found_sources.into_iter().map(|s| (s.id, s.name)).collect();
+        for lead in leads.iter_mut() {
+            if let Some(name) = lead.source_id.and_then(|id| names.get(&id)) {
+                lead.source = Some(name.clone());
+            }
         }
+        Ok(Self {
+            tags: found_tags
+                .into_iter()
+                .map(|t| (t.id.to_string(), t.summary()))
+                .collect(),
+        })
     }
-    Ok(())
+
+    fn tags_of(&self, lead: &Lead) -> Value {
+        Value::Array(
+            lead.tag_ids
+                .iter()
+                .filter_map(|id| self.tags.get(id).cloned())
+                .collect(),
+        )
+    }
+
+    /// The lead's detail shape with its tags.
+    pub fn detail(&self, lead: &Lead, now: chrono::DateTime<Utc>) -> Value {
+        let mut body = lead.detail(now);
+        body["tags"] = self.tags_of(lead);
+        body
+    }
+
+    /// The lead's list-row shape with its tags.
+    pub fn row(&self, lead: &Lead, now: chrono::DateTime<Utc>) -> Value {
+        let mut body = lead.row(now);
+        body["tags"] = self.tags_of(lead);
+        body
+    }
 }

@@ -22,6 +22,7 @@ pub mod sources;
 pub mod stats;
 pub mod store;
 pub mod table;
+pub mod tags;
 pub mod telemetry;
 pub mod tenant;
 pub mod usage;

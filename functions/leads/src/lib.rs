@@ -12,7 +12,7 @@ use chrono::Utc;
 use crm_shared::auth::Caller;
 use crm_shared::filters::{LeadQuery, View};
 use crm_shared::http::{self, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
-use crm_shared::lead::WriteMode;
+use crm_shared::lead::{Lead, WriteMode};
 use crm_shared::{leads, ApiError};
 use serde_json::Value;
 use uuid::Uuid;
@@ -65,8 +65,8 @@ async fn list_view(
     )
     .await?;
     let mut page = page;
-    leads::with_current_sources(&state.store, caller.tenant, &mut page.items).await?;
-    Ok(query.page_response(page, |lead| lead.row(now)))
+    let related = leads::Related::load(&state.store, caller.tenant, &mut page.items).await?;
+    Ok(query.page_response(page, |lead| related.row(lead, now)))
 }
 
 async fn list(
@@ -105,17 +105,29 @@ async fn dashboard(State(state): State<AppState>, caller: Caller) -> Result<Json
     Ok(Json(leads::dashboard(&state.store, &caller).await?))
 }
 
+/// A lead's detail response, with its source and tags as they are now.
+async fn detail(
+    state: &AppState,
+    caller: &Caller,
+    status: StatusCode,
+    mut lead: Lead,
+) -> Result<Response, ApiError> {
+    let related =
+        leads::Related::load(&state.store, caller.tenant, std::slice::from_mut(&mut lead)).await?;
+    Ok(with_etag(
+        status,
+        lead.version,
+        related.detail(&lead, Utc::now()),
+    ))
+}
+
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let lead = leads::create(&state.store, &caller, &body).await?;
-    Ok(with_etag(
-        StatusCode::CREATED,
-        lead.version,
-        lead.detail(Utc::now()),
-    ))
+    detail(&state, &caller, StatusCode::CREATED, lead).await
 }
 
 async fn retrieve(
@@ -123,14 +135,8 @@ async fn retrieve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let mut lead = leads::get(&state.store, &caller, lead_id(&id)?).await?;
-    leads::with_current_sources(&state.store, caller.tenant, std::slice::from_mut(&mut lead))
-        .await?;
-    Ok(with_etag(
-        StatusCode::OK,
-        lead.version,
-        lead.detail(Utc::now()),
-    ))
+    let lead = leads::get(&state.store, &caller, lead_id(&id)?).await?;
+    detail(&state, &caller, StatusCode::OK, lead).await
 }
 
 async fn update(
@@ -150,11 +156,7 @@ async fn update(
         if_match.0,
     )
     .await?;
-    Ok(with_etag(
-        StatusCode::OK,
-        lead.version,
-        lead.detail(Utc::now()),
-    ))
+    detail(&state, &caller, StatusCode::OK, lead).await
 }
 
 async fn replace(

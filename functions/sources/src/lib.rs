@@ -11,21 +11,33 @@ use axum::Router;
 use crm_shared::auth::Caller;
 use crm_shared::http::{self, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
 use crm_shared::lead::WriteMode;
-use crm_shared::{sources, ApiError};
+use crm_shared::{sources, tags, ApiError};
 
 pub const SERVICE: &str = "crm-sources";
 pub const SOURCES: &str = "/api/leads/api/v1/sources";
 pub const SOURCE: &str = "/api/leads/api/v1/sources/{id}";
+pub const TAGS: &str = "/api/leads/api/v1/tags";
+pub const TAG: &str = "/api/leads/api/v1/tags/{id}";
 
 /// The routes this function serves (each also with a trailing slash), for the gateway
 /// and the deployment template.
-pub const ROUTES: &[&str] = &[SOURCES, SOURCE];
+pub const ROUTES: &[&str] = &[SOURCES, SOURCE, TAGS, TAG];
 
 pub fn app(state: AppState) -> App {
-    let routes = Router::new().route(SOURCES, get(list).post(create)).route(
-        SOURCE,
-        get(retrieve).put(replace).patch(patch).delete(destroy),
-    );
+    let routes = Router::new()
+        .route(SOURCES, get(list).post(create))
+        .route(
+            SOURCE,
+            get(retrieve).put(replace).patch(patch).delete(destroy),
+        )
+        .route(TAGS, get(tag_list).post(tag_create))
+        .route(
+            TAG,
+            get(tag_retrieve)
+                .put(tag_replace)
+                .patch(tag_patch)
+                .delete(tag_destroy),
+        );
     http::app(routes, state)
 }
 
@@ -115,5 +127,92 @@ async fn destroy(
     IfMatch(if_match): IfMatch,
 ) -> Result<Response, ApiError> {
     sources::delete(&state.store, &caller, sources::parse_id(&id)?, if_match).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- tags ------------------------------------------------------------------------------
+
+async fn tag_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    query.reject_unknown(&["page_size", "cursor"])?;
+    let page = tags::list(
+        &state.store,
+        &state.cursors,
+        &caller,
+        query.page_size()?,
+        query.cursor(),
+    )
+    .await?;
+    Ok(query.page_response(page, tags::Tag::json))
+}
+
+async fn tag_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let tag = tags::create(&state.store, &caller, &body).await?;
+    Ok(with_etag(StatusCode::CREATED, tag.version, tag.json()))
+}
+
+async fn tag_retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tag = tags::get(&state.store, &caller, tags::parse_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, tag.version, tag.json()))
+}
+
+async fn tag_update(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    if_match: IfMatch,
+    body: JsonObject,
+    mode: WriteMode,
+) -> Result<Response, ApiError> {
+    let tag = tags::update(
+        &state.store,
+        &caller,
+        tags::parse_id(&id)?,
+        &body.0,
+        mode,
+        if_match.0,
+    )
+    .await?;
+    Ok(with_etag(StatusCode::OK, tag.version, tag.json()))
+}
+
+async fn tag_replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    tag_update(state, caller, id, if_match, body, WriteMode::Replace).await
+}
+
+async fn tag_patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    tag_update(state, caller, id, if_match, body, WriteMode::Partial).await
+}
+
+async fn tag_destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
+) -> Result<Response, ApiError> {
+    tags::delete(&state.store, &caller, tags::parse_id(&id)?, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

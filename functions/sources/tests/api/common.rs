@@ -83,3 +83,19 @@ pub async fn all_pages(app: &TestApp, token: &str, first: &str) -> Vec<Value> {
 pub fn id(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_string()
 }
+
+pub const TAGS: &str = "/api/leads/api/v1/tags/";
+
+pub fn tag_url(id: &str) -> String {
+    format!("{TAGS}{id}/")
+}
+
+pub async fn create_tag(app: &TestApp, token: &str, name: &str) -> Value {
+    app.post(TAGS)
+        .bearer(token)
+        .json(json!({"name": name}))
+        .send()
+        .await
+        .expect(201)
+        .body
+}

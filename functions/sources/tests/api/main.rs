@@ -6,3 +6,4 @@ mod common;
 
 mod counts;
 mod sources;
+mod tags;
