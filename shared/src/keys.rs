@@ -20,6 +20,7 @@
 //! | lead tag        | `{t}#TAGS`                  | `TAG#{id}`               |
 //! | tag name        | `{t}#TAGNAME#{lower(n)}`    | `TAGNAME`                |
 //! | tag membership  | `{t}#LEAD#{lead id}`        | `TAG#{tag id}`           |
+//! | activity        | `{t}#ACTIVITY#{id}`         | `ACTIVITY`               |
 //! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
 //!
 //! A lead also carries the key attributes of the indexes it belongs to (see
@@ -320,6 +321,27 @@ pub fn tagged_partition(t: TenantId, tag_id: &str) -> String {
     format!("{t}#TAGGED#{}", tag_id.to_lowercase())
 }
 
+/// An activity: its own item, found by id alone (the `activities/{id}/` routes). Its index
+/// entries reuse the lead indexes' attributes under partitions of their own:
+/// GSI1 [`activities_partition`] (the tenant's, newest first), GSI2
+/// [`lead_activities_partition`] (a lead's timeline) and, while it is an open task
+/// (scheduled, not completed), GSI7 [`tasks_partition`] by its scheduled time.
+pub fn activity(t: TenantId, id: Uuid) -> Key {
+    Key::new(format!("{t}#ACTIVITY#{id}"), "ACTIVITY")
+}
+
+pub fn activities_partition(t: TenantId) -> String {
+    format!("{t}#ACTIVITIES")
+}
+
+pub fn lead_activities_partition(t: TenantId, lead_id: Uuid) -> String {
+    format!("{t}#LEADACTIVITIES#{lead_id}")
+}
+
+pub fn tasks_partition(t: TenantId) -> String {
+    format!("{t}#TASKS")
+}
+
 pub fn stats(t: TenantId) -> Key {
     Key::new(format!("{t}#STATS"), "STATS")
 }
@@ -354,6 +376,7 @@ mod tests {
             lead_tag(t, id),
             lead_tag_name(t, "Hot"),
             tag_membership(t, id, "x"),
+            activity(t, id),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

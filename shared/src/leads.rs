@@ -59,7 +59,7 @@ fn require_writer(caller: &Caller) -> Result<(), ApiError> {
 }
 
 /// A `user` edits only leads assigned to them or to nobody; managers and above edit any.
-fn require_can_edit(caller: &Caller, lead: &Lead) -> Result<(), ApiError> {
+pub fn require_can_edit(caller: &Caller, lead: &Lead) -> Result<(), ApiError> {
     require_writer(caller)?;
     let mine_or_free = lead
         .assigned_to

@@ -5,6 +5,7 @@
 //! Entry points stay thin: they build an [`http::AppState`] once and hand a router to
 //! `lambda_http::run`; handlers extract input, call a service in [`leads`] and return.
 
+pub mod activities;
 pub mod auth;
 pub mod config;
 pub mod cursor;

@@ -21,6 +21,7 @@ use crate::stats::Counters;
 use crate::tenant::{Tenant, TenantId, TenantStatus};
 use crate::usage::{record, Kind};
 
+mod activities;
 mod sources;
 mod tags;
 
@@ -54,6 +55,8 @@ pub enum Conflict {
     Source,
     /// One of the lead's new tags no longer exists.
     Tag,
+    /// The lead an activity or note belongs to no longer exists.
+    Lead,
 }
 
 /// A readable one-line description of an SDK error.
@@ -500,6 +503,19 @@ impl Store {
         audit: &AuditEntry,
         new_source: Option<&crate::sources::Source>,
     ) -> Result<(), StoreError> {
+        let actions = self.update_lead_actions(before, after, audit, new_source);
+        self.transact(actions).await
+    }
+
+    /// The actions of a lead update's transaction (see [`Self::update_lead_with`]), for
+    /// writes that change a lead along with something else (an activity's side effects).
+    fn update_lead_actions(
+        &self,
+        before: &Lead,
+        after: &Lead,
+        audit: &AuditEntry,
+        new_source: Option<&crate::sources::Source>,
+    ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(Self::lead_item(after)))
@@ -524,7 +540,7 @@ impl Store {
         actions.extend(self.side_writes(after.tenant_id, Some(before), Some(after)));
         actions.extend(self.source_writes(after.tenant_id, Some(before), Some(after), new_source));
         actions.extend(self.tag_writes(after.tenant_id, Some(before), Some(after)));
-        self.transact(actions).await
+        actions
     }
 
     /// Deletes the lead and its email guard if it is still at the version read.

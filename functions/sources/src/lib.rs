@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use crm_shared::activities::{self, ActivityQuery, View};
 use crm_shared::auth::Caller;
 use crm_shared::http::{self, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
 use crm_shared::lead::WriteMode;
@@ -18,10 +19,25 @@ pub const SOURCES: &str = "/api/leads/api/v1/sources";
 pub const SOURCE: &str = "/api/leads/api/v1/sources/{id}";
 pub const TAGS: &str = "/api/leads/api/v1/tags";
 pub const TAG: &str = "/api/leads/api/v1/tags/{id}";
+pub const ACTIVITIES: &str = "/api/leads/api/v1/activities";
+pub const ACTIVITY: &str = "/api/leads/api/v1/activities/{id}";
+pub const UPCOMING_ACTIVITIES: &str = "/api/leads/api/v1/activities/upcoming";
+pub const OVERDUE_ACTIVITIES: &str = "/api/leads/api/v1/activities/overdue";
+pub const LEAD_ACTIVITIES: &str = "/api/leads/api/v1/leads/{id}/activities";
 
 /// The routes this function serves (each also with a trailing slash), for the gateway
 /// and the deployment template.
-pub const ROUTES: &[&str] = &[SOURCES, SOURCE, TAGS, TAG];
+pub const ROUTES: &[&str] = &[
+    SOURCES,
+    SOURCE,
+    TAGS,
+    TAG,
+    ACTIVITIES,
+    ACTIVITY,
+    UPCOMING_ACTIVITIES,
+    OVERDUE_ACTIVITIES,
+    LEAD_ACTIVITIES,
+];
 
 pub fn app(state: AppState) -> App {
     let routes = Router::new()
@@ -37,7 +53,18 @@ pub fn app(state: AppState) -> App {
                 .put(tag_replace)
                 .patch(tag_patch)
                 .delete(tag_destroy),
-        );
+        )
+        .route(ACTIVITIES, get(activity_list).post(activity_create))
+        .route(UPCOMING_ACTIVITIES, get(activity_upcoming))
+        .route(OVERDUE_ACTIVITIES, get(activity_overdue))
+        .route(
+            ACTIVITY,
+            get(activity_retrieve)
+                .put(activity_replace)
+                .patch(activity_patch)
+                .delete(activity_destroy),
+        )
+        .route(LEAD_ACTIVITIES, get(lead_activities));
     http::app(routes, state)
 }
 
@@ -214,5 +241,135 @@ async fn tag_destroy(
     IfMatch(if_match): IfMatch,
 ) -> Result<Response, ApiError> {
     tags::delete(&state.store, &caller, tags::parse_id(&id)?, if_match).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- activities ------------------------------------------------------------------------
+
+async fn activity_view(
+    state: AppState,
+    caller: Caller,
+    query: ListQuery,
+    view: View,
+    route: &str,
+) -> Result<Response, ApiError> {
+    let filters = ActivityQuery::parse(&query, route)?;
+    let page = activities::list(
+        &state.store,
+        &state.cursors,
+        &caller,
+        &filters,
+        view,
+        query.page_size()?,
+        query.cursor(),
+    )
+    .await?;
+    Ok(query.page_response(page, activities::Activity::json))
+}
+
+async fn activity_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    activity_view(state, caller, query, View::All, "activities").await
+}
+
+async fn activity_upcoming(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    activity_view(state, caller, query, View::Upcoming, "activities/upcoming").await
+}
+
+async fn activity_overdue(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    activity_view(state, caller, query, View::Overdue, "activities/overdue").await
+}
+
+async fn lead_activities(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    let lead = activities::parse_id(&id)?;
+    let page = activities::timeline(&state.store, &state.cursors, &caller, lead, &query).await?;
+    Ok(query.page_response(page, activities::Activity::json))
+}
+
+async fn activity_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let activity = activities::create(&state.store, &caller, &body).await?;
+    Ok(with_etag(
+        StatusCode::CREATED,
+        activity.version,
+        activity.json(),
+    ))
+}
+
+async fn activity_retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let activity = activities::get(&state.store, &caller, activities::parse_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, activity.version, activity.json()))
+}
+
+async fn activity_update(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    if_match: IfMatch,
+    body: JsonObject,
+    mode: WriteMode,
+) -> Result<Response, ApiError> {
+    let activity = activities::update(
+        &state.store,
+        &caller,
+        activities::parse_id(&id)?,
+        &body.0,
+        mode,
+        if_match.0,
+    )
+    .await?;
+    Ok(with_etag(StatusCode::OK, activity.version, activity.json()))
+}
+
+async fn activity_replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    activity_update(state, caller, id, if_match, body, WriteMode::Replace).await
+}
+
+async fn activity_patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    activity_update(state, caller, id, if_match, body, WriteMode::Partial).await
+}
+
+async fn activity_destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
+) -> Result<Response, ApiError> {
+    activities::delete(&state.store, &caller, activities::parse_id(&id)?, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

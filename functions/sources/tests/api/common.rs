@@ -99,3 +99,13 @@ pub async fn create_tag(app: &TestApp, token: &str, name: &str) -> Value {
         .expect(201)
         .body
 }
+
+pub const ACTIVITIES: &str = "/api/leads/api/v1/activities/";
+
+pub fn activity_url(id: &str) -> String {
+    format!("{ACTIVITIES}{id}/")
+}
+
+pub fn activity(lead: &str, kind: &str) -> Value {
+    json!({"lead": lead, "activity_type": kind, "title": format!("A {kind}"), "description": "Talked."})
+}

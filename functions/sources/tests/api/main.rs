@@ -4,6 +4,7 @@
 
 mod common;
 
+mod activities;
 mod counts;
 mod sources;
 mod tags;
