@@ -21,6 +21,7 @@
 //! | tag name        | `{t}#TAGNAME#{lower(n)}`    | `TAGNAME`                |
 //! | tag membership  | `{t}#LEAD#{lead id}`        | `TAG#{tag id}`           |
 //! | activity        | `{t}#ACTIVITY#{id}`         | `ACTIVITY`               |
+//! | note            | `{t}#NOTE#{id}`             | `NOTE`                   |
 //! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
 //!
 //! A lead also carries the key attributes of the indexes it belongs to (see
@@ -342,6 +343,20 @@ pub fn tasks_partition(t: TenantId) -> String {
     format!("{t}#TASKS")
 }
 
+/// A note: its own item, found by id alone, with entries in GSI1 [`notes_partition`] (the
+/// tenant's, newest first) and GSI2 [`lead_notes_partition`] (a lead's notes).
+pub fn note(t: TenantId, id: Uuid) -> Key {
+    Key::new(format!("{t}#NOTE#{id}"), "NOTE")
+}
+
+pub fn notes_partition(t: TenantId) -> String {
+    format!("{t}#NOTES")
+}
+
+pub fn lead_notes_partition(t: TenantId, lead_id: Uuid) -> String {
+    format!("{t}#LEADNOTES#{lead_id}")
+}
+
 pub fn stats(t: TenantId) -> Key {
     Key::new(format!("{t}#STATS"), "STATS")
 }
@@ -377,6 +392,7 @@ mod tests {
             lead_tag_name(t, "Hot"),
             tag_membership(t, id, "x"),
             activity(t, id),
+            note(t, id),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

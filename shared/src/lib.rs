@@ -16,6 +16,7 @@ pub mod insights;
 pub mod keys;
 pub mod lead;
 pub mod leads;
+pub mod notes;
 pub mod queue;
 pub mod scoring;
 pub mod search;

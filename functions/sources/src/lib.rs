@@ -12,7 +12,7 @@ use crm_shared::activities::{self, ActivityQuery, View};
 use crm_shared::auth::Caller;
 use crm_shared::http::{self, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
 use crm_shared::lead::WriteMode;
-use crm_shared::{sources, tags, ApiError};
+use crm_shared::{notes, sources, tags, ApiError};
 
 pub const SERVICE: &str = "crm-sources";
 pub const SOURCES: &str = "/api/leads/api/v1/sources";
@@ -24,6 +24,9 @@ pub const ACTIVITY: &str = "/api/leads/api/v1/activities/{id}";
 pub const UPCOMING_ACTIVITIES: &str = "/api/leads/api/v1/activities/upcoming";
 pub const OVERDUE_ACTIVITIES: &str = "/api/leads/api/v1/activities/overdue";
 pub const LEAD_ACTIVITIES: &str = "/api/leads/api/v1/leads/{id}/activities";
+pub const NOTES: &str = "/api/leads/api/v1/notes";
+pub const NOTE: &str = "/api/leads/api/v1/notes/{id}";
+pub const LEAD_NOTES: &str = "/api/leads/api/v1/leads/{id}/notes";
 
 /// The routes this function serves (each also with a trailing slash), for the gateway
 /// and the deployment template.
@@ -37,6 +40,9 @@ pub const ROUTES: &[&str] = &[
     UPCOMING_ACTIVITIES,
     OVERDUE_ACTIVITIES,
     LEAD_ACTIVITIES,
+    NOTES,
+    NOTE,
+    LEAD_NOTES,
 ];
 
 pub fn app(state: AppState) -> App {
@@ -64,7 +70,16 @@ pub fn app(state: AppState) -> App {
                 .patch(activity_patch)
                 .delete(activity_destroy),
         )
-        .route(LEAD_ACTIVITIES, get(lead_activities));
+        .route(LEAD_ACTIVITIES, get(lead_activities))
+        .route(NOTES, get(note_list).post(note_create))
+        .route(
+            NOTE,
+            get(note_retrieve)
+                .put(note_replace)
+                .patch(note_patch)
+                .delete(note_destroy),
+        )
+        .route(LEAD_NOTES, get(lead_notes));
     http::app(routes, state)
 }
 
@@ -371,5 +386,95 @@ async fn activity_destroy(
     IfMatch(if_match): IfMatch,
 ) -> Result<Response, ApiError> {
     activities::delete(&state.store, &caller, activities::parse_id(&id)?, if_match).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- notes -----------------------------------------------------------------------------
+
+async fn note_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    let page = notes::list_all(&state.store, &state.cursors, &caller, &query).await?;
+    Ok(query.page_response(page, notes::Note::json))
+}
+
+async fn lead_notes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    let lead = notes::parse_id(&id)?;
+    let page = notes::timeline(&state.store, &state.cursors, &caller, lead, &query).await?;
+    Ok(query.page_response(page, notes::Note::json))
+}
+
+async fn note_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let note = notes::create(&state.store, &caller, &body).await?;
+    Ok(with_etag(StatusCode::CREATED, note.version, note.json()))
+}
+
+async fn note_retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let note = notes::get(&state.store, &caller, notes::parse_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, note.version, note.json()))
+}
+
+async fn note_update(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    if_match: IfMatch,
+    body: JsonObject,
+    mode: WriteMode,
+) -> Result<Response, ApiError> {
+    let note = notes::update(
+        &state.store,
+        &caller,
+        notes::parse_id(&id)?,
+        &body.0,
+        mode,
+        if_match.0,
+    )
+    .await?;
+    Ok(with_etag(StatusCode::OK, note.version, note.json()))
+}
+
+async fn note_replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    note_update(state, caller, id, if_match, body, WriteMode::Replace).await
+}
+
+async fn note_patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    note_update(state, caller, id, if_match, body, WriteMode::Partial).await
+}
+
+async fn note_destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
+) -> Result<Response, ApiError> {
+    notes::delete(&state.store, &caller, notes::parse_id(&id)?, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -109,3 +109,9 @@ pub fn activity_url(id: &str) -> String {
 pub fn activity(lead: &str, kind: &str) -> Value {
     json!({"lead": lead, "activity_type": kind, "title": format!("A {kind}"), "description": "Talked."})
 }
+
+pub const NOTES: &str = "/api/leads/api/v1/notes/";
+
+pub fn note_url(id: &str) -> String {
+    format!("{NOTES}{id}/")
+}

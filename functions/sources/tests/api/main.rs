@@ -6,5 +6,6 @@ mod common;
 
 mod activities;
 mod counts;
+mod notes;
 mod sources;
 mod tags;
