@@ -211,6 +211,96 @@ impl ActivityInput {
     }
 }
 
+fn logged(
+    lead: &Lead,
+    kind: ActivityType,
+    title: String,
+    metadata: Value,
+    user: &str,
+    now: DateTime<Utc>,
+) -> Activity {
+    let Value::Object(metadata) = metadata else {
+        unreachable!("metadata is built as an object")
+    };
+    Activity {
+        id: Uuid::new_v4(),
+        tenant_id: lead.tenant_id,
+        version: 1,
+        lead: lead.id,
+        activity_type: kind,
+        description: title.clone(),
+        title,
+        metadata,
+        scheduled_at: None,
+        is_completed: true,
+        user: user.to_string(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The activities that record a lead change, as the original's side effects: one for a
+/// status change (`status_change`), one for an assignment change (`assignment`), and one
+/// (`note`) listing the tags added and removed. Written in the change's transaction.
+pub fn for_lead_change(
+    before: &Lead,
+    after: &Lead,
+    user: &str,
+    now: DateTime<Utc>,
+) -> Vec<Activity> {
+    let mut out = Vec::new();
+    if before.status != after.status {
+        out.push(logged(
+            after,
+            ActivityType::StatusChange,
+            format!("Status changed from {} to {}", before.status, after.status),
+            json!({"old_status": before.status, "new_status": after.status}),
+            user,
+            now,
+        ));
+    }
+    if before.assigned_to != after.assigned_to {
+        let title = match &after.assigned_to {
+            Some(to) => format!("Assigned to {to}"),
+            None => "Unassigned".to_string(),
+        };
+        out.push(logged(
+            after,
+            ActivityType::Assignment,
+            title,
+            json!({"old_assigned_to": before.assigned_to, "new_assigned_to": after.assigned_to}),
+            user,
+            now,
+        ));
+    }
+    let added: Vec<&String> = after
+        .tag_ids
+        .iter()
+        .filter(|t| !before.tag_ids.contains(t))
+        .collect();
+    let removed: Vec<&String> = before
+        .tag_ids
+        .iter()
+        .filter(|t| !after.tag_ids.contains(t))
+        .collect();
+    if !added.is_empty() || !removed.is_empty() {
+        let title = match (added.len(), removed.len()) {
+            (_, 0) => format!("Tags added ({})", added.len()),
+            (0, _) => format!("Tags removed ({})", removed.len()),
+            (a, r) => format!("Tags changed ({a} added, {r} removed)"),
+        };
+        out.push(logged(
+            after,
+            ActivityType::Note,
+            title,
+            json!({"tags_added": added, "tags_removed": removed}),
+            user,
+            now,
+        ));
+    }
+    out
+}
+
 fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict(Conflict::Lead) => {

@@ -198,8 +198,9 @@ pub async fn update(
         after.version = before.version + 1;
         let audit = AuditEntry::new(id, AuditAction::Update, &caller.user_id, now, changes);
         let new_source = source.as_ref().and_then(Resolved::new_source);
+        let logged = crate::activities::for_lead_change(&before, &after, &caller.user_id, now);
         match store
-            .update_lead_with(&before, &after, &audit, new_source)
+            .update_lead_logged(&before, &after, &audit, new_source, &logged)
             .await
         {
             Ok(()) => return Ok(after),

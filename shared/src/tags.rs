@@ -312,7 +312,11 @@ async fn untag(store: &Store, caller: &Caller, lead_id: Uuid, tag: Uuid) -> Resu
             now,
             Lead::diff(Some(&before), Some(&after)),
         );
-        match store.update_lead(&before, &after, &audit).await {
+        let logged = crate::activities::for_lead_change(&before, &after, &caller.user_id, now);
+        match store
+            .update_lead_logged(&before, &after, &audit, None, &logged)
+            .await
+        {
             Ok(()) => return Ok(()),
             Err(StoreError::Conflict(Conflict::Version)) => continue,
             Err(e) => return Err(e.into()),

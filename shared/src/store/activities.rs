@@ -44,6 +44,30 @@ impl Store {
         item
     }
 
+    pub(super) fn activity_put(&self, a: &Activity) -> (TransactWriteItem, Option<Conflict>) {
+        (
+            TransactWriteItem::builder()
+                .put(self.put(Self::activity_item(a), Some("attribute_not_exists(PK)")))
+                .build(),
+            Some(Conflict::Exists),
+        )
+    }
+
+    /// [`Store::update_lead_with`], also writing `activities` (the change's own record:
+    /// status, assignment, tags) in the same transaction.
+    pub async fn update_lead_logged(
+        &self,
+        before: &Lead,
+        after: &Lead,
+        audit: &AuditEntry,
+        new_source: Option<&crate::sources::Source>,
+        activities: &[Activity],
+    ) -> Result<(), StoreError> {
+        let mut actions = self.update_lead_actions(before, after, audit, new_source);
+        actions.extend(activities.iter().map(|a| self.activity_put(a)));
+        self.transact(actions).await
+    }
+
     /// Writes a new activity. With `lead_change` the lead's update (its side effects: last
     /// contact, status) commits in the same transaction; without, the transaction checks
     /// that the lead still exists, so no activity is left on a deleted lead.
@@ -52,18 +76,18 @@ impl Store {
         activity: &Activity,
         lead_change: Option<LeadChange<'_>>,
     ) -> Result<(), StoreError> {
-        let mut actions = vec![(
-            TransactWriteItem::builder()
-                .put(self.put(
-                    Self::activity_item(activity),
-                    Some("attribute_not_exists(PK)"),
-                ))
-                .build(),
-            Some(Conflict::Exists),
-        )];
+        let mut actions = vec![self.activity_put(activity)];
         match lead_change {
             Some((before, after, audit)) => {
                 actions.extend(self.update_lead_actions(before, after, audit, None));
+                // The lead's change is logged too (a status change, from a call, say).
+                let logged = crate::activities::for_lead_change(
+                    before,
+                    after,
+                    &activity.user,
+                    activity.created_at,
+                );
+                actions.extend(logged.iter().map(|a| self.activity_put(a)));
             }
             None => {
                 let check = ConditionCheck::builder()

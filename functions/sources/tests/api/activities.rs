@@ -409,3 +409,92 @@ async fn tasks_views_and_filters() {
     let overdue = all_pages(app, &token, &format!("{ACTIVITIES}overdue/")).await;
     assert_eq!(names(overdue), ["late2"]);
 }
+
+#[tokio::test]
+async fn lead_changes_are_logged_as_activities_in_the_same_write() {
+    let apps = start().await;
+    let app = &apps.sources;
+    let (_, token) = tenant_owner(app, "Acme").await;
+    let hot = id(&create_tag(app, &token, "Hot").await);
+    let vip = id(&create_tag(app, &token, "VIP").await);
+    let lead = id(&create_lead(&apps.leads, &token, person(1)).await);
+    let timeline = format!("/api/leads/api/v1/leads/{lead}/activities/");
+    let patch = |body: Value| {
+        apps.leads
+            .patch(&lead_url(&lead))
+            .bearer(&token)
+            .json(body)
+            .send()
+    };
+    patch(json!({"status": "qualified"})).await.expect(200);
+    patch(json!({"assigned_to": "alice"})).await.expect(200);
+    patch(json!({"tag_ids": [hot, vip]})).await.expect(200);
+    patch(json!({"tag_ids": [vip]})).await.expect(200);
+    // A change that changes none of these logs nothing; one that changes nothing at all
+    // writes nothing.
+    patch(json!({"phone": "+1 555"})).await.expect(200);
+    patch(json!({"phone": "+1 555"})).await.expect(200);
+    let rows = all_pages(app, &token, &timeline).await;
+    let kinds: Vec<&str> = rows
+        .iter()
+        .map(|r| r["activity_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["note", "note", "assignment", "status_change"]);
+    assert_eq!(
+        rows[3]["metadata"],
+        json!({"old_status": "new", "new_status": "qualified"})
+    );
+    assert_eq!(rows[3]["title"], "Status changed from new to qualified");
+    assert_eq!(rows[3]["user"], "owner-1");
+    assert_eq!(
+        rows[2]["metadata"],
+        json!({"old_assigned_to": null, "new_assigned_to": "alice"})
+    );
+    let mut added: Vec<&str> = rows[1]["metadata"]["tags_added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    added.sort();
+    let mut both = vec![hot.as_str(), vip.as_str()];
+    both.sort();
+    assert_eq!(added, both);
+    assert_eq!(
+        rows[0]["metadata"],
+        json!({"tags_added": [], "tags_removed": [hot]})
+    );
+
+    // A call that moves a new lead to contacted logs that status change as well.
+    let fresh = id(&create_lead(&apps.leads, &token, person(2)).await);
+    app.post(ACTIVITIES)
+        .bearer(&token)
+        .json(activity(&fresh, "call"))
+        .send()
+        .await
+        .expect(201);
+    let rows = all_pages(
+        app,
+        &token,
+        &format!("/api/leads/api/v1/leads/{fresh}/activities/"),
+    )
+    .await;
+    let mut kinds: Vec<&str> = rows
+        .iter()
+        .map(|r| r["activity_type"].as_str().unwrap())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["call", "status_change"]);
+
+    // Deleting a tag logs its removal on the leads it was on.
+    app.delete(&tag_url(&vip))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(204);
+    let rows = all_pages(app, &token, &timeline).await;
+    assert_eq!(
+        rows[0]["metadata"],
+        json!({"tags_added": [], "tags_removed": [vip]})
+    );
+}
