@@ -108,6 +108,8 @@ pub struct LeadQuery {
     pub utm_medium: Option<String>,
     pub utm_campaign: Option<String>,
     pub text: Vec<TextFilter>,
+    /// `cf_<name>=value`: `(name, value)`.
+    pub custom: Vec<(String, String)>,
     pub search: Vec<String>,
     pub ordering: Vec<Ordering>,
     /// The time the query was asked: relative filters (`created_today`, overdue) use it.
@@ -161,8 +163,14 @@ const PARAMS: [&str; 33] = [
     "tag",
 ];
 
+/// `cf_<name>=value` filters on custom-field values.
+const CUSTOM_PREFIX: &str = "cf_";
+
 fn is_known(param: &str) -> bool {
     PARAMS.contains(&param)
+        || param
+            .strip_prefix(CUSTOM_PREFIX)
+            .is_some_and(|name| !name.is_empty())
         || TEXT_FIELDS.iter().any(|f| {
             param == *f
                 || param.strip_prefix(f).is_some_and(|rest| {
@@ -316,6 +324,14 @@ impl LeadQuery {
             utm_medium: p.one("utm_medium"),
             utm_campaign: p.one("utm_campaign"),
             text: Vec::new(),
+            custom: q
+                .params
+                .iter()
+                .filter_map(|(k, v)| {
+                    let name = k.strip_prefix(CUSTOM_PREFIX)?;
+                    (!name.is_empty()).then(|| (name.to_string(), v.clone()))
+                })
+                .collect(),
             search: p
                 .one("search")
                 .map(|s| search::terms(&s))
@@ -454,6 +470,9 @@ impl LeadQuery {
                     .source_id
                     .is_some_and(|id| self.source.contains(&id.to_string())))
             && (self.tags.is_empty() || self.tags.iter().any(|t| lead.tag_ids.contains(t)))
+            && self.custom.iter().all(|(name, value)| {
+                crate::custom_fields::value_matches(lead.custom_fields.get(name), value)
+            })
             && (self.company_size.is_empty()
                 || lead
                     .company_size

@@ -22,6 +22,8 @@
 //! | tag membership  | `{t}#LEAD#{lead id}`        | `TAG#{tag id}`           |
 //! | activity        | `{t}#ACTIVITY#{id}`         | `ACTIVITY`               |
 //! | note            | `{t}#NOTE#{id}`             | `NOTE`                   |
+//! | custom field    | `{t}#CUSTOMFIELDS`          | `FIELD#{id}`             |
+//! | field name      | `{t}#FIELDNAME#{lower(n)}`  | `FIELDNAME`              |
 //! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
 //!
 //! A lead also carries the key attributes of the indexes it belongs to (see
@@ -357,6 +359,27 @@ pub fn lead_notes_partition(t: TenantId, lead_id: Uuid) -> String {
     format!("{t}#LEADNOTES#{lead_id}")
 }
 
+/// The tenant's custom-field definitions: one partition, so a lead write reads them all in
+/// one Query (their number is capped).
+pub fn custom_fields_partition(t: TenantId) -> String {
+    format!("{t}#CUSTOMFIELDS")
+}
+
+pub fn custom_field(t: TenantId, id: Uuid) -> Key {
+    Key::new(custom_fields_partition(t), format!("FIELD#{id}"))
+}
+
+pub const CUSTOM_FIELD_PREFIX: &str = "FIELD#";
+
+/// A custom field's name guard. Kept when the field is deleted: leads may still hold
+/// values under the name, so it is never given to a field of another type.
+pub fn custom_field_name(t: TenantId, name: &str) -> Key {
+    Key::new(
+        format!("{t}#FIELDNAME#{}", name.to_lowercase()),
+        "FIELDNAME",
+    )
+}
+
 pub fn stats(t: TenantId) -> Key {
     Key::new(format!("{t}#STATS"), "STATS")
 }
@@ -393,6 +416,8 @@ mod tests {
             tag_membership(t, id, "x"),
             activity(t, id),
             note(t, id),
+            custom_field(t, id),
+            custom_field_name(t, "budget_code"),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

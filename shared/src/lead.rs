@@ -91,6 +91,9 @@ pub struct Lead {
     /// Ids of the lead's tags.
     #[serde(default)]
     pub tag_ids: Vec<String>,
+    /// Values of the tenant's custom fields, by field name (see `custom_fields`).
+    #[serde(default)]
+    pub custom_fields: Map<String, Value>,
 
     pub score: u8,
     #[serde(default)]
@@ -154,6 +157,9 @@ pub struct LeadInput {
     pub source: Patch<SourceRef>,
     /// The lead's whole set of tags, when given (checked to exist by the lead service).
     pub tag_ids: Option<Vec<Uuid>>,
+    /// Custom-field values as sent; checked against the definitions by the lead service,
+    /// which sets the lead's values.
+    pub custom_fields: Option<Map<String, Value>>,
     pub assigned_to: Patch<String>,
     pub notes: Patch<String>,
     pub next_follow_up: Patch<DateTime<Utc>>,
@@ -228,6 +234,14 @@ impl LeadInput {
             priority: non_null(priority, &mut i, "priority"),
             source: SourceRef::parse(&mut i),
             tag_ids: crate::tags::parse_tag_ids(&mut i, body),
+            custom_fields: match body.get("custom_fields") {
+                None => None,
+                Some(Value::Object(m)) => Some(m.clone()),
+                Some(_) => {
+                    i.error("custom_fields", "Expected a JSON object of field values.");
+                    None
+                }
+            },
             assigned_to: i.text(assigned_field, Text::optional(128)),
             notes: i.text("notes", Text::optional(LONG_TEXT)),
             next_follow_up: i.datetime("next_follow_up"),
@@ -278,6 +292,7 @@ impl Lead {
             source: None,
             assigned_to: None,
             tag_ids: Vec::new(),
+            custom_fields: Map::new(),
             score: 0,
             score_factors: Vec::new(),
             last_scored_at: None,
@@ -401,6 +416,11 @@ impl Lead {
     pub fn detail(&self, now: DateTime<Utc>) -> Value {
         let mut map = self.fields();
         map.insert("full_name".into(), self.full_name().into());
+        // The original's name for the same values.
+        map.insert(
+            "custom_field_values".into(),
+            Value::Object(self.custom_fields.clone()),
+        );
         map.insert("source_name".into(), self.source.clone().into());
         map.insert(
             "source".into(),

@@ -103,6 +103,27 @@ async fn resolve_source(
     }
 }
 
+/// The lead's custom-field values after a write, checked against the tenant's definitions
+/// (one Query; on create always, since required fields and defaults apply).
+async fn custom_values(
+    store: &Store,
+    caller: &Caller,
+    input: &LeadInput,
+    current: &Lead,
+    creating: bool,
+) -> Result<Map<String, Value>, ApiError> {
+    let defs = store.custom_fields(caller.tenant).await?;
+    if defs.is_empty() && input.custom_fields.as_ref().is_none_or(Map::is_empty) {
+        return Ok(current.custom_fields.clone());
+    }
+    Ok(crate::custom_fields::lead_values(
+        &defs,
+        input.custom_fields.as_ref(),
+        &current.custom_fields,
+        creating,
+    )?)
+}
+
 /// Attempts at a write that creates a source on first use: losing that race to another
 /// request means the source now exists, and the next attempt uses it.
 const SOURCE_ATTEMPTS: u32 = 3;
@@ -125,6 +146,7 @@ pub async fn create(
         if let Some(source) = &source {
             lead.set_source(Some(source.id_and_name()));
         }
+        lead.custom_fields = custom_values(store, caller, &input, &lead, true).await?;
         let audit = AuditEntry::new(
             lead.id,
             AuditAction::Create,
@@ -190,6 +212,9 @@ pub async fn update(
         after.apply(input.clone(), now);
         if let Some(source) = &source {
             after.set_source(Some(source.id_and_name()));
+        }
+        if input.custom_fields.is_some() {
+            after.custom_fields = custom_values(store, caller, input, &before, false).await?;
         }
         let changes = Lead::diff(Some(&before), Some(&after));
         if changes.is_empty() {

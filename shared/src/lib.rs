@@ -9,6 +9,7 @@ pub mod activities;
 pub mod auth;
 pub mod config;
 pub mod cursor;
+pub mod custom_fields;
 pub mod error;
 pub mod filters;
 pub mod http;

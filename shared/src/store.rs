@@ -22,6 +22,7 @@ use crate::tenant::{Tenant, TenantId, TenantStatus};
 use crate::usage::{record, Kind};
 
 mod activities;
+mod custom_fields;
 mod notes;
 mod sources;
 mod tags;

@@ -12,7 +12,7 @@ use crm_shared::activities::{self, ActivityQuery, View};
 use crm_shared::auth::Caller;
 use crm_shared::http::{self, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
 use crm_shared::lead::WriteMode;
-use crm_shared::{notes, sources, tags, ApiError};
+use crm_shared::{custom_fields, notes, sources, tags, ApiError};
 
 pub const SERVICE: &str = "crm-sources";
 pub const SOURCES: &str = "/api/leads/api/v1/sources";
@@ -27,6 +27,8 @@ pub const LEAD_ACTIVITIES: &str = "/api/leads/api/v1/leads/{id}/activities";
 pub const NOTES: &str = "/api/leads/api/v1/notes";
 pub const NOTE: &str = "/api/leads/api/v1/notes/{id}";
 pub const LEAD_NOTES: &str = "/api/leads/api/v1/leads/{id}/notes";
+pub const CUSTOM_FIELDS: &str = "/api/leads/api/v1/custom-fields";
+pub const CUSTOM_FIELD: &str = "/api/leads/api/v1/custom-fields/{id}";
 
 /// The routes this function serves (each also with a trailing slash), for the gateway
 /// and the deployment template.
@@ -43,6 +45,8 @@ pub const ROUTES: &[&str] = &[
     NOTES,
     NOTE,
     LEAD_NOTES,
+    CUSTOM_FIELDS,
+    CUSTOM_FIELD,
 ];
 
 pub fn app(state: AppState) -> App {
@@ -79,7 +83,15 @@ pub fn app(state: AppState) -> App {
                 .patch(note_patch)
                 .delete(note_destroy),
         )
-        .route(LEAD_NOTES, get(lead_notes));
+        .route(LEAD_NOTES, get(lead_notes))
+        .route(CUSTOM_FIELDS, get(field_list).post(field_create))
+        .route(
+            CUSTOM_FIELD,
+            get(field_retrieve)
+                .put(field_replace)
+                .patch(field_patch)
+                .delete(field_destroy),
+        );
     http::app(routes, state)
 }
 
@@ -476,5 +488,98 @@ async fn note_destroy(
     IfMatch(if_match): IfMatch,
 ) -> Result<Response, ApiError> {
     notes::delete(&state.store, &caller, notes::parse_id(&id)?, if_match).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- custom fields ---------------------------------------------------------------------
+
+async fn field_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    query.reject_unknown(&["page_size", "cursor"])?;
+    let page = custom_fields::list(
+        &state.store,
+        &state.cursors,
+        &caller,
+        query.page_size()?,
+        query.cursor(),
+    )
+    .await?;
+    Ok(query.page_response(page, custom_fields::CustomField::json))
+}
+
+async fn field_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let field = custom_fields::create(&state.store, &caller, &body).await?;
+    Ok(with_etag(StatusCode::CREATED, field.version, field.json()))
+}
+
+async fn field_retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let field = custom_fields::get(&state.store, &caller, custom_fields::parse_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, field.version, field.json()))
+}
+
+async fn field_update(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    if_match: IfMatch,
+    body: JsonObject,
+    mode: WriteMode,
+) -> Result<Response, ApiError> {
+    let field = custom_fields::update(
+        &state.store,
+        &caller,
+        custom_fields::parse_id(&id)?,
+        &body.0,
+        mode,
+        if_match.0,
+    )
+    .await?;
+    Ok(with_etag(StatusCode::OK, field.version, field.json()))
+}
+
+async fn field_replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    field_update(state, caller, id, if_match, body, WriteMode::Replace).await
+}
+
+async fn field_patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    if_match: IfMatch,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    field_update(state, caller, id, if_match, body, WriteMode::Partial).await
+}
+
+async fn field_destroy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
+) -> Result<Response, ApiError> {
+    custom_fields::delete(
+        &state.store,
+        &caller,
+        custom_fields::parse_id(&id)?,
+        if_match,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -6,6 +6,7 @@ mod common;
 
 mod activities;
 mod counts;
+mod custom_fields;
 mod notes;
 mod sources;
 mod tags;
