@@ -765,3 +765,45 @@ impl Related {
         body
     }
 }
+
+/// Activities a lead's detail shows (the original's `recent_activities`).
+pub const RECENT_ACTIVITIES: usize = 10;
+/// Notes a lead's detail shows under `lead_notes`, newest first; `leads/{id}/notes/` pages
+/// through all of them.
+pub const DETAIL_NOTES: usize = 20;
+
+/// A lead's recent activities and the latest notes the caller may see, for its detail
+/// (two Queries of the lead's own index partitions, bounded).
+pub async fn detail_extras(
+    store: &Store,
+    caller: &Caller,
+    lead: Uuid,
+) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
+    let t = caller.tenant;
+    let newest = |index: LeadIndex, partition: String| IndexScan {
+        index,
+        partitions: vec![partition],
+        lo: None,
+        hi: None,
+        descending: true,
+    };
+    let activities = newest(LeadIndex::Score, keys::lead_activities_partition(t, lead));
+    let notes = newest(LeadIndex::Score, keys::lead_notes_partition(t, lead));
+    let all = |_: &crate::activities::Activity| true;
+    let visible = |n: &crate::notes::Note| n.visible_to(caller);
+    let ((activities, _), (notes, _)) = futures::future::try_join(
+        store.scan_records(
+            &activities,
+            None,
+            RECENT_ACTIVITIES,
+            RECENT_ACTIVITIES,
+            &all,
+        ),
+        store.scan_records(&notes, None, DETAIL_NOTES, DETAIL_NOTES * 5, &visible),
+    )
+    .await?;
+    Ok((
+        activities.iter().map(|(_, a)| a.json()).collect(),
+        notes.iter().map(|(_, n)| n.json()).collect(),
+    ))
+}

@@ -112,13 +112,17 @@ async fn detail(
     status: StatusCode,
     mut lead: Lead,
 ) -> Result<Response, ApiError> {
-    let related =
-        leads::Related::load(&state.store, caller.tenant, std::slice::from_mut(&mut lead)).await?;
-    Ok(with_etag(
-        status,
-        lead.version,
-        related.detail(&lead, Utc::now()),
-    ))
+    let id = lead.id;
+    let (related, (activities, notes)) = futures::future::try_join(
+        leads::Related::load(&state.store, caller.tenant, std::slice::from_mut(&mut lead)),
+        leads::detail_extras(&state.store, caller, id),
+    )
+    .await?;
+    let mut body = related.detail(&lead, Utc::now());
+    body["recent_activities"] = Value::Array(activities);
+    // `lead_notes`, not the original's `notes`: the lead's own `notes` text keeps its name.
+    body["lead_notes"] = Value::Array(notes);
+    Ok(with_etag(status, lead.version, body))
 }
 
 async fn create(

@@ -202,3 +202,59 @@ async fn private_notes_are_seen_only_by_their_author_and_admins() {
         Vec::<String>::new()
     );
 }
+
+#[tokio::test]
+async fn the_lead_detail_shows_recent_activities_and_visible_notes() {
+    let apps = start().await;
+    let app = &apps.sources;
+    let (tenant, owner) = tenant_owner(app, "Acme").await;
+    let lead = id(&create_lead(&apps.leads, &owner, person(1)).await);
+    for n in 0..12 {
+        let mut body = activity(&lead, "note");
+        body["title"] = json!(format!("n{n}"));
+        app.post(ACTIVITIES)
+            .bearer(&owner)
+            .json(body)
+            .send()
+            .await
+            .expect(201);
+    }
+    let alice = app.token(&tenant, "alice", Role::User);
+    let bob = app.token(&tenant, "bob", Role::User);
+    for (token, content, private) in [(&alice, "mine", true), (&alice, "shared", false)] {
+        app.post(NOTES)
+            .bearer(token)
+            .json(json!({"lead": lead, "content": content, "is_private": private}))
+            .send()
+            .await
+            .expect(201);
+    }
+    let detail = |token: String| {
+        let apps = &apps;
+        let lead = lead.clone();
+        async move {
+            apps.leads
+                .get(&lead_url(&lead))
+                .bearer(&token)
+                .send()
+                .await
+                .expect(200)
+                .body
+        }
+    };
+    let seen = detail(bob.clone()).await;
+    let recent = seen["recent_activities"].as_array().unwrap();
+    assert_eq!(recent.len(), 10);
+    assert_eq!(recent[0]["title"], "n11");
+    let contents = |d: &Value| -> Vec<String> {
+        d["lead_notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["content"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(contents(&seen), ["shared"]);
+    assert_eq!(contents(&detail(alice).await), ["shared", "mine"]);
+    assert_eq!(contents(&detail(owner).await), ["shared", "mine"]);
+}
