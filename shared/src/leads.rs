@@ -124,6 +124,11 @@ async fn custom_values(
     )?)
 }
 
+/// Whether the write names its source by name (which may create it).
+fn names_source(input: &LeadInput) -> bool {
+    matches!(input.source, Patch::Set(sources::SourceRef::Name(_)))
+}
+
 /// Attempts at a write that creates a source on first use: losing that race to another
 /// request means the source now exists, and the next attempt uses it.
 const SOURCE_ATTEMPTS: u32 = 3;
@@ -158,6 +163,8 @@ pub async fn create(
         match store.create_lead_with(&lead, &audit, new_source).await {
             Ok(()) => return Ok(lead),
             Err(StoreError::Conflict(Conflict::Name)) => continue,
+            // A source named by name was deleted meanwhile: the next attempt creates it.
+            Err(StoreError::Conflict(Conflict::Source)) if names_source(&input) => continue,
             Err(e) => return Err(store_error(e)),
         }
     }
@@ -232,6 +239,7 @@ pub async fn update(
             Err(StoreError::Conflict(Conflict::Version)) if if_match.is_none() => continue,
             // Another request created the named source first: use it on the next attempt.
             Err(StoreError::Conflict(Conflict::Name)) => continue,
+            Err(StoreError::Conflict(Conflict::Source)) if names_source(input) => continue,
             Err(e) => return Err(store_error(e)),
         }
     }

@@ -332,3 +332,68 @@ async fn a_source_with_leads_cannot_be_deleted() {
         .expect(200);
     assert_eq!(other.body["total_leads"], 1);
 }
+
+#[tokio::test]
+async fn counts_stay_exact_under_concurrent_lead_writes() {
+    let apps = start().await;
+    let (_, token) = tenant_owner(&apps.sources, "Acme").await;
+    let names = ["Website", "Referral", "Ads", "Fair"];
+    // Concurrent creates, some naming sources for the first time at once.
+    let created = futures::future::join_all((0..16).map(|n| {
+        let mut body = person(n);
+        body["source"] = json!(names[n % 4]);
+        body["status"] = json!(if n % 3 == 0 { "converted" } else { "new" });
+        apps.leads.post(LEADS).bearer(&token).json(body).send()
+    }))
+    .await;
+    let leads: Vec<String> = created.iter().map(|r| id(&r.body)).collect();
+    assert!(created.iter().all(|r| r.status == 201));
+    // Concurrent moves, conversions and deletes, several on the same leads.
+    let mut rng = Rng(11);
+    let ops: Vec<(String, Option<Value>)> = (0..40)
+        .map(|_| {
+            let lead = leads[rng.next(leads.len())].clone();
+            let op = match rng.next(4) {
+                0 => Some(json!({"source": names[rng.next(4)]})),
+                1 => Some(json!({"status": STATUSES[rng.next(4)]})),
+                2 => Some(json!({"source": null})),
+                _ => None,
+            };
+            (lead, op)
+        })
+        .collect();
+    let (leads_app, token_ref) = (&apps.leads, &token);
+    let results = futures::future::join_all(ops.iter().map(|(lead, op)| {
+        let url = lead_url(lead);
+        let (apps_leads, token) = (leads_app, token_ref);
+        async move {
+            match op {
+                Some(body) => {
+                    apps_leads
+                        .patch(&url)
+                        .bearer(token)
+                        .json(body.clone())
+                        .send()
+                        .await
+                }
+                None => apps_leads.delete(&url).bearer(token).send().await,
+            }
+        }
+    }))
+    .await;
+    // A lead deleted by one request is a 404 for the others; nothing else may fail.
+    assert!(
+        results.iter().all(|r| matches!(r.status, 200 | 204 | 404)),
+        "{:?}",
+        results
+            .iter()
+            .map(|r| (r.status, &r.text))
+            .collect::<Vec<_>>()
+    );
+    let expected = recount(&apps, &token).await;
+    for source in all_pages(&apps.sources, &token, SOURCES).await {
+        let (total, converted) = expected.get(&id(&source)).copied().unwrap_or_default();
+        assert_eq!(source["total_leads"], total, "{source}");
+        assert_eq!(source["converted_leads"], converted, "{source}");
+    }
+}
