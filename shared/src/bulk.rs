@@ -24,7 +24,8 @@ use crate::error::ApiError;
 use crate::lead::{Lead, LeadInput, LeadStatus, WriteMode};
 use crate::leads;
 use crate::queue::Queues;
-use crate::store::Store;
+use crate::sources::{self, Resolved, SourceRef};
+use crate::store::{Store, StoreError};
 use crate::tenant::TenantId;
 use crate::validate::{Choice, FieldErrors, Input, Patch, NOT_BLANK, NOT_NULL, REQUIRED};
 
@@ -144,32 +145,20 @@ fn parse_ids(body: &Map<String, Value>, errors: &mut FieldErrors) -> Vec<Target>
 }
 
 /// The change `fields` of `body` describe, validated as a single-lead PATCH validates
-/// them (same rules, same messages), with `source_id` reported under its own name.
+/// them (same rules, same messages).
 fn parse_change(
     body: &Map<String, Value>,
     fields: &[&str],
     errors: &mut FieldErrors,
 ) -> Option<LeadInput> {
-    let mut subset: Map<String, Value> = fields
+    let subset: Map<String, Value> = fields
         .iter()
         .filter_map(|f| body.get(*f).map(|v| (f.to_string(), v.clone())))
         .collect();
-    let source_alias = subset.contains_key("source_id") && !subset.contains_key("source");
-    if let Some(v) = subset.remove("source_id") {
-        if source_alias {
-            subset.insert("source".into(), v);
-        }
-    }
-    match LeadInput::parse(&subset, WriteMode::Partial) {
-        Ok(input) => Some(input),
-        Err(mut e) => {
-            if source_alias {
-                e.rename("source", "source_id");
-            }
-            errors.extend(e);
-            None
-        }
-    }
+    // `source_id` is read by the lead's own parsing (an id, reported under its name).
+    LeadInput::parse(&subset, WriteMode::Partial)
+        .map_err(|e| errors.extend(e))
+        .ok()
 }
 
 /// A validated `bulk-update` request.
@@ -377,6 +366,7 @@ async fn write_one(
     caller: &Caller,
     lead: Lead,
     change: &LeadInput,
+    source: Option<&(Uuid, String)>,
 ) -> (Outcome, Option<String>) {
     for attempt in 0..THROTTLE_ATTEMPTS {
         if attempt > 0 {
@@ -390,6 +380,9 @@ async fn write_one(
             Some(lead.clone()),
             |_, l, now| {
                 l.apply(change.clone(), now);
+                if let Some(source) = source {
+                    l.set_source(Some(source.clone()));
+                }
                 Ok(())
             },
         )
@@ -418,6 +411,8 @@ enum Job {
     Write {
         lead: Box<Lead>,
         change: Box<LeadInput>,
+        /// The source to set, resolved once for the whole request: `(id, name)`.
+        source: Option<(Uuid, String)>,
         shown: Option<String>,
     },
     Missing(String),
@@ -453,10 +448,12 @@ async fn do_job(store: &Store, queues: &Queues, caller: &Caller, job: Job) -> It
         Job::Write {
             lead,
             change,
+            source,
             shown,
         } => {
             let id = lead.id.to_string();
-            let (status, error) = write_one(store, queues, caller, *lead, &change).await;
+            let (status, error) =
+                write_one(store, queues, caller, *lead, &change, source.as_ref()).await;
             ItemResult {
                 id,
                 assigned_to: shown
@@ -485,6 +482,34 @@ async fn run(store: &Store, queues: &Queues, caller: &Caller, jobs: Vec<Job>) ->
     }
 }
 
+/// The source a bulk update sets, resolved once: by id (400 naming the field when the
+/// tenant has none such), or by name, creating the source first when it is new (as a
+/// single lead write would, but once rather than in every lead's transaction).
+async fn source_for_all(
+    store: &Store,
+    caller: &Caller,
+    reference: &SourceRef,
+) -> Result<(Uuid, String), ApiError> {
+    let field = match reference {
+        SourceRef::Id(_) => "source_id",
+        SourceRef::Name(_) => "source",
+    };
+    for _ in 0..3 {
+        match sources::resolve(store, caller, reference, field).await? {
+            Resolved::Existing(id, name) => return Ok((id, name)),
+            Resolved::New(source) => match store.create_source(&source).await {
+                Ok(()) => return Ok((source.id, source.name)),
+                // Created by another request meanwhile: resolve again to use it.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            },
+        }
+    }
+    Err(ApiError::Conflict(
+        "The source is being created by other requests; try again.".into(),
+    ))
+}
+
 /// `bulk-update`: the same change to every lead.
 pub async fn update(
     store: &Store,
@@ -493,6 +518,10 @@ pub async fn update(
     req: &BulkUpdate,
 ) -> Result<Report, ApiError> {
     require_bulk(caller)?;
+    let source = match &req.change.source {
+        Patch::Set(reference) => Some(source_for_all(store, caller, reference).await?),
+        _ => None,
+    };
     let jobs = read_targets(store, caller.tenant, &req.targets)
         .await?
         .into_iter()
@@ -500,6 +529,7 @@ pub async fn update(
             Ok(lead) => Job::Write {
                 lead: Box::new(lead),
                 change: Box::new(req.change.clone()),
+                source: source.clone(),
                 shown: None,
             },
             Err(id) => Job::Missing(id),
@@ -629,6 +659,7 @@ pub async fn assign(
             Ok(lead) => Job::Write {
                 lead: Box::new(lead),
                 change: Box::new(change(user)),
+                source: None,
                 shown,
             },
             Err(id) => Job::Missing(id),
@@ -696,12 +727,11 @@ mod tests {
             json!({"lead_ids": ids, "status": "won", "priority": null}),
         )));
         assert_eq!(bulk, serde_json::to_value(single).unwrap());
-        assert_eq!(
-            errors(parse_update(&body(
-                json!({"lead_ids": ids, "source_id": "x".repeat(101)})
-            ))),
-            json!({"source_id": ["Ensure this field has no more than 100 characters."]})
-        );
+        assert!(errors(parse_update(&body(
+            json!({"lead_ids": ids, "source_id": "not-an-id"})
+        )))
+        .get("source_id")
+        .is_some());
         assert!(errors(parse_update(&body(json!({"lead_ids": ids}))))
             .get("non_field_errors")
             .is_some());

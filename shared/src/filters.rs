@@ -82,6 +82,8 @@ pub struct LeadQuery {
     pub view: Option<View>,
     pub status: Vec<LeadStatus>,
     pub priority: Vec<Priority>,
+    /// Source ids or names as asked; the lead service turns names into ids
+    /// (`sources::filter_id`) before the query is planned or matched.
     pub source: Vec<String>,
     pub tags: Vec<String>,
     pub company_size: Vec<CompanySize>,
@@ -106,6 +108,8 @@ pub struct LeadQuery {
     pub utm_medium: Option<String>,
     pub utm_campaign: Option<String>,
     pub text: Vec<TextFilter>,
+    /// `cf_<name>=value`: `(name, value)`.
+    pub custom: Vec<(String, String)>,
     pub search: Vec<String>,
     pub ordering: Vec<Ordering>,
     /// The time the query was asked: relative filters (`created_today`, overdue) use it.
@@ -159,8 +163,14 @@ const PARAMS: [&str; 33] = [
     "tag",
 ];
 
+/// `cf_<name>=value` filters on custom-field values.
+const CUSTOM_PREFIX: &str = "cf_";
+
 fn is_known(param: &str) -> bool {
     PARAMS.contains(&param)
+        || param
+            .strip_prefix(CUSTOM_PREFIX)
+            .is_some_and(|name| !name.is_empty())
         || TEXT_FIELDS.iter().any(|f| {
             param == *f
                 || param.strip_prefix(f).is_some_and(|rest| {
@@ -314,6 +324,14 @@ impl LeadQuery {
             utm_medium: p.one("utm_medium"),
             utm_campaign: p.one("utm_campaign"),
             text: Vec::new(),
+            custom: q
+                .params
+                .iter()
+                .filter_map(|(k, v)| {
+                    let name = k.strip_prefix(CUSTOM_PREFIX)?;
+                    (!name.is_empty()).then(|| (name.to_string(), v.clone()))
+                })
+                .collect(),
             search: p
                 .one("search")
                 .map(|s| search::terms(&s))
@@ -447,8 +465,14 @@ impl LeadQuery {
         view_ok
             && (self.status.is_empty() || self.status.contains(&lead.status))
             && (self.priority.is_empty() || self.priority.contains(&lead.priority))
-            && (self.source.is_empty() || self.source.iter().any(|s| text_eq(&lead.source, s)))
+            && (self.source.is_empty()
+                || lead
+                    .source_id
+                    .is_some_and(|id| self.source.contains(&id.to_string())))
             && (self.tags.is_empty() || self.tags.iter().any(|t| lead.tag_ids.contains(t)))
+            && self.custom.iter().all(|(name, value)| {
+                crate::custom_fields::value_matches(lead.custom_fields.get(name), value)
+            })
             && (self.company_size.is_empty()
                 || lead
                     .company_size

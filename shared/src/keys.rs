@@ -18,6 +18,15 @@
 //! | email guard     | `{t}#EMAIL#{lower(email)}`  | `EMAIL`                  |
 //! | search token    | `{t}#SEARCH#{first char}`   | `{token}#{lead id}`      |
 //! | idempotency key | `{t}#IDEMPOTENCY#{key}`     | `IDEMPOTENCY`            |
+//! | lead source     | `{t}#SOURCES`               | `SOURCE#{id}`            |
+//! | source name     | `{t}#SOURCENAME#{lower(n)}` | `SOURCENAME`             |
+//! | lead tag        | `{t}#TAGS`                  | `TAG#{id}`               |
+//! | tag name        | `{t}#TAGNAME#{lower(n)}`    | `TAGNAME`                |
+//! | tag membership  | `{t}#LEAD#{lead id}`        | `TAG#{tag id}`           |
+//! | activity        | `{t}#ACTIVITY#{id}`         | `ACTIVITY`               |
+//! | note            | `{t}#NOTE#{id}`             | `NOTE`                   |
+//! | custom field    | `{t}#CUSTOMFIELDS`          | `FIELD#{id}`             |
+//! | field name      | `{t}#FIELDNAME#{lower(n)}`  | `FIELDNAME`              |
 //! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
 //!
 //! A lead also carries the key attributes of the indexes it belongs to (see
@@ -48,7 +57,8 @@ pub enum LeadIndex {
     Priority,
     /// Per assignee, by score: `{t}#ASSIGNEE#{user}`, or `{t}#UNASSIGNED`.
     Assignee,
-    /// Per source name (lowercased), by score; sparse: leads without a source are absent.
+    /// Per source id, by score; sparse: leads without a source are absent. Also holds the
+    /// tag-membership copies of leads (`{t}#TAGGED#{tag}`), one partition per tag.
     Source,
     /// Sparse: active leads with a follow-up time, by that time: `{t}#FOLLOWUP`.
     FollowUp,
@@ -203,6 +213,8 @@ pub fn assignee_partition(t: TenantId, user: Option<&str>) -> String {
     }
 }
 
+/// The lead-source index partition (GSI6). Leads are indexed by their source's id, so a
+/// renamed source keeps its leads; `source` is the id's text.
 pub fn source_partition(t: TenantId, source: &str) -> String {
     format!("{t}#SOURCE#{}", source.to_lowercase())
 }
@@ -277,6 +289,111 @@ pub fn lead_indexes(l: &LeadIndexInput<'_>) -> Vec<(LeadIndex, String, String)> 
     out
 }
 
+/// All of a tenant's lead sources live in one partition: a source list is one Query, and a
+/// source is found by id alone (a lead's `source_id`), which the counters' `ADD` needs.
+pub fn sources_partition(t: TenantId) -> String {
+    format!("{t}#SOURCES")
+}
+
+pub fn lead_source(t: TenantId, id: Uuid) -> Key {
+    Key::new(sources_partition(t), format!("SOURCE#{id}"))
+}
+
+/// Sort-key prefix of the source items, for `begins_with` and cursor bounds.
+pub const SOURCE_PREFIX: &str = "SOURCE#";
+
+/// The uniqueness guard of a source name (case-insensitive), written in the same
+/// transaction as the source; it also resolves a name to its source (`source_id`).
+pub fn lead_source_name(t: TenantId, name: &str) -> Key {
+    Key::new(
+        format!("{t}#SOURCENAME#{}", name.to_lowercase()),
+        "SOURCENAME",
+    )
+}
+
+pub fn tags_partition(t: TenantId) -> String {
+    format!("{t}#TAGS")
+}
+
+pub fn lead_tag(t: TenantId, id: Uuid) -> Key {
+    Key::new(tags_partition(t), format!("TAG#{id}"))
+}
+
+/// Sort-key prefix of the tag items.
+pub const TAG_PREFIX: &str = "TAG#";
+
+/// The uniqueness guard of a tag name (case-insensitive); resolves a name to its tag.
+pub fn lead_tag_name(t: TenantId, name: &str) -> Key {
+    Key::new(format!("{t}#TAGNAME#{}", name.to_lowercase()), "TAGNAME")
+}
+
+/// A lead's membership of a tag: a copy of the lead in the lead's own item collection
+/// (deleted with it), indexed in GSI6 under [`tagged_partition`] by the score key, so that
+/// `tags=` lists and a tag's deletion read the tag's leads, not the tenant's.
+pub fn tag_membership(t: TenantId, lead_id: Uuid, tag_id: &str) -> Key {
+    Key::new(lead_partition(t, lead_id), format!("TAG#{tag_id}"))
+}
+
+pub fn tagged_partition(t: TenantId, tag_id: &str) -> String {
+    format!("{t}#TAGGED#{}", tag_id.to_lowercase())
+}
+
+/// An activity: its own item, found by id alone (the `activities/{id}/` routes). Its index
+/// entries reuse the lead indexes' attributes under partitions of their own:
+/// GSI1 [`activities_partition`] (the tenant's, newest first), GSI2
+/// [`lead_activities_partition`] (a lead's timeline) and, while it is an open task
+/// (scheduled, not completed), GSI7 [`tasks_partition`] by its scheduled time.
+pub fn activity(t: TenantId, id: Uuid) -> Key {
+    Key::new(format!("{t}#ACTIVITY#{id}"), "ACTIVITY")
+}
+
+pub fn activities_partition(t: TenantId) -> String {
+    format!("{t}#ACTIVITIES")
+}
+
+pub fn lead_activities_partition(t: TenantId, lead_id: Uuid) -> String {
+    format!("{t}#LEADACTIVITIES#{lead_id}")
+}
+
+pub fn tasks_partition(t: TenantId) -> String {
+    format!("{t}#TASKS")
+}
+
+/// A note: its own item, found by id alone, with entries in GSI1 [`notes_partition`] (the
+/// tenant's, newest first) and GSI2 [`lead_notes_partition`] (a lead's notes).
+pub fn note(t: TenantId, id: Uuid) -> Key {
+    Key::new(format!("{t}#NOTE#{id}"), "NOTE")
+}
+
+pub fn notes_partition(t: TenantId) -> String {
+    format!("{t}#NOTES")
+}
+
+pub fn lead_notes_partition(t: TenantId, lead_id: Uuid) -> String {
+    format!("{t}#LEADNOTES#{lead_id}")
+}
+
+/// The tenant's custom-field definitions: one partition, so a lead write reads them all in
+/// one Query (their number is capped).
+pub fn custom_fields_partition(t: TenantId) -> String {
+    format!("{t}#CUSTOMFIELDS")
+}
+
+pub fn custom_field(t: TenantId, id: Uuid) -> Key {
+    Key::new(custom_fields_partition(t), format!("FIELD#{id}"))
+}
+
+pub const CUSTOM_FIELD_PREFIX: &str = "FIELD#";
+
+/// A custom field's name guard. Kept when the field is deleted: leads may still hold
+/// values under the name, so it is never given to a field of another type.
+pub fn custom_field_name(t: TenantId, name: &str) -> Key {
+    Key::new(
+        format!("{t}#FIELDNAME#{}", name.to_lowercase()),
+        "FIELDNAME",
+    )
+}
+
 pub fn stats(t: TenantId) -> Key {
     Key::new(format!("{t}#STATS"), "STATS")
 }
@@ -316,6 +433,15 @@ mod tests {
             stats(t),
             search_token(t, "acme", id),
             idempotency(t, "retry-1"),
+            lead_source(t, id),
+            lead_source_name(t, "Website"),
+            lead_tag(t, id),
+            lead_tag_name(t, "Hot"),
+            tag_membership(t, id, "x"),
+            activity(t, id),
+            note(t, id),
+            custom_field(t, id),
+            custom_field_name(t, "budget_code"),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

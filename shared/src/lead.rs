@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::choice_enum;
+use crate::sources::SourceRef;
 use crate::tenant::TenantId;
 use crate::validate::{FieldErrors, Input, Patch, Text};
 
@@ -79,13 +80,20 @@ pub struct Lead {
 
     pub status: LeadStatus,
     pub priority: Priority,
-    /// The source's name, until lead sources become records of their own.
+    /// The lead's source (a [`crate::sources::Source`] of the tenant).
+    #[serde(default)]
+    pub source_id: Option<Uuid>,
+    /// The source's name as of the lead's last write. Responses show the source's current
+    /// name (see `leads::with_current_sources`); this copy serves scoring and the audit.
     pub source: Option<String>,
     /// A user id.
     pub assigned_to: Option<String>,
     /// Ids of the lead's tags.
     #[serde(default)]
     pub tag_ids: Vec<String>,
+    /// Values of the tenant's custom fields, by field name (see `custom_fields`).
+    #[serde(default)]
+    pub custom_fields: Map<String, Value>,
 
     pub score: u8,
     #[serde(default)]
@@ -152,7 +160,13 @@ pub struct LeadInput {
     pub annual_revenue: Patch<Decimal>,
     pub status: Option<LeadStatus>,
     pub priority: Option<Priority>,
-    pub source: Patch<String>,
+    /// `source_id`, or `source` given as an id or a name; resolved by the lead service.
+    pub source: Patch<SourceRef>,
+    /// The lead's whole set of tags, when given (checked to exist by the lead service).
+    pub tag_ids: Option<Vec<Uuid>>,
+    /// Custom-field values as sent; checked against the definitions by the lead service,
+    /// which sets the lead's values.
+    pub custom_fields: Option<Map<String, Value>>,
     pub assigned_to: Patch<String>,
     pub notes: Patch<String>,
     pub next_follow_up: Patch<DateTime<Utc>>,
@@ -225,7 +239,16 @@ impl LeadInput {
             annual_revenue: i.money("annual_revenue", MONEY_DIGITS, MONEY_PLACES),
             status: non_null(status, &mut i, "status"),
             priority: non_null(priority, &mut i, "priority"),
-            source: i.text("source", Text::optional(100)),
+            source: SourceRef::parse(&mut i),
+            tag_ids: crate::tags::parse_tag_ids(&mut i, body),
+            custom_fields: match body.get("custom_fields") {
+                None => None,
+                Some(Value::Object(m)) => Some(m.clone()),
+                Some(_) => {
+                    i.error("custom_fields", "Expected a JSON object of field values.");
+                    None
+                }
+            },
             assigned_to: i.text(assigned_field, Text::optional(128)),
             notes: i.text("notes", Text::optional(LONG_TEXT)),
             next_follow_up: i.datetime("next_follow_up"),
@@ -272,9 +295,11 @@ impl Lead {
             annual_revenue: None,
             status: LeadStatus::New,
             priority: Priority::Medium,
+            source_id: None,
             source: None,
             assigned_to: None,
             tag_ids: Vec::new(),
+            custom_fields: Map::new(),
             score: 0,
             score_factors: Vec::new(),
             last_scored_at: None,
@@ -335,7 +360,13 @@ impl Lead {
         input.company_size.apply_to(&mut self.company_size);
         input.industry.apply_to(&mut self.industry);
         input.annual_revenue.apply_to(&mut self.annual_revenue);
-        input.source.apply_to(&mut self.source);
+        if let Some(ids) = input.tag_ids {
+            self.tag_ids = ids.iter().map(Uuid::to_string).collect();
+        }
+        // A source to set is resolved to a record by the service (`set_source`).
+        if input.source == Patch::Clear {
+            self.set_source(None);
+        }
         input.assigned_to.apply_to(&mut self.assigned_to);
         input.notes.apply_to(&mut self.notes);
         input.next_follow_up.apply_to(&mut self.next_follow_up);
@@ -360,6 +391,14 @@ impl Lead {
             self.conversion_value = None;
         }
         self.updated_at = now;
+    }
+
+    /// Points the lead at a source record: `(id, current name)`.
+    pub fn set_source(&mut self, source: Option<(Uuid, String)>) {
+        (self.source_id, self.source) = match source {
+            Some((id, name)) => (Some(id), Some(name)),
+            None => (None, None),
+        };
     }
 
     pub fn full_name(&self) -> String {
@@ -387,7 +426,19 @@ impl Lead {
     pub fn detail(&self, now: DateTime<Utc>) -> Value {
         let mut map = self.fields();
         map.insert("full_name".into(), self.full_name().into());
+        // The original's name for the same values.
+        map.insert(
+            "custom_field_values".into(),
+            Value::Object(self.custom_fields.clone()),
+        );
         map.insert("source_name".into(), self.source.clone().into());
+        map.insert(
+            "source".into(),
+            match (self.source_id, &self.source) {
+                (Some(id), name) => serde_json::json!({"id": id, "name": name}),
+                _ => Value::Null,
+            },
+        );
         map.insert("tags".into(), Value::Array(Vec::new()));
         map.insert(
             "days_since_created".into(),

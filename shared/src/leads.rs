@@ -1,8 +1,10 @@
 //! Lead operations: the role rules, validation, optimistic locking and audit trail around
 //! the store. Handlers call these and only map the result to a response.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Role};
@@ -15,7 +17,9 @@ use crate::lead::{Lead, LeadInput, WriteMode};
 use crate::queue::{self, Queues, ScoreRequest};
 use crate::scoring;
 use crate::search;
+use crate::sources::{self, Resolved};
 use crate::store::{AuditAction, AuditEntry, Conflict, IndexScan, Store, StoreError};
+use crate::tags;
 use crate::tenant::TenantId;
 use crate::validate::{Choice, Patch};
 
@@ -35,6 +39,12 @@ async fn back_off(attempt: u32) {
 fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict(Conflict::Email) => ApiError::field("email", EMAIL_TAKEN),
+        StoreError::Conflict(Conflict::Source) => {
+            ApiError::field("source_id", "The source was deleted; choose another.")
+        }
+        StoreError::Conflict(Conflict::Tag) => {
+            ApiError::field("tag_ids", "A tag was deleted meanwhile; choose again.")
+        }
         StoreError::Conflict(Conflict::Version) => ApiError::PreconditionFailed(
             "The lead was changed by another request; fetch it again.".into(),
         ),
@@ -77,6 +87,54 @@ fn require_can_assign(caller: &Caller, assigned: &Patch<String>) -> Result<(), A
     }
 }
 
+/// Resolves the source a write names (one read; `None` when the write names none).
+async fn resolve_source(
+    store: &Store,
+    caller: &Caller,
+    body: &Map<String, Value>,
+    input: &LeadInput,
+) -> Result<Option<Resolved>, ApiError> {
+    match &input.source {
+        Patch::Set(reference) => {
+            let field = reference.field(body);
+            Ok(Some(
+                sources::resolve(store, caller, reference, field).await?,
+            ))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The lead's custom-field values after a write, checked against the tenant's definitions
+/// (one Query; on create always, since required fields and defaults apply).
+async fn custom_values(
+    store: &Store,
+    caller: &Caller,
+    input: &LeadInput,
+    current: &Lead,
+    creating: bool,
+) -> Result<Map<String, Value>, ApiError> {
+    let defs = store.custom_fields(caller.tenant).await?;
+    if defs.is_empty() && input.custom_fields.as_ref().is_none_or(Map::is_empty) {
+        return Ok(current.custom_fields.clone());
+    }
+    Ok(crate::custom_fields::lead_values(
+        &defs,
+        input.custom_fields.as_ref(),
+        &current.custom_fields,
+        creating,
+    )?)
+}
+
+/// Whether the write names its source by name (which may create it).
+fn names_source(input: &LeadInput) -> bool {
+    matches!(input.source, Patch::Set(sources::SourceRef::Name(_)))
+}
+
+/// Attempts at a write that creates a source on first use: losing that race to another
+/// request means the source now exists, and the next attempt uses it.
+const SOURCE_ATTEMPTS: u32 = 3;
+
 /// Creates a lead and asks for its first score (the lead starts at 0 until the scoring
 /// worker has run, a second or so later).
 pub async fn create(
@@ -88,23 +146,41 @@ pub async fn create(
     require_writer(caller)?;
     let input = LeadInput::parse(body, WriteMode::Create)?;
     require_can_assign(caller, &input.assigned_to)?;
-    let now = Utc::now();
-    let lead = Lead::create(caller.tenant, input, &caller.user_id, now);
-    let audit = AuditEntry::new(
-        lead.id,
-        AuditAction::Create,
-        &caller.user_id,
-        now,
-        Lead::diff(None, Some(&lead)),
-    );
-    store
-        .create_lead(&lead, &audit)
-        .await
-        .map_err(store_error)?;
-    queues
-        .request_score(&ScoreRequest::new(&lead, queue::reason::CREATED))
-        .await;
-    Ok(lead)
+    if let Some(ids) = &input.tag_ids {
+        tags::require_existing(store, caller.tenant, ids).await?;
+    }
+    for _ in 0..SOURCE_ATTEMPTS {
+        let source = resolve_source(store, caller, body, &input).await?;
+        let now = Utc::now();
+        let mut lead = Lead::create(caller.tenant, input.clone(), &caller.user_id, now);
+        if let Some(source) = &source {
+            lead.set_source(Some(source.id_and_name()));
+        }
+        lead.custom_fields = custom_values(store, caller, &input, &lead, true).await?;
+        let audit = AuditEntry::new(
+            lead.id,
+            AuditAction::Create,
+            &caller.user_id,
+            now,
+            Lead::diff(None, Some(&lead)),
+        );
+        let new_source = source.as_ref().and_then(Resolved::new_source);
+        match store.create_lead_with(&lead, &audit, new_source).await {
+            Ok(()) => {
+                queues
+                    .request_score(&ScoreRequest::new(&lead, queue::reason::CREATED))
+                    .await;
+                return Ok(lead);
+            }
+            Err(StoreError::Conflict(Conflict::Name)) => continue,
+            // A source named by name was deleted meanwhile: the next attempt creates it.
+            Err(StoreError::Conflict(Conflict::Source)) if names_source(&input) => continue,
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    Err(ApiError::Conflict(
+        "The lead's source is being created by other requests; try again.".into(),
+    ))
 }
 
 pub async fn get(store: &Store, caller: &Caller, id: Uuid) -> Result<Lead, ApiError> {
@@ -184,7 +260,11 @@ where
         after.version = before.version + 1;
         after.updated_at = now;
         let audit = AuditEntry::new(id, actor.action, actor.user_id, now, changes);
-        match store.update_lead(&before, &after, &audit).await {
+        let logged = crate::activities::for_lead_change(&before, &after, actor.user_id, now);
+        match store
+            .update_lead_logged(&before, &after, &audit, None, &logged)
+            .await
+        {
             Ok(()) => return Ok(Modified { before, after }),
             Err(StoreError::Conflict(Conflict::Version)) if if_match.is_none() => continue,
             Err(e) => return Err(store_error(e)),
@@ -220,8 +300,11 @@ where
     .await
 }
 
-/// Updates a lead from a PUT or PATCH body (see [`modify`] for `if_match`), and asks for a
-/// rescore when a field the score reads changed.
+/// Updates a lead from a PUT or PATCH body, and asks for a rescore when a field the score
+/// reads changed. The same read-modify-write as [`modify`], with two more steps per
+/// attempt that need the store: resolving a source named by name (created in the lead's
+/// transaction on first use; a lost race to create it retries with the winner's) and
+/// checking custom-field values against the tenant's definitions.
 pub async fn update(
     store: &Store,
     queues: &Queues,
@@ -231,19 +314,70 @@ pub async fn update(
     mode: WriteMode,
     if_match: Option<u64>,
 ) -> Result<Modified, ApiError> {
+    require_writer(caller)?;
     let mut input = None;
-    let modified = modify_as_caller(store, caller, id, if_match, None, |_, after, now| {
+    for attempt in 0..UPDATE_ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
+        let before = get(store, caller, id).await?;
+        require_can_edit(caller, &before)?;
+        // Parsed after the first read, so a missing or forbidden lead answers 404/403
+        // before the body's problems do; kept across attempts.
         let input = match &input {
             Some(input) => input,
-            None => input.insert(LeadInput::parse(body, mode)?),
+            None => {
+                let parsed = LeadInput::parse(body, mode)?;
+                if let Some(ids) = &parsed.tag_ids {
+                    tags::require_existing(store, caller.tenant, ids).await?;
+                }
+                input.insert(parsed)
+            }
         };
         require_can_assign(caller, &input.assigned_to)?;
+        if if_match.is_some_and(|v| v != before.version) {
+            return Err(stale(before.version));
+        }
+        let now = Utc::now();
+        let source = resolve_source(store, caller, body, input).await?;
+        let mut after = before.clone();
         after.apply(input.clone(), now);
-        Ok(())
-    })
-    .await?;
-    rescore_if_needed(queues, &modified).await;
-    Ok(modified)
+        if let Some(source) = &source {
+            after.set_source(Some(source.id_and_name()));
+        }
+        if input.custom_fields.is_some() {
+            after.custom_fields = custom_values(store, caller, input, &before, false).await?;
+        }
+        let changes = Lead::diff(Some(&before), Some(&after));
+        if changes.is_empty() {
+            return Ok(Modified {
+                after: before.clone(),
+                before,
+            });
+        }
+        after.version = before.version + 1;
+        let audit = AuditEntry::new(id, AuditAction::Update, &caller.user_id, now, changes);
+        let new_source = source.as_ref().and_then(Resolved::new_source);
+        let logged = crate::activities::for_lead_change(&before, &after, &caller.user_id, now);
+        match store
+            .update_lead_logged(&before, &after, &audit, new_source, &logged)
+            .await
+        {
+            Ok(()) => {
+                let modified = Modified { before, after };
+                rescore_if_needed(queues, &modified).await;
+                return Ok(modified);
+            }
+            Err(StoreError::Conflict(Conflict::Version)) if if_match.is_none() => continue,
+            // Another request created the named source first: use it on the next attempt.
+            Err(StoreError::Conflict(Conflict::Name)) => continue,
+            Err(StoreError::Conflict(Conflict::Source)) if names_source(input) => continue,
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    Err(ApiError::Conflict(
+        "The lead is being changed by other requests; try again.".into(),
+    ))
 }
 
 /// Sends a scoring request when a change touched what the score depends on. Every path
@@ -342,6 +476,15 @@ fn score_scan(q: &LeadQuery, t: TenantId, descending: bool) -> IndexScan {
             .source
             .iter()
             .map(|s| keys::source_partition(t, s))
+            .collect();
+        scan(LeadIndex::Source, parts, descending)
+    } else if !q.tags.is_empty() {
+        // The tags' membership copies, in GSI6 by the same score key; a lead with several
+        // of the tags is met once per tag and served once (the scan skips equal keys).
+        let parts = q
+            .tags
+            .iter()
+            .map(|tag| keys::tagged_partition(t, tag))
             .collect();
         scan(LeadIndex::Source, parts, descending)
     } else if !q.status.is_empty() {
@@ -459,6 +602,29 @@ pub async fn list(
     cursor: Option<&str>,
 ) -> Result<Page<Lead>, ApiError> {
     let tenant = caller.tenant;
+    let resolved;
+    let query = if query.source.is_empty() && query.tags.is_empty() {
+        query
+    } else {
+        // The indexes and the match work on ids; names are looked up (one read each).
+        let mut q = query.clone();
+        q.source = futures::future::try_join_all(
+            query
+                .source
+                .iter()
+                .map(|raw| sources::filter_id(store, tenant, raw)),
+        )
+        .await?;
+        q.tags = futures::future::try_join_all(
+            query
+                .tags
+                .iter()
+                .map(|raw| tags::filter_id(store, tenant, raw)),
+        )
+        .await?;
+        resolved = q;
+        &resolved
+    };
     let scope = &query.fingerprint;
     let cursor = cursor
         .map(|c| cursors.decode(tenant, scope, c))
@@ -649,8 +815,145 @@ fn ranked(rows: Vec<(String, Lead)>, query: &LeadQuery, next: Option<String>) ->
     }
 }
 
-/// The dashboard: one read of the tenant's counters.
+/// The dashboard: one read of the tenant's counters, and one of the top sources' names.
 pub async fn dashboard(store: &Store, caller: &Caller) -> Result<Value, ApiError> {
     let counters = store.stats(caller.tenant).await?;
-    Ok(crate::stats::dashboard(&counters, Utc::now()))
+    let mut body = crate::stats::dashboard(&counters, Utc::now());
+    let ids: Vec<Uuid> = body["top_sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["id"].as_str()?.parse().ok())
+        .collect();
+    if !ids.is_empty() {
+        let names: HashMap<String, String> = store
+            .get_sources(caller.tenant, &ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.id.to_string(), s.name))
+            .collect();
+        for top in body["top_sources"].as_array_mut().into_iter().flatten() {
+            let name = top["id"].as_str().and_then(|id| names.get(id)).cloned();
+            top["name"] = json!(name);
+        }
+    }
+    Ok(body)
+}
+
+/// What lead responses show of other records: their sources under their current names
+/// (a source may have been renamed since the lead was written) and their tags.
+#[derive(Default)]
+pub struct Related {
+    tags: HashMap<String, Value>,
+}
+
+impl Related {
+    /// Loads the sources and tags the leads point at (one batch read of each) and brings
+    /// the leads' source names up to date.
+    pub async fn load(
+        store: &Store,
+        tenant: TenantId,
+        leads: &mut [Lead],
+    ) -> Result<Self, ApiError> {
+        let source_ids: Vec<Uuid> = leads.iter().filter_map(|l| l.source_id).collect();
+        let tag_ids: Vec<Uuid> = leads
+            .iter()
+            .flat_map(|l| l.tag_ids.iter().filter_map(|t| t.parse().ok()))
+            .collect();
+        let (found_sources, found_tags) = futures::future::try_join(
+            async {
+                if source_ids.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    store.get_sources(tenant, &source_ids).await
+                }
+            },
+            async {
+                if tag_ids.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    store.get_tags(tenant, &tag_ids).await
+                }
+            },
+        )
+        .await?;
+        let names: HashMap<Uuid, String> =
+            found_sources.into_iter().map(|s| (s.id, s.name)).collect();
+        for lead in leads.iter_mut() {
+            if let Some(name) = lead.source_id.and_then(|id| names.get(&id)) {
+                lead.source = Some(name.clone());
+            }
+        }
+        Ok(Self {
+            tags: found_tags
+                .into_iter()
+                .map(|t| (t.id.to_string(), t.summary()))
+                .collect(),
+        })
+    }
+
+    fn tags_of(&self, lead: &Lead) -> Value {
+        Value::Array(
+            lead.tag_ids
+                .iter()
+                .filter_map(|id| self.tags.get(id).cloned())
+                .collect(),
+        )
+    }
+
+    /// The lead's detail shape with its tags.
+    pub fn detail(&self, lead: &Lead, now: chrono::DateTime<Utc>) -> Value {
+        let mut body = lead.detail(now);
+        body["tags"] = self.tags_of(lead);
+        body
+    }
+
+    /// The lead's list-row shape with its tags.
+    pub fn row(&self, lead: &Lead, now: chrono::DateTime<Utc>) -> Value {
+        let mut body = lead.row(now);
+        body["tags"] = self.tags_of(lead);
+        body
+    }
+}
+
+/// Activities a lead's detail shows (the original's `recent_activities`).
+pub const RECENT_ACTIVITIES: usize = 10;
+/// Notes a lead's detail shows under `lead_notes`, newest first; `leads/{id}/notes/` pages
+/// through all of them.
+pub const DETAIL_NOTES: usize = 20;
+
+/// A lead's recent activities and the latest notes the caller may see, for its detail
+/// (two Queries of the lead's own index partitions, bounded).
+pub async fn detail_extras(
+    store: &Store,
+    caller: &Caller,
+    lead: Uuid,
+) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
+    let t = caller.tenant;
+    let newest = |index: LeadIndex, partition: String| IndexScan {
+        index,
+        partitions: vec![partition],
+        lo: None,
+        hi: None,
+        descending: true,
+    };
+    let activities = newest(LeadIndex::Score, keys::lead_activities_partition(t, lead));
+    let notes = newest(LeadIndex::Score, keys::lead_notes_partition(t, lead));
+    let all = |_: &crate::activities::Activity| true;
+    let visible = |n: &crate::notes::Note| n.visible_to(caller);
+    let ((activities, _), (notes, _)) = futures::future::try_join(
+        store.scan_records(
+            &activities,
+            None,
+            RECENT_ACTIVITIES,
+            RECENT_ACTIVITIES,
+            &all,
+        ),
+        store.scan_records(&notes, None, DETAIL_NOTES, DETAIL_NOTES * 5, &visible),
+    )
+    .await?;
+    Ok((
+        activities.iter().map(|(_, a)| a.json()).collect(),
+        notes.iter().map(|(_, n)| n.json()).collect(),
+    ))
 }

@@ -6,10 +6,12 @@
 //! `lambda_http::run`; handlers extract input, call a service in [`leads`] and return.
 
 pub mod actions;
+pub mod activities;
 pub mod auth;
 pub mod bulk;
 pub mod config;
 pub mod cursor;
+pub mod custom_fields;
 pub mod error;
 pub mod filters;
 pub mod http;
@@ -19,13 +21,16 @@ pub mod keys;
 pub mod lead;
 pub mod lead_insights;
 pub mod leads;
+pub mod notes;
 pub mod queue;
 pub mod rescoring;
 pub mod scoring;
 pub mod search;
+pub mod sources;
 pub mod stats;
 pub mod store;
 pub mod table;
+pub mod tags;
 pub mod telemetry;
 pub mod tenant;
 pub mod usage;

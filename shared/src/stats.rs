@@ -12,7 +12,7 @@ use crate::lead::{Lead, LeadStatus, Priority};
 use crate::validate::Choice;
 
 /// Counter name -> change. Names: `total`, `score_sum`, `status:{s}`, `priority:{p}`,
-/// `score:{high|medium|low}`, `source:{name}`, `day:{yyyy-mm-dd}` (creations per UTC day).
+/// `score:{high|medium|low}`, `source:{source id}`, `day:{yyyy-mm-dd}` (creations per UTC day).
 pub type Counters = BTreeMap<String, i64>;
 
 fn score_band(score: u8) -> &'static str {
@@ -30,7 +30,7 @@ fn contributions(lead: &Lead) -> Counters {
     c.insert(format!("status:{}", lead.status.as_str()), 1);
     c.insert(format!("priority:{}", lead.priority.as_str()), 1);
     c.insert(format!("score:{}", score_band(lead.score)), 1);
-    if let Some(source) = &lead.source {
+    if let Some(source) = lead.source_id {
         c.insert(format!("source:{source}"), 1);
     }
     c.insert(format!("day:{}", lead.created_at.format("%Y-%m-%d")), 1);
@@ -78,7 +78,7 @@ pub fn dashboard(counters: &Counters, now: DateTime<Utc>) -> Value {
     };
     let mut sources: Vec<(&str, i64)> = counters
         .iter()
-        .filter_map(|(k, v)| k.strip_prefix("source:").map(|name| (name, *v)))
+        .filter_map(|(k, v)| k.strip_prefix("source:").map(|id| (id, *v)))
         .filter(|(_, v)| *v > 0)
         .collect();
     sources.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
@@ -102,8 +102,9 @@ pub fn dashboard(counters: &Counters, now: DateTime<Utc>) -> Value {
             "medium": get("score:medium"),
             "low": get("score:low"),
         },
-        "top_sources": sources.iter().take(5).map(|(name, n)| json!({
-            "id": null, "name": name, "leads_count": n,
+        // Names are the sources' own (the lead service fills them in: a rename shows).
+        "top_sources": sources.iter().take(5).map(|(id, n)| json!({
+            "id": id, "name": null, "leads_count": n,
         })).collect::<Vec<_>>(),
         "by_status": by_status,
         "by_priority": by_priority,

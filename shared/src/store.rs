@@ -23,6 +23,12 @@ use crate::stats::Counters;
 use crate::tenant::{Tenant, TenantId, TenantStatus};
 use crate::usage::{record, Kind};
 
+mod activities;
+mod custom_fields;
+mod notes;
+mod sources;
+mod tags;
+
 pub type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +53,14 @@ pub enum Conflict {
     Email,
     /// An item with this key exists already (id or slug taken).
     Exists,
+    /// A name guard (source name, ...) is held by another record of the tenant.
+    Name,
+    /// The lead's source no longer exists (deleted since it was resolved).
+    Source,
+    /// One of the lead's new tags no longer exists.
+    Tag,
+    /// The lead an activity or note belongs to no longer exists.
+    Lead,
 }
 
 /// A readable one-line description of an SDK error.
@@ -431,6 +445,7 @@ impl Store {
         item.extend(keys::lead(lead.tenant_id, lead.id).item_key());
         let status = lead.status.to_string();
         let priority = lead.priority.to_string();
+        let source_id = lead.source_id.map(|id| id.to_string());
         let entries = keys::lead_indexes(&keys::LeadIndexInput {
             tenant: lead.tenant_id,
             id: lead.id,
@@ -439,7 +454,7 @@ impl Store {
             status: &status,
             priority: &priority,
             assigned_to: lead.assigned_to.as_deref(),
-            source: lead.source.as_deref(),
+            source: source_id.as_deref(),
             follow_up: lead.next_follow_up.filter(|_| lead.status.is_active()),
             hot: crate::filters::is_hot(lead),
         });
@@ -545,6 +560,17 @@ impl Store {
 
     /// Writes a new lead with its email guard and audit entry.
     pub async fn create_lead(&self, lead: &Lead, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.create_lead_with(lead, audit, None).await
+    }
+
+    /// [`Self::create_lead`], also creating `new_source` (the lead's source, named for the
+    /// first time) in the same transaction.
+    pub async fn create_lead_with(
+        &self,
+        lead: &Lead,
+        audit: &AuditEntry,
+        new_source: Option<&crate::sources::Source>,
+    ) -> Result<(), StoreError> {
         let absent = Some("attribute_not_exists(PK)");
         self.transact(
             vec![
@@ -564,6 +590,8 @@ impl Store {
             ]
             .into_iter()
             .chain(self.side_writes(lead.tenant_id, None, Some(lead)))
+            .chain(self.source_writes(lead.tenant_id, None, Some(lead), new_source))
+            .chain(self.tag_writes(lead.tenant_id, None, Some(lead)))
             .collect(),
         )
         .await
@@ -577,6 +605,31 @@ impl Store {
         after: &Lead,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
+        self.update_lead_with(before, after, audit, None).await
+    }
+
+    /// [`Self::update_lead`], also creating `new_source` (the lead's new source, named for
+    /// the first time) in the same transaction.
+    pub async fn update_lead_with(
+        &self,
+        before: &Lead,
+        after: &Lead,
+        audit: &AuditEntry,
+        new_source: Option<&crate::sources::Source>,
+    ) -> Result<(), StoreError> {
+        let actions = self.update_lead_actions(before, after, audit, new_source);
+        self.transact(actions).await
+    }
+
+    /// The actions of a lead update's transaction (see [`Self::update_lead_with`]), for
+    /// writes that change a lead along with something else (an activity's side effects).
+    fn update_lead_actions(
+        &self,
+        before: &Lead,
+        after: &Lead,
+        audit: &AuditEntry,
+        new_source: Option<&crate::sources::Source>,
+    ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(Self::lead_item(after)))
@@ -599,7 +652,9 @@ impl Store {
         }
         actions.push((self.audit_put(after.tenant_id, audit), None));
         actions.extend(self.side_writes(after.tenant_id, Some(before), Some(after)));
-        self.transact(actions).await
+        actions.extend(self.source_writes(after.tenant_id, Some(before), Some(after), new_source));
+        actions.extend(self.tag_writes(after.tenant_id, Some(before), Some(after)));
+        actions
     }
 
     /// Deletes the lead and its email guard if it is still at the version read.
@@ -636,6 +691,8 @@ impl Store {
             ]
             .into_iter()
             .chain(self.side_writes(lead.tenant_id, Some(lead), None))
+            .chain(self.source_writes(lead.tenant_id, Some(lead), None, None))
+            .chain(self.tag_writes(lead.tenant_id, Some(lead), None))
             .collect(),
         )
         .await
@@ -821,6 +878,11 @@ impl Store {
                         .is_some_and(|f| if scan.descending { sk < *f } else { sk > *f });
                 if beyond {
                     break;
+                }
+                // One lead met in two partitions of a multi-value read (a lead with two of
+                // the asked tags) has one sort key: serve it once.
+                if bound.as_deref() == Some(sk.as_str()) {
+                    continue;
                 }
                 bound = Some(sk.clone());
                 let lead: Lead = from_item(item)?;

@@ -12,7 +12,7 @@ use chrono::Utc;
 use crm_shared::auth::Caller;
 use crm_shared::filters::{LeadQuery, View};
 use crm_shared::http::{self, lead_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
-use crm_shared::lead::WriteMode;
+use crm_shared::lead::{Lead, WriteMode};
 use crm_shared::{leads, ApiError};
 use serde_json::Value;
 
@@ -58,7 +58,9 @@ async fn list_view(
         query.cursor(),
     )
     .await?;
-    Ok(query.page_response(page, |lead| lead.row(now)))
+    let mut page = page;
+    let related = leads::Related::load(&state.store, caller.tenant, &mut page.items).await?;
+    Ok(query.page_response(page, |lead| related.row(lead, now)))
 }
 
 async fn list(
@@ -97,17 +99,33 @@ async fn dashboard(State(state): State<AppState>, caller: Caller) -> Result<Json
     Ok(Json(leads::dashboard(&state.store, &caller).await?))
 }
 
+/// A lead's detail response, with its source and tags as they are now.
+async fn detail(
+    state: &AppState,
+    caller: &Caller,
+    status: StatusCode,
+    mut lead: Lead,
+) -> Result<Response, ApiError> {
+    let id = lead.id;
+    let (related, (activities, notes)) = futures::future::try_join(
+        leads::Related::load(&state.store, caller.tenant, std::slice::from_mut(&mut lead)),
+        leads::detail_extras(&state.store, caller, id),
+    )
+    .await?;
+    let mut body = related.detail(&lead, Utc::now());
+    body["recent_activities"] = Value::Array(activities);
+    // `lead_notes`, not the original's `notes`: the lead's own `notes` text keeps its name.
+    body["lead_notes"] = Value::Array(notes);
+    Ok(with_etag(status, lead.version, body))
+}
+
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let lead = leads::create(&state.store, &state.queues, &caller, &body).await?;
-    Ok(with_etag(
-        StatusCode::CREATED,
-        lead.version,
-        lead.detail(Utc::now()),
-    ))
+    detail(&state, &caller, StatusCode::CREATED, lead).await
 }
 
 async fn retrieve(
@@ -116,11 +134,7 @@ async fn retrieve(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let lead = leads::get(&state.store, &caller, lead_id(&id)?).await?;
-    Ok(with_etag(
-        StatusCode::OK,
-        lead.version,
-        lead.detail(Utc::now()),
-    ))
+    detail(&state, &caller, StatusCode::OK, lead).await
 }
 
 async fn update(
@@ -142,11 +156,7 @@ async fn update(
     )
     .await?
     .after;
-    Ok(with_etag(
-        StatusCode::OK,
-        lead.version,
-        lead.detail(Utc::now()),
-    ))
+    detail(&state, &caller, StatusCode::OK, lead).await
 }
 
 async fn replace(

@@ -63,7 +63,11 @@ async fn two_bulk_operations_on_overlapping_leads_both_apply() {
     assert_eq!(b.expect(200).body["updated_count"], 8);
     for (n, id) in ids.iter().enumerate() {
         let lead = get_lead(&apps, &token, id).await;
-        assert_eq!(lead["source"].as_str(), (n < 8).then_some("event"), "{n}");
+        assert_eq!(
+            lead["source"]["name"].as_str(),
+            (n < 8).then_some("event"),
+            "{n}"
+        );
         assert_eq!(
             lead["assigned_to"].as_str(),
             (n >= 4).then_some("ann"),

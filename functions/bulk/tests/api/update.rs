@@ -25,7 +25,7 @@ async fn changes_every_lead_and_reports_each_in_request_order() {
         let lead = get_lead(&apps, &token, id).await;
         assert_eq!(lead["status"], "qualified");
         assert_eq!(lead["priority"], "high");
-        assert_eq!(lead["source"], "event");
+        assert_eq!(lead["source"]["name"], "event");
         assert_eq!(lead["version"], 2);
         // One audit entry for the create, one for this change: as a PATCH writes.
         assert_eq!(audit_len(&apps, &tenant, id).await, 2);
@@ -126,32 +126,48 @@ async fn fields_are_validated_exactly_like_a_patch() {
     // Nothing was written.
     assert_eq!(get_lead(&apps, &token, &ids[0]).await["version"], 1);
 
-    // The original's names, with errors under those names.
+    // The original's names, with errors under those names, as a PATCH reports them.
+    let bad = json!({"source_id": "not-an-id", "assigned_to_id": ""});
+    let patch = apps
+        .leads
+        .patch(&lead_url(&ids[0]))
+        .bearer(&token)
+        .json(bad.clone())
+        .send()
+        .await
+        .expect(400);
+    assert!(patch.body["source_id"].is_array(), "{}", patch.text);
+    let mut body = bad;
+    body["lead_ids"] = json!(ids);
+    let res = bulk(&apps, &token, BULK_UPDATE, body).await.expect(400);
+    assert_eq!(res.body, patch.body);
+
+    // A source named for the first time is created once, then set by id like any other.
     let res = bulk(
         &apps,
         &token,
         BULK_UPDATE,
-        json!({"lead_ids": ids, "source_id": "s".repeat(101), "assigned_to_id": ""}),
-    )
-    .await
-    .expect(400);
-    assert_eq!(
-        res.body,
-        json!({"source_id": ["Ensure this field has no more than 100 characters."]})
-    );
-    let res = bulk(
-        &apps,
-        &token,
-        BULK_UPDATE,
-        json!({"lead_ids": ids, "source_id": "webinar", "assigned_to_id": "u7"}),
+        json!({"lead_ids": ids, "source": "webinar", "assigned_to_id": "u7"}),
     )
     .await
     .expect(200);
     assert_eq!(res.body["updated_count"], 1);
     let lead = get_lead(&apps, &token, &ids[0]).await;
+    assert_eq!(lead["source"]["name"], "webinar");
+    assert_eq!(lead["assigned_to"], "u7");
+    let source_id = lead["source"]["id"].clone();
+    let other = create_leads(&apps, &token, 1, json!({"email": "other@example.com"})).await;
+    bulk(
+        &apps,
+        &token,
+        BULK_UPDATE,
+        json!({"lead_ids": other, "source_id": source_id}),
+    )
+    .await
+    .expect(200);
     assert_eq!(
-        (&lead["source"], &lead["assigned_to"]),
-        (&json!("webinar"), &json!("u7"))
+        get_lead(&apps, &token, &other[0]).await["source"]["id"],
+        source_id
     );
 }
 

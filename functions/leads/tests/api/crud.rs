@@ -22,7 +22,10 @@ async fn create_lead_as_in_the_original_curl_example() {
     assert_eq!(lead["full_name"], "John Doe");
     assert_eq!(lead["email"], "john@company.com");
     assert_eq!(lead["company"], "Acme Corp");
-    assert_eq!(lead["source"], "website");
+    // The seed's `"source": "website"` names a source, created on first use.
+    assert_eq!(lead["source"]["name"], "website");
+    assert_eq!(lead["source_name"], "website");
+    assert_eq!(lead["source_id"], lead["source"]["id"]);
     assert_eq!(lead["status"], "new");
     assert_eq!(lead["priority"], "medium");
     assert_eq!(lead["score"], 0);

@@ -37,13 +37,16 @@ fn recount(leads: &[Value]) -> Value {
     let converted = count(&|l| l["status"] == "converted");
     let score_sum: i64 = leads.iter().map(|l| l["score"].as_i64().unwrap()).sum();
     let round = |v: f64, places: i32| (v * 10f64.powi(places)).round() / 10f64.powi(places);
-    let mut sources: BTreeMap<String, i64> = BTreeMap::new();
+    // By source id (names can repeat across renames); ties in id order.
+    let mut sources: BTreeMap<(String, String), i64> = BTreeMap::new();
     for l in leads {
-        if let Some(s) = l["source"].as_str() {
-            *sources.entry(s.to_string()).or_default() += 1;
+        if let (Some(id), Some(name)) = (l["source"]["id"].as_str(), l["source"]["name"].as_str()) {
+            *sources
+                .entry((id.to_string(), name.to_string()))
+                .or_default() += 1;
         }
     }
-    let mut top: Vec<(String, i64)> = sources.into_iter().collect();
+    let mut top: Vec<((String, String), i64)> = sources.into_iter().collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let by = |field: &str, values: &[&str]| -> Value {
         values
@@ -64,7 +67,7 @@ fn recount(leads: &[Value]) -> Value {
             "medium": count(&|l| (40..70).contains(&l["score"].as_i64().unwrap())),
             "low": count(&|l| l["score"].as_i64().unwrap() < 40),
         },
-        "top_sources": top.iter().take(5).map(|(n, c)| json!({"id": null, "name": n, "leads_count": c})).collect::<Vec<_>>(),
+        "top_sources": top.iter().take(5).map(|((id, n), c)| json!({"id": id, "name": n, "leads_count": c})).collect::<Vec<_>>(),
         "by_status": by("status", &STATUSES),
         "by_priority": by("priority", &PRIORITIES),
     })

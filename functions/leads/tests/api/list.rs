@@ -219,11 +219,11 @@ async fn every_filter_matches_a_brute_force_recount() {
         ),
         (
             "source=website",
-            Box::new(|l| s(l, "source") == Some("website")),
+            Box::new(|l| s(l, "source_name") == Some("website")),
         ),
         (
             "source=google%20ads",
-            Box::new(|l| s(l, "source") == Some("Google Ads")),
+            Box::new(|l| s(l, "source_name") == Some("Google Ads")),
         ),
         (
             "company_size=small,medium",
@@ -313,7 +313,7 @@ async fn every_filter_matches_a_brute_force_recount() {
         (
             "source=website&has_phone=true&score_min=30",
             Box::new(|l| {
-                s(l, "source") == Some("website") && !l["phone"].is_null() && score(l) >= 30
+                s(l, "source_name") == Some("website") && !l["phone"].is_null() && score(l) >= 30
             }),
         ),
         (
@@ -402,7 +402,7 @@ async fn orderings_views_and_search_match_a_recount() {
         ("high-priority/", Box::new(hot), by_score_desc),
         (
             "high-priority/?source=website",
-            Box::new(move |l| hot(l) && s(l, "source") == Some("website")),
+            Box::new(move |l| hot(l) && s(l, "source_name") == Some("website")),
             by_score_desc,
         ),
         (

@@ -1,0 +1,232 @@
+//! Custom fields: definitions (CRUD, validation, roles, tenancy), lead values checked
+//! against them per type, required fields and defaults, and the `cf_<name>=` filter.
+
+use crate::common::*;
+
+const FIELDS: &str = "/api/leads/api/v1/custom-fields/";
+
+async fn define(app: &TestApp, token: &str, body: Value) -> Value {
+    app.post(FIELDS)
+        .bearer(token)
+        .json(body)
+        .send()
+        .await
+        .expect(201)
+        .body
+}
+
+#[tokio::test]
+async fn definitions_crud_validation_roles_and_tenancy() {
+    let apps = start().await;
+    let app = &apps.sources;
+    let (tenant, token) = tenant_owner(app, "Acme").await;
+    let (_, other) = tenant_owner(app, "Other").await;
+    let field = define(
+        app,
+        &token,
+        json!({"name": "tier", "field_type": "select", "options": ["gold", "silver"], "order": 2}),
+    )
+    .await;
+    assert_eq!(field["is_required"], false);
+    assert_eq!(field["is_active"], true);
+    assert_eq!(field["options"], json!(["gold", "silver"]));
+    let url = format!("{FIELDS}{}/", id(&field));
+    let res = app
+        .patch(&url)
+        .bearer(&token)
+        .json(json!({"help_text": "Plan", "default_value": "silver"}))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.body["default_value"], "silver");
+    for (body, field) in [
+        (json!({"field_type": "text"}), "name"),
+        (json!({"name": "Bad Name", "field_type": "text"}), "name"),
+        (json!({"name": "ok"}), "field_type"),
+        (json!({"name": "ok", "field_type": "colour"}), "field_type"),
+        (json!({"name": "ok", "field_type": "select"}), "options"),
+        (
+            json!({"name": "ok", "field_type": "select", "options": "a,b"}),
+            "options",
+        ),
+        (
+            json!({"name": "ok", "field_type": "number", "default_value": "many"}),
+            "default_value",
+        ),
+        (
+            json!({"name": "ok", "field_type": "text", "order": "first"}),
+            "order",
+        ),
+        (json!({"name": "tier", "field_type": "text"}), "name"),
+    ] {
+        let res = app
+            .post(FIELDS)
+            .bearer(&token)
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(res.status, 400, "{body}: {}", res.text);
+        assert!(res.body[field].is_array(), "{body}: {}", res.text);
+    }
+    for body in [json!({"name": "level"}), json!({"field_type": "text"})] {
+        let res = app
+            .patch(&url)
+            .bearer(&token)
+            .json(body.clone())
+            .send()
+            .await
+            .expect(400);
+        assert!(res.body.as_object().unwrap().len() == 1, "{}", res.text);
+    }
+    let manager = app.token(&tenant, "m", Role::Manager);
+    app.get(&url).bearer(&manager).send().await.expect(200);
+    app.post(FIELDS)
+        .bearer(&manager)
+        .json(json!({"name": "x", "field_type": "text"}))
+        .send()
+        .await
+        .expect(403);
+    app.patch(&url)
+        .bearer(&manager)
+        .json(json!({"order": 1}))
+        .send()
+        .await
+        .expect(403);
+    app.delete(&url).bearer(&manager).send().await.expect(403);
+    app.get(&url).bearer(&other).send().await.expect(404);
+    app.delete(&url).bearer(&other).send().await.expect(404);
+    define(app, &other, json!({"name": "tier", "field_type": "text"})).await;
+
+    define(
+        app,
+        &token,
+        json!({"name": "a_first", "field_type": "text", "order": 1}),
+    )
+    .await;
+    define(
+        app,
+        &token,
+        json!({"name": "z_last", "field_type": "text", "order": 9}),
+    )
+    .await;
+    let rows = all_pages(app, &token, &format!("{FIELDS}?page_size=2")).await;
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a_first", "tier", "z_last"]);
+
+    app.delete(&url).bearer(&token).send().await.expect(204);
+    app.get(&url).bearer(&token).send().await.expect(404);
+    // The name stays retired: leads may still hold values under it.
+    let res = app
+        .post(FIELDS)
+        .bearer(&token)
+        .json(json!({"name": "tier", "field_type": "number"}))
+        .send()
+        .await
+        .expect(400);
+    assert!(res.body["name"].is_array());
+}
+
+#[tokio::test]
+async fn lead_values_are_checked_and_filterable() {
+    let apps = start().await;
+    let app = &apps.sources;
+    let (_, token) = tenant_owner(app, "Acme").await;
+    for body in [
+        json!({"name": "tier", "field_type": "select", "options": ["gold", "silver"], "is_required": true, "default_value": "silver"}),
+        json!({"name": "seats", "field_type": "number"}),
+        json!({"name": "renewal", "field_type": "date"}),
+        json!({"name": "call_at", "field_type": "datetime"}),
+        json!({"name": "vip", "field_type": "boolean"}),
+        json!({"name": "areas", "field_type": "multi_select", "options": ["eu", "us", "apac"]}),
+        json!({"name": "site", "field_type": "url"}),
+        json!({"name": "billing", "field_type": "email"}),
+        json!({"name": "memo", "field_type": "textarea"}),
+        json!({"name": "code", "field_type": "text"}),
+    ] {
+        define(app, &token, body).await;
+    }
+    // Defaults fill in on create; values come back typed.
+    let mut body = person(1);
+    body["custom_fields"] = json!({"seats": "12", "renewal": "2027-01-31", "vip": true, "areas": ["eu", "us", "eu"], "site": "https://acme.example", "billing": "Pay@ACME.example", "call_at": "2027-01-31T10:00:00+01:00", "memo": "long text", "code": " A-1 "});
+    let lead = create_lead(&apps.leads, &token, body).await;
+    let values = &lead["custom_fields"];
+    assert_eq!(values["tier"], "silver");
+    assert_eq!(values["seats"], 12.0);
+    assert_eq!(values["areas"], json!(["eu", "us"]));
+    assert_eq!(values["billing"], "Pay@acme.example");
+    assert_eq!(values["code"], "A-1");
+    assert_eq!(values["call_at"], "2027-01-31T09:00:00Z");
+    assert_eq!(lead["custom_field_values"], *values);
+
+    for bad in [
+        json!({"seats": "many"}),
+        json!({"renewal": "31/01/2027"}),
+        json!({"call_at": "tomorrow"}),
+        json!({"vip": "yes please"}),
+        json!({"tier": "bronze"}),
+        json!({"areas": ["mars"]}),
+        json!({"areas": "eu"}),
+        json!({"site": "ftp://x"}),
+        json!({"billing": "not-an-email"}),
+        json!({"code": "x".repeat(256)}),
+        json!({"unknown": 1}),
+        json!({"tier": null}),
+    ] {
+        let res = apps
+            .leads
+            .patch(&lead_url(&id(&lead)))
+            .bearer(&token)
+            .json(json!({"custom_fields": bad}))
+            .send()
+            .await;
+        assert_eq!(res.status, 400, "{bad}: {}", res.text);
+        let messages = res.body["custom_fields"]
+            .as_array()
+            .expect("errors under custom_fields");
+        let name = bad.as_object().unwrap().keys().next().unwrap().clone();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.as_str().unwrap().starts_with(&name)),
+            "{bad}: {}",
+            res.text
+        );
+    }
+    let res = apps.leads.post(LEADS).bearer(&token).json(json!({"first_name": "A", "last_name": "B", "email": "x@y.example", "custom_fields": [1]})).send().await.expect(400);
+    assert!(res.body["custom_fields"].is_array());
+
+    // PATCH merges; null clears one value.
+    let res = apps
+        .leads
+        .patch(&lead_url(&id(&lead)))
+        .bearer(&token)
+        .json(json!({"custom_fields": {"tier": "gold", "memo": null}}))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.body["custom_fields"]["tier"], "gold");
+    assert_eq!(res.body["custom_fields"]["seats"], 12.0);
+    assert!(res.body["custom_fields"].get("memo").is_none());
+
+    let mut other = person(2);
+    other["custom_fields"] = json!({"seats": 3, "areas": ["apac"]});
+    create_lead(&apps.leads, &token, other).await;
+    let count = |q: &'static str| {
+        let apps = &apps;
+        let token = &token;
+        async move {
+            all_pages(&apps.leads, token, &format!("{LEADS}?{q}"))
+                .await
+                .len()
+        }
+    };
+    assert_eq!(count("cf_tier=GOLD").await, 1);
+    assert_eq!(count("cf_tier=silver").await, 1);
+    assert_eq!(count("cf_seats=12").await, 1);
+    assert_eq!(count("cf_seats=3.0").await, 1);
+    assert_eq!(count("cf_areas=us").await, 1);
+    assert_eq!(count("cf_areas=apac").await, 1);
+    assert_eq!(count("cf_vip=true").await, 1);
+    assert_eq!(count("cf_tier=silver&cf_seats=3").await, 1);
+    assert_eq!(count("cf_nothing=1").await, 0);
+}
