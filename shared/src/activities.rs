@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::http::ListQuery;
 use crate::keys::{self, LeadIndex};
 use crate::lead::{Lead, LeadStatus, WriteMode};
+use crate::queue::{reason, Queues, ScoreRequest};
 use crate::store::{AuditAction, AuditEntry, Conflict, IndexScan, Store, StoreError};
 use crate::validate::{Choice, FieldErrors, Input, Patch, Text};
 
@@ -335,9 +336,12 @@ async fn editable_lead(store: &Store, caller: &Caller, id: Uuid) -> Result<Lead,
     Ok(lead)
 }
 
-/// The lead after an activity's side effects, if it changes.
+/// The lead after an activity's side effects, if it changes. A new activity always
+/// changes it: the lead counts its activities for the score's engagement factor.
 fn side_effects(lead: &Lead, kind: ActivityType, now: DateTime<Utc>) -> Option<Lead> {
     let mut after = lead.clone();
+    after.activity_count += 1;
+    after.last_activity_at = Some(now);
     if kind.is_contact() {
         after.last_contact_date = Some(now);
     }
@@ -351,8 +355,11 @@ fn side_effects(lead: &Lead, kind: ActivityType, now: DateTime<Utc>) -> Option<L
     })
 }
 
+/// Creates an activity, applies its side effects to the lead in the same transaction, and
+/// asks for a rescore (the activity changes the lead's engagement).
 pub async fn create(
     store: &Store,
+    queues: &Queues,
     caller: &Caller,
     body: &Map<String, Value>,
 ) -> Result<Activity, ApiError> {
@@ -392,7 +399,14 @@ pub async fn create(
             .zip(audit.as_ref())
             .map(|(a, au)| (&lead, a, au));
         match store.create_activity(&activity, change).await {
-            Ok(()) => return Ok(activity),
+            Ok(()) => {
+                if let Some(after) = &after {
+                    queues
+                        .request_score(&ScoreRequest::new(after, reason::ACTIVITY))
+                        .await;
+                }
+                return Ok(activity);
+            }
             // The lead changed between the read and the write: apply to the new version.
             Err(StoreError::Conflict(Conflict::Version)) => continue,
             Err(e) => return Err(store_error(e)),

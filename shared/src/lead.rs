@@ -102,6 +102,12 @@ pub struct Lead {
     /// The formula behind `score` (`explainable-v1`, `legacy-v1`); None until scored.
     #[serde(default)]
     pub score_model: Option<String>,
+    /// Activities logged on the lead (calls, emails, meetings, ...), and the latest one's
+    /// time: kept by the activity writes, read by the score's engagement factor.
+    #[serde(default)]
+    pub activity_count: u32,
+    #[serde(default)]
+    pub last_activity_at: Option<DateTime<Utc>>,
     /// The lead version the score was computed at. A scoring request triggered at this
     /// version or an older one has nothing left to do (duplicates, reordered deliveries).
     #[serde(default)]
@@ -304,6 +310,8 @@ impl Lead {
             score_factors: Vec::new(),
             last_scored_at: None,
             score_model: None,
+            activity_count: 0,
+            last_activity_at: None,
             scored_version: 0,
             notes: None,
             first_contact_date: None,

@@ -19,7 +19,7 @@ use crate::insights::{self, AiAgentsClient, Insights};
 use crate::lead::Lead;
 use crate::queue::{InsightRequest, Queues};
 use crate::rescoring::{self, Rescored};
-use crate::scoring::{Factor, ScoreCard, ScoringSettings};
+use crate::scoring::{Factor, ScoreCard, ScoringSettings, Signals};
 use crate::store::{Conflict, Store, StoreError};
 use crate::tenant::TenantId;
 
@@ -117,7 +117,12 @@ fn current_card(lead: &Lead) -> ScoreCard {
             model: model.clone(),
             factors,
         },
-        _ => rescoring::card_for(lead, &ScoringSettings::default(), Utc::now()),
+        _ => rescoring::card_for(
+            lead,
+            &Signals::default(),
+            &ScoringSettings::default(),
+            Utc::now(),
+        ),
     }
 }
 

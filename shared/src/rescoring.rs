@@ -34,15 +34,34 @@ pub enum Rescored {
     Gone,
 }
 
-/// What the score knows besides the lead's own fields. Activity and source figures join
-/// here as those records land; until then their factors say the signal is unknown.
-pub fn signals_for(_lead: &Lead) -> Signals {
-    Signals::default()
+/// Fewer leads than this from a source say nothing about its quality yet.
+pub const MIN_SOURCE_LEADS: i64 = 5;
+
+/// What the score knows besides the lead's own fields: its engagement (kept on the lead by
+/// the activity writes) and its source's real conversion rate (one read).
+pub async fn signals_for(store: &Store, lead: &Lead) -> Result<Signals, ApiError> {
+    let source = match lead.source_id {
+        Some(id) => store.get_source(lead.tenant_id, id).await?,
+        None => None,
+    };
+    Ok(Signals {
+        activity_count: lead.activity_count,
+        last_activity_at: lead.last_activity_at,
+        source_conversion_rate: source
+            .filter(|s| s.total_leads >= MIN_SOURCE_LEADS)
+            .map(|s| s.converted_leads.max(0) as f64 / s.total_leads as f64),
+        ..Signals::default()
+    })
 }
 
-/// Scores `lead` with `settings` now.
-pub fn card_for(lead: &Lead, settings: &ScoringSettings, now: DateTime<Utc>) -> ScoreCard {
-    scoring::score(lead, &signals_for(lead), settings, now)
+/// Scores `lead` with `signals` and `settings` now.
+pub fn card_for(
+    lead: &Lead,
+    signals: &Signals,
+    settings: &ScoringSettings,
+    now: DateTime<Utc>,
+) -> ScoreCard {
+    scoring::score(lead, signals, settings, now)
 }
 
 fn same_card(lead: &Lead, card: &ScoreCard) -> bool {
@@ -61,18 +80,26 @@ pub async fn rescore(
     actor: &str,
 ) -> Result<Rescored, ApiError> {
     let settings = store.scoring_settings(tenant).await?;
+    let Some(current) = store.get_lead(tenant, lead_id).await? else {
+        return Ok(Rescored::Gone);
+    };
+    if trigger.is_some_and(|v| current.scored_version >= v) {
+        return Ok(Rescored::AlreadyCurrent);
+    }
+    let signals = signals_for(store, &current).await?;
     let mut outcome = None;
     let actor = Actor {
         tenant,
         user_id: actor,
         action: AuditAction::Score,
     };
-    let modified = leads::modify(store, actor, lead_id, None, None, |before, after, now| {
+    let first = Some(current);
+    let modified = leads::modify(store, actor, lead_id, None, first, |before, after, now| {
         if trigger.is_some_and(|v| before.scored_version >= v) {
             outcome = Some(None);
             return Ok(());
         }
-        let card = card_for(before, &settings, now);
+        let card = card_for(before, &signals, &settings, now);
         if !same_card(before, &card) {
             after.score = card.score;
             after.score_factors = card.factors_json();

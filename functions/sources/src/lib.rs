@@ -334,7 +334,7 @@ async fn activity_create(
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let activity = activities::create(&state.store, &caller, &body).await?;
+    let activity = activities::create(&state.store, &state.queues, &caller, &body).await?;
     Ok(with_etag(
         StatusCode::CREATED,
         activity.version,

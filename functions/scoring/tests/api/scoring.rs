@@ -267,3 +267,88 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_without_blocking_its_bat
         vec!["{not json".to_string()]
     );
 }
+
+fn factor(lead: &Value, name: &str) -> Value {
+    lead["score_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["factor"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {name} factor in {lead}"))
+}
+
+#[tokio::test]
+async fn activities_and_the_sources_record_feed_the_score() {
+    let l = start().await;
+    let sources = l.leads.with_function(sources::app);
+    let tenant = l.leads.tenant("Acme").await;
+    let owner = l.leads.token(&tenant, "owner", Role::Owner);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let id = l
+            .leads
+            .post(LEADS)
+            .bearer(&owner)
+            .json(json!({"first_name": "A", "last_name": format!("B{n}"),
+                         "email": format!("a{n}@b.example"), "source": "webinar"}))
+            .send()
+            .await
+            .expect(201)
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        ids.push(id);
+    }
+    l.run_worker().await;
+    let first = l.lead(&owner, &ids[0]).await;
+    assert_eq!(factor(&first, "engagement")["points"], 0, "{first}");
+
+    // A logged call asks for a rescore, and engagement now counts.
+    sources
+        .post("/api/leads/api/v1/activities/")
+        .bearer(&owner)
+        .json(
+            json!({"lead": ids[0], "activity_type": "call", "title": "Intro call",
+                     "description": "Talked budgets"}),
+        )
+        .send()
+        .await
+        .expect(201);
+    assert_eq!(l.run_worker().await, 1);
+    let engaged = l.lead(&owner, &ids[0]).await;
+    assert_eq!(engaged["activity_count"], 1);
+    assert!(
+        factor(&engaged, "engagement")["points"].as_u64().unwrap() > 0,
+        "{engaged}"
+    );
+    assert!(engaged["score"].as_u64() > first["score"].as_u64());
+
+    // Two of the source's five leads convert: its real rate (0.4) scores the others.
+    for id in &ids[3..] {
+        l.actions
+            .post(&format!("{LEADS}{id}/convert/"))
+            .bearer(&owner)
+            .send()
+            .await
+            .expect(200);
+    }
+    l.run_worker().await;
+    let rescored = l
+        .actions
+        .post(&format!("{LEADS}{}/update-score/", ids[1]))
+        .bearer(&owner)
+        .send()
+        .await
+        .expect(200);
+    let quality = rescored.body["score_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["factor"] == "source_quality")
+        .cloned()
+        .unwrap();
+    assert_eq!(quality["value"]["conversion_rate"], 0.4, "{quality}");
+    assert_eq!(quality["points"], quality["max"], "{quality}");
+}
