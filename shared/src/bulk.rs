@@ -23,7 +23,7 @@ use crate::choice_enum;
 use crate::error::ApiError;
 use crate::lead::{Lead, LeadInput, LeadStatus, WriteMode};
 use crate::leads;
-use crate::queue::Queues;
+use crate::queue::{Queues, ScoreRequest};
 use crate::sources::{self, Resolved, SourceRef};
 use crate::store::{Store, StoreError};
 use crate::tenant::TenantId;
@@ -49,14 +49,16 @@ pub const COUNT_CAP: usize = 10_000;
 const THROTTLE_ATTEMPTS: u32 = 8;
 
 /// The fields `bulk-update` changes; `assigned_to_id` and `source_id` are the original's
-/// names for `assigned_to` and `source`.
-const UPDATE_FIELDS: [&str; 6] = [
+/// names for `assigned_to` and `source`. `tag_ids` replaces each lead's tags, as the
+/// original did (`bulk-tag` adds and removes instead).
+const UPDATE_FIELDS: [&str; 7] = [
     "status",
     "priority",
     "assigned_to",
     "assigned_to_id",
     "source",
     "source_id",
+    "tag_ids",
 ];
 
 /// Bulk operations are a manager's job (the original's role rules).
@@ -173,15 +175,10 @@ pub struct BulkUpdate {
 pub fn parse_update(body: &Map<String, Value>) -> Result<BulkUpdate, ApiError> {
     let mut errors = FieldErrors::default();
     let targets = parse_ids(body, &mut errors);
-    if body.contains_key("tag_ids") {
-        // Refused rather than ignored: a client of the original would otherwise believe
-        // its tags were set.
-        errors.add("tag_ids", "Tags cannot be changed by bulk-update yet.");
-    }
     if !UPDATE_FIELDS.iter().any(|f| body.contains_key(*f)) {
         errors.add(
             "non_field_errors",
-            "Provide at least one field to change: status, priority, assigned_to or source.",
+            "Provide at least one field to change: status, priority, assigned_to, source or tag_ids.",
         );
     }
     let change = parse_change(body, &UPDATE_FIELDS, &mut errors);
@@ -313,6 +310,8 @@ pub enum Outcome {
     /// The lead could not be written (throttled, a persistent race, DynamoDB trouble); it
     /// is unchanged and the request may be retried for it.
     Error,
+    /// A rescore was queued (`update-scores`).
+    Queued,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -365,8 +364,7 @@ async fn write_one(
     queues: &Queues,
     caller: &Caller,
     lead: Lead,
-    change: &LeadInput,
-    source: Option<&(Uuid, String)>,
+    edit: Edit<'_>,
 ) -> (Outcome, Option<String>) {
     for attempt in 0..THROTTLE_ATTEMPTS {
         if attempt > 0 {
@@ -378,13 +376,7 @@ async fn write_one(
             lead.id,
             None,
             Some(lead.clone()),
-            |_, l, now| {
-                l.apply(change.clone(), now);
-                if let Some(source) = source {
-                    l.set_source(Some(source.clone()));
-                }
-                Ok(())
-            },
+            |_, l, now| edit.apply(l, now),
         )
         .await;
         return match result {
@@ -405,6 +397,52 @@ async fn write_one(
     unreachable!("the last attempt returns")
 }
 
+/// `bulk-tag`'s change: tags to add and to remove, each checked to exist.
+#[derive(Clone, Debug, Default)]
+pub struct TagChange {
+    pub add: Vec<Uuid>,
+    pub remove: Vec<Uuid>,
+}
+
+/// What one lead's write changes.
+#[derive(Clone, Copy)]
+struct Edit<'a> {
+    change: &'a LeadInput,
+    source: Option<&'a (Uuid, String)>,
+    tags: Option<&'a TagChange>,
+}
+
+impl Edit<'_> {
+    fn apply(&self, lead: &mut Lead, now: chrono::DateTime<chrono::Utc>) -> Result<(), ApiError> {
+        lead.apply(self.change.clone(), now);
+        if let Some(source) = self.source {
+            lead.set_source(Some(source.clone()));
+        }
+        if let Some(tags) = self.tags {
+            let mut ids = lead.tag_ids.clone();
+            for add in &tags.add {
+                let add = add.to_string();
+                if !ids.contains(&add) {
+                    ids.push(add);
+                }
+            }
+            ids.retain(|id| !tags.remove.iter().any(|r| r.to_string() == *id));
+            if ids.len() > crate::tags::MAX_PER_LEAD {
+                return Err(ApiError::field(
+                    "tag_ids",
+                    format!(
+                        "A lead has at most {} tags; this one would have {}.",
+                        crate::tags::MAX_PER_LEAD,
+                        ids.len()
+                    ),
+                ));
+            }
+            lead.tag_ids = ids;
+        }
+        Ok(())
+    }
+}
+
 /// One unit of work: a lead found in the tenant with its change, or an id that names none.
 enum Job {
     // Boxed: a lead and a change are large next to a missing id.
@@ -413,6 +451,8 @@ enum Job {
         change: Box<LeadInput>,
         /// The source to set, resolved once for the whole request: `(id, name)`.
         source: Option<(Uuid, String)>,
+        /// Tags to add and remove (`bulk-tag`), relative to each lead's own.
+        tags: Option<std::sync::Arc<TagChange>>,
         shown: Option<String>,
     },
     Missing(String),
@@ -449,11 +489,16 @@ async fn do_job(store: &Store, queues: &Queues, caller: &Caller, job: Job) -> It
             lead,
             change,
             source,
+            tags,
             shown,
         } => {
             let id = lead.id.to_string();
-            let (status, error) =
-                write_one(store, queues, caller, *lead, &change, source.as_ref()).await;
+            let edit = Edit {
+                change: &change,
+                source: source.as_ref(),
+                tags: tags.as_deref(),
+            };
+            let (status, error) = write_one(store, queues, caller, *lead, edit).await;
             ItemResult {
                 id,
                 assigned_to: shown
@@ -518,6 +563,9 @@ pub async fn update(
     req: &BulkUpdate,
 ) -> Result<Report, ApiError> {
     require_bulk(caller)?;
+    if let Some(ids) = &req.change.tag_ids {
+        crate::tags::require_existing(store, caller.tenant, ids).await?;
+    }
     let source = match &req.change.source {
         Patch::Set(reference) => Some(source_for_all(store, caller, reference).await?),
         _ => None,
@@ -530,6 +578,7 @@ pub async fn update(
                 lead: Box::new(lead),
                 change: Box::new(req.change.clone()),
                 source: source.clone(),
+                tags: None,
                 shown: None,
             },
             Err(id) => Job::Missing(id),
@@ -660,6 +709,7 @@ pub async fn assign(
                 lead: Box::new(lead),
                 change: Box::new(change(user)),
                 source: None,
+                tags: None,
                 shown,
             },
             Err(id) => Job::Missing(id),
@@ -672,6 +722,211 @@ pub async fn assign(
         "bulk assign"
     );
     Ok(report)
+}
+
+/// A validated `bulk-tag` request.
+#[derive(Clone, Debug)]
+pub struct BulkTag {
+    pub targets: Vec<Target>,
+    pub change: TagChange,
+}
+
+/// Tag ids under `field`: a list of UUID strings, at most [`crate::tags::MAX_PER_LEAD`].
+fn tag_list(body: &Map<String, Value>, field: &str, errors: &mut FieldErrors) -> Vec<Uuid> {
+    let Some(value) = body.get(field) else {
+        return Vec::new();
+    };
+    let Value::Array(items) = value else {
+        errors.add(
+            field,
+            format!(
+                "Expected a list of items but got type \"{}\".",
+                json_type(value)
+            ),
+        );
+        return Vec::new();
+    };
+    if items.len() > crate::tags::MAX_PER_LEAD {
+        errors.add(
+            field,
+            format!(
+                "Ensure this field has no more than {} elements.",
+                crate::tags::MAX_PER_LEAD
+            ),
+        );
+        return Vec::new();
+    }
+    let mut ids = Vec::new();
+    for item in items {
+        match item.as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+            Some(id) if !ids.contains(&id) => ids.push(id),
+            Some(_) => {}
+            None => {
+                errors.add(
+                    field,
+                    format!(
+                        "\"{}\" is not a valid UUID.",
+                        item.as_str().unwrap_or(&item.to_string())
+                    ),
+                );
+                return Vec::new();
+            }
+        }
+    }
+    ids
+}
+
+/// `{lead_ids, add?: [tag ids], remove?: [tag ids]}`: at least one tag to add or remove,
+/// none in both lists.
+pub fn parse_tag(body: &Map<String, Value>) -> Result<BulkTag, ApiError> {
+    let mut errors = FieldErrors::default();
+    let targets = parse_ids(body, &mut errors);
+    let add = tag_list(body, "add", &mut errors);
+    let remove = tag_list(body, "remove", &mut errors);
+    if add.is_empty() && remove.is_empty() && !errors.has("add") && !errors.has("remove") {
+        errors.add("non_field_errors", "Provide tag ids to add or to remove.");
+    }
+    if add.iter().any(|a| remove.contains(a)) {
+        errors.add("remove", "A tag cannot be both added and removed.");
+    }
+    errors.into_result()?;
+    Ok(BulkTag {
+        targets,
+        change: TagChange { add, remove },
+    })
+}
+
+/// `bulk-tag`: adds and removes tags on every lead, keeping each lead's other tags. The
+/// tags to add must exist in the tenant (400 naming `add`); a lead that would end with more
+/// than [`crate::tags::MAX_PER_LEAD`] tags is reported as an error and left unchanged.
+pub async fn tag(
+    store: &Store,
+    queues: &Queues,
+    caller: &Caller,
+    req: &BulkTag,
+) -> Result<Report, ApiError> {
+    require_bulk(caller)?;
+    crate::tags::require_existing(store, caller.tenant, &req.change.add)
+        .await
+        .map_err(|e| match e {
+            ApiError::Validation(mut errors) => {
+                errors.rename("tag_ids", "add");
+                ApiError::Validation(errors)
+            }
+            other => other,
+        })?;
+    let change = std::sync::Arc::new(req.change.clone());
+    let jobs = read_targets(store, caller.tenant, &req.targets)
+        .await?
+        .into_iter()
+        .map(|found| match found {
+            Ok(lead) => Job::Write {
+                lead: Box::new(lead),
+                change: Box::new(LeadInput::default()),
+                source: None,
+                tags: Some(change.clone()),
+                shown: None,
+            },
+            Err(id) => Job::Missing(id),
+        })
+        .collect();
+    let report = run(store, queues, caller, jobs).await;
+    tracing::info!(
+        requested = req.targets.len(),
+        updated = report.updated_count,
+        "bulk tag"
+    );
+    Ok(report)
+}
+
+/// `{lead_ids}` for `update-scores`.
+pub fn parse_ids_only(body: &Map<String, Value>) -> Result<Vec<Target>, ApiError> {
+    let mut errors = FieldErrors::default();
+    let targets = parse_ids(body, &mut errors);
+    errors.into_result()?;
+    Ok(targets)
+}
+
+async fn rescore_now(
+    store: &Store,
+    caller: &Caller,
+    id: Uuid,
+) -> (Uuid, (Outcome, Option<String>)) {
+    use crate::rescoring::{rescore, Rescored};
+    let outcome = match rescore(store, caller.tenant, id, None, &caller.user_id).await {
+        Ok(Rescored::Written { .. }) => (Outcome::Updated, None),
+        Ok(Rescored::Gone) => (Outcome::NotFound, None),
+        Ok(_) => (Outcome::Unchanged, None),
+        Err(e) => (Outcome::Error, Some(public_message(&e))),
+    };
+    (id, outcome)
+}
+
+/// `update-scores`: asks for every found lead to be rescored now (whatever its stored
+/// score), through the scoring queue (`queued`), or inline when there is none (`updated` or
+/// `unchanged`). Answers `{queued_count, updated_count, results}`.
+pub async fn update_scores(
+    store: &Store,
+    queues: &Queues,
+    caller: &Caller,
+    targets: &[Target],
+) -> Result<Value, ApiError> {
+    require_bulk(caller)?;
+    let found = read_targets(store, caller.tenant, targets).await?;
+    let leads: Vec<&Lead> = found.iter().filter_map(|f| f.as_ref().ok()).collect();
+    let mut outcomes: HashMap<Uuid, (Outcome, Option<String>)> = HashMap::new();
+    if queues.scoring_enabled() {
+        let requests: Vec<ScoreRequest> = leads
+            .iter()
+            .map(|l| ScoreRequest::new(l, crate::queue::reason::MANUAL))
+            .collect();
+        let failed = queues.request_scores(&requests).await;
+        for lead in &leads {
+            let outcome = if failed.contains(&lead.id) {
+                (
+                    Outcome::Error,
+                    Some("Could not queue; try again.".to_string()),
+                )
+            } else {
+                (Outcome::Queued, None)
+            };
+            outcomes.insert(lead.id, outcome);
+        }
+    } else {
+        let ids: Vec<Uuid> = leads.iter().map(|l| l.id).collect();
+        let scored: Vec<(Uuid, (Outcome, Option<String>))> = stream::iter(ids)
+            .map(|id| rescore_now(store, caller, id))
+            .buffered(IN_FLIGHT)
+            .collect()
+            .await;
+        outcomes.extend(scored);
+    }
+    let results: Vec<ItemResult> = found
+        .into_iter()
+        .map(|f| match f {
+            Ok(lead) => {
+                let (status, error) = outcomes.remove(&lead.id).unwrap_or((Outcome::Error, None));
+                ItemResult {
+                    id: lead.id.to_string(),
+                    status,
+                    assigned_to: None,
+                    error,
+                }
+            }
+            Err(id) => ItemResult {
+                id,
+                status: Outcome::NotFound,
+                assigned_to: None,
+                error: None,
+            },
+        })
+        .collect();
+    let count = |o: Outcome| results.iter().filter(|r| r.status == o).count();
+    Ok(serde_json::json!({
+        "queued_count": count(Outcome::Queued),
+        "updated_count": count(Outcome::Updated),
+        "results": results,
+    }))
 }
 
 #[cfg(test)]

@@ -189,6 +189,57 @@ impl Queues {
         }
     }
 
+    /// Asks for many rescores (`SendMessageBatch`, ten per call, a few calls at once).
+    /// Returns the leads whose request could not be sent (logged).
+    pub async fn request_scores(&self, requests: &[ScoreRequest]) -> Vec<Uuid> {
+        let Some(url) = &self.scoring_url else {
+            return Vec::new();
+        };
+        let batches: Vec<Vec<ScoreRequest>> = requests.chunks(10).map(<[_]>::to_vec).collect();
+        let batches = batches.into_iter().map(|chunk| self.send_batch(url, chunk));
+        stream::iter(batches)
+            .buffer_unordered(4)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// One `SendMessageBatch` of up to ten requests; the leads whose request failed.
+    async fn send_batch(&self, url: &str, chunk: Vec<ScoreRequest>) -> Vec<Uuid> {
+        let entries: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(n.to_string())
+                    .message_body(serde_json::to_string(r).expect("queue messages serialise"))
+                    .build()
+                    .expect("entry has id and body")
+            })
+            .collect();
+        let sent = self
+            .sqs
+            .send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        match sent {
+            Ok(out) => out
+                .failed
+                .iter()
+                .filter_map(|f| f.id.parse::<usize>().ok())
+                .map(|n| chunk[n].lead_id)
+                .collect(),
+            Err(e) => {
+                tracing::error!(error = %crate::store::describe(&e), "scoring batch not sent");
+                chunk.iter().map(|r| r.lead_id).collect()
+            }
+        }
+    }
+
     /// Asks for insights. `Ok(false)` when the insights queue is not configured.
     pub async fn request_insights(&self, request: &InsightRequest) -> Result<bool, SendError> {
         let Some(url) = &self.insights_url else {

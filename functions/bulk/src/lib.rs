@@ -1,4 +1,5 @@
-//! The bulk function: `bulk-update` and `bulk-assign` on up to 1,000 leads per request.
+//! The bulk function: `bulk-update`, `bulk-assign`, `bulk-tag` and `update-scores` on up
+//! to 1,000 leads per request.
 //!
 //! Handlers check the role first (403 before the body is even parsed), validate the body,
 //! and hand the work to `crm_shared::bulk` under the request's `Idempotency-Key`
@@ -18,15 +19,29 @@ pub const BULK_UPDATE: &str = "/api/leads/api/v1/leads/bulk-update";
 /// The name the original deployment actually served (its hyphenated route was shadowed).
 pub const BULK_UPDATE_ALIAS: &str = "/api/leads/api/v1/leads/bulk_update";
 pub const BULK_ASSIGN: &str = "/api/leads/api/v1/leads/bulk-assign";
+pub const BULK_TAG: &str = "/api/leads/api/v1/leads/bulk-tag";
+pub const UPDATE_SCORES: &str = "/api/leads/api/v1/leads/update-scores";
+/// The name the original deployment served.
+pub const UPDATE_SCORES_ALIAS: &str = "/api/leads/api/v1/leads/update_scores";
 /// Every path this function serves (each also with a trailing slash), for the API
 /// Gateway routes and the local gateway.
-pub const ROUTES: &[&str] = &[BULK_UPDATE, BULK_UPDATE_ALIAS, BULK_ASSIGN];
+pub const ROUTES: &[&str] = &[
+    BULK_UPDATE,
+    BULK_UPDATE_ALIAS,
+    BULK_ASSIGN,
+    BULK_TAG,
+    UPDATE_SCORES,
+    UPDATE_SCORES_ALIAS,
+];
 
 pub fn app(state: AppState) -> App {
     let routes = Router::new()
         .route(BULK_UPDATE, post(bulk_update))
         .route(BULK_UPDATE_ALIAS, post(bulk_update))
-        .route(BULK_ASSIGN, post(bulk_assign));
+        .route(BULK_ASSIGN, post(bulk_assign))
+        .route(BULK_TAG, post(bulk_tag))
+        .route(UPDATE_SCORES, post(update_scores))
+        .route(UPDATE_SCORES_ALIAS, post(update_scores));
     http::app(routes, state)
 }
 
@@ -97,6 +112,54 @@ async fn bulk_assign(
                 .await?
                 .to_json())
         },
+    )
+    .await?;
+    Ok(respond(answer))
+}
+
+async fn bulk_tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let JsonObject(body) = body_of(&state, &caller, req).await?;
+    let key = idempotency::key_from_headers(&headers)?;
+    let request = bulk::parse_tag(&body)?;
+    let answer = idempotency::run(
+        &state.store,
+        caller.tenant,
+        &caller.user_id,
+        key.as_deref(),
+        "bulk-tag",
+        &body,
+        || async {
+            Ok(bulk::tag(&state.store, &state.queues, &caller, &request)
+                .await?
+                .to_json())
+        },
+    )
+    .await?;
+    Ok(respond(answer))
+}
+
+async fn update_scores(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let JsonObject(body) = body_of(&state, &caller, req).await?;
+    let key = idempotency::key_from_headers(&headers)?;
+    let targets = bulk::parse_ids_only(&body)?;
+    let answer = idempotency::run(
+        &state.store,
+        caller.tenant,
+        &caller.user_id,
+        key.as_deref(),
+        "update-scores",
+        &body,
+        || async { bulk::update_scores(&state.store, &state.queues, &caller, &targets).await },
     )
     .await?;
     Ok(respond(answer))

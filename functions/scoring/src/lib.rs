@@ -3,7 +3,7 @@
 //! messages reported for redelivery (`ReportBatchItemFailures`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use crm_shared::queue::{process_batch, ScoreRequest};
+use crm_shared::queue::{process_batch, reason, ScoreRequest};
 use crm_shared::rescoring::{self, Rescored, SCORING_WORKER};
 use crm_shared::worker::Worker;
 
@@ -13,7 +13,8 @@ pub async fn handle(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
             &worker.store,
             request.tenant(),
             request.lead_id,
-            Some(request.version),
+            // A manual request (update-scores) rescores whatever the stored version.
+            (request.reason != reason::MANUAL).then_some(request.version),
             SCORING_WORKER,
         )
         .await?;

@@ -9,7 +9,7 @@ mod common;
 mod assign;
 mod concurrency;
 mod dashboard;
-mod events;
 mod idempotency;
 mod roles;
+mod tags_and_scores;
 mod update;
