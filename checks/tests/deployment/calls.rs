@@ -1,0 +1,183 @@
+//! The HTTP functions' main paths, driven through their routers with their DynamoDB calls
+//! recorded: every call must be one the function's IAM policy in template.yaml allows. The
+//! event files cover one request per route; this covers the write paths that need more
+//! (sources created by name, email changes, deletes, idempotent replays, balanced
+//! assignment, tags, rescoring, insights, settings).
+
+use crm_shared::auth::Role;
+use crm_testkit::{TestApp, TestResponse};
+
+use crate::common::*;
+use crate::recorder::{assert_granted, recorded_function};
+
+const LEADS: &str = "/api/leads/api/v1/leads/";
+
+#[track_caller]
+fn answered(what: &str, res: TestResponse) -> TestResponse {
+    assert!(res.status < 500, "{what}: {} {}", res.status, res.text);
+    res
+}
+
+#[tokio::test]
+async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
+    let base = TestApp::start(leads::app).await;
+    let tenant = base.tenant("Calls Co").await;
+    let owner = base.token(&tenant, "owner-1", Role::Owner);
+    let manager = base.token(&tenant, "manager-1", Role::Manager);
+    let (leads, leads_calls) = recorded_function(&base, leads::app).await;
+    let (actions, actions_calls) = recorded_function(&base, actions::app).await;
+    let (bulk, bulk_calls) = recorded_function(&base, bulk::app).await;
+
+    // leads: creates naming a new source, reads of every kind, an email change, a delete.
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let res = answered(
+            "create",
+            leads
+                .post(LEADS)
+                .bearer(&manager)
+                .json(json!({"first_name": format!("Ann{n}"), "last_name": "Lee",
+                             "email": format!("ann{n}@acme.example"), "company": "Acme",
+                             "phone": "+1 555 0100", "source": "Web", "budget": 1000}))
+                .send()
+                .await,
+        );
+        ids.push(res.body["id"].as_str().expect("an id").to_string());
+    }
+    for path in [
+        format!("{LEADS}?page_size=2"),
+        format!("{LEADS}?ordering=company&status=new"),
+        format!("{LEADS}?search=acme"),
+        format!("{LEADS}?source=Web"),
+        format!("{LEADS}dashboard/"),
+        format!("{LEADS}overdue/"),
+        format!("{LEADS}high-priority/"),
+        format!("{LEADS}unassigned/"),
+        format!("{LEADS}{}/", ids[0]),
+        "/health-check/".to_string(),
+        "/".to_string(),
+    ] {
+        answered(&path, leads.get(&path).bearer(&manager).send().await);
+    }
+    answered(
+        "patch",
+        leads
+            .patch(&format!("{LEADS}{}/", ids[2]))
+            .bearer(&manager)
+            .json(
+                json!({"email": "other@acme.example", "company": "Other", "source": "Fair",
+                         "assigned_to": "manager-1"}),
+            )
+            .send()
+            .await,
+    );
+    answered(
+        "delete",
+        leads
+            .delete(&format!("{LEADS}{}/", ids[2]))
+            .bearer(&owner)
+            .send()
+            .await,
+    );
+
+    // actions: every action, insights read and refresh, settings.
+    let lead = |id: &str, action: &str| format!("{LEADS}{id}/{action}/");
+    for (method, path, body) in [
+        ("POST", lead(&ids[0], "mark-contacted"), None),
+        ("POST", lead(&ids[0], "update-score"), None),
+        (
+            "POST",
+            lead(&ids[0], "convert"),
+            Some(json!({"conversion_value": "900.00"})),
+        ),
+        (
+            "POST",
+            lead(&ids[1], "mark-lost"),
+            Some(json!({"reason": "Budget"})),
+        ),
+        ("GET", lead(&ids[1], "ai-insights"), None),
+        ("POST", lead(&ids[1], "ai-insights"), None),
+        ("GET", "/api/leads/api/v1/scoring-settings/".into(), None),
+        (
+            "PATCH",
+            "/api/leads/api/v1/scoring-settings/".into(),
+            Some(json!({})),
+        ),
+        ("GET", "/health-check/".into(), None),
+    ] {
+        let mut request = actions.request(method, &path).bearer(&owner);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        answered(&format!("{method} {path}"), request.send().await);
+    }
+
+    // bulk: an update naming a new source (with a key, then replayed), balanced assignment,
+    // tags, rescoring.
+    let both = json!([ids[0], ids[1]]);
+    for _ in 0..2 {
+        answered(
+            "bulk-update",
+            bulk.post(&format!("{LEADS}bulk-update/"))
+                .bearer(&manager)
+                .header("idempotency-key", "calls-1")
+                .json(json!({"lead_ids": both, "priority": "high", "source": "Referral"}))
+                .send()
+                .await,
+        );
+    }
+    for (path, body) in [
+        (
+            "bulk-assign/",
+            json!({"lead_ids": both, "assignees": ["u1", "u2"], "strategy": "least_loaded"}),
+        ),
+        (
+            "bulk-assign/",
+            json!({"lead_ids": both, "assigned_to": null}),
+        ),
+        (
+            "bulk-tag/",
+            json!({"lead_ids": both, "add": ["0b6c3f0e-2a4d-4c8e-9f1a-7d5e3b2c1a00"]}),
+        ),
+        ("update-scores/", json!({"lead_ids": both})),
+    ] {
+        answered(
+            path,
+            bulk.post(&format!("{LEADS}{path}"))
+                .bearer(&manager)
+                .json(body)
+                .send()
+                .await,
+        );
+    }
+
+    let template = template();
+    for (binary, calls, not_driven) in [
+        ("leads", leads_calls, vec![]),
+        ("actions", actions_calls, vec![]),
+        // A key is released only when its request fails as a whole; tag memberships are
+        // dropped only from leads that have tags.
+        ("bulk", bulk_calls, vec!["dynamodb:DeleteItem"]),
+    ] {
+        let calls = calls.take();
+        assert!(!calls.is_empty(), "{binary}: the recorder saw no call");
+        assert_granted(binary, "its main paths", &calls);
+        // And the other way round: these paths use every DynamoDB permission it has.
+        let (name, function) = function_of(&template, binary);
+        let (granted, _) = crate::functions::permissions(&template, &name, &function);
+        for (action, resource) in granted {
+            if !action.starts_with("dynamodb:") || not_driven.contains(&action.as_str()) {
+                continue;
+            }
+            let used = calls.iter().any(|(a, r)| {
+                *a == action
+                    && (*r == resource
+                        || (resource == "table/index/*" && r.starts_with("table/index/")))
+            });
+            assert!(
+                used,
+                "{name} may call {action} on {resource} but never did here"
+            );
+        }
+    }
+}
