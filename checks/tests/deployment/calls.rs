@@ -2,7 +2,8 @@
 //! recorded: every call must be one the function's IAM policy in template.yaml allows. The
 //! event files cover one request per route; this covers the write paths that need more
 //! (sources created by name, email changes, deletes, idempotent replays, balanced
-//! assignment, tags, rescoring, insights, settings).
+//! assignment, tags, rescoring, insights, settings; the sources function's resources, from
+//! creation to deletion, a tag deleted while a lead has it).
 
 use crm_shared::auth::Role;
 use crm_testkit::{TestApp, TestResponse};
@@ -27,6 +28,7 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
     let (leads, leads_calls) = recorded_function(&base, leads::app).await;
     let (actions, actions_calls) = recorded_function(&base, actions::app).await;
     let (bulk, bulk_calls) = recorded_function(&base, bulk::app).await;
+    let (sources, sources_calls) = recorded_function(&base, sources::app).await;
 
     // leads: creates naming a new source, reads of every kind, an email change, a delete.
     let mut ids = Vec::new();
@@ -80,6 +82,93 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
             .await,
     );
 
+    // sources: each resource created, listed, read, edited and deleted; an activity (a lead
+    // write, and a rescore request) and a note (written only while its lead exists); the
+    // activity views; a tag deleted while a lead has it (its membership dropped).
+    const V1: &str = "/api/leads/api/v1";
+    let created = |what: &str, res: TestResponse| -> String {
+        let res = answered(what, res);
+        assert_eq!(res.status, 201, "{what}: {}", res.text);
+        res.body["id"].as_str().expect("an id").to_string()
+    };
+    let tag = created(
+        "create tag",
+        sources
+            .post(&format!("{V1}/tags/"))
+            .bearer(&owner)
+            .json(json!({"name": "Hot", "color": "#FF0000"}))
+            .send()
+            .await,
+    );
+    let tagged = answered(
+        "tag a lead",
+        leads
+            .patch(&format!("{LEADS}{}/", ids[1]))
+            .bearer(&manager)
+            .json(json!({"tag_ids": [tag]}))
+            .send()
+            .await,
+    );
+    assert_eq!(tagged.status, 200, "tag a lead: {}", tagged.text);
+    let mut records = vec![("tags", tag)];
+    for (kind, body) in [
+        ("sources", json!({"name": "Trade fair"})),
+        (
+            "custom-fields",
+            json!({"name": "tier", "field_type": "select", "options": ["gold", "silver"]}),
+        ),
+        (
+            "activities",
+            json!({"lead": ids[0], "activity_type": "call", "title": "Discovery call", "description": "Budget and timeline",
+                   "scheduled_at": "2030-02-01T09:00:00Z", "is_completed": false}),
+        ),
+        ("notes", json!({"lead": ids[0], "content": "Called back"})),
+    ] {
+        let id = created(
+            &format!("create {kind}"),
+            sources
+                .post(&format!("{V1}/{kind}/"))
+                .bearer(&owner)
+                .json(body)
+                .send()
+                .await,
+        );
+        records.push((kind, id));
+    }
+    for path in [
+        format!("{V1}/sources/"),
+        format!("{V1}/tags/"),
+        format!("{V1}/custom-fields/"),
+        format!("{V1}/activities/"),
+        format!("{V1}/activities/upcoming/"),
+        format!("{V1}/activities/overdue/"),
+        format!("{LEADS}{}/activities/", ids[0]),
+        format!("{V1}/notes/"),
+        format!("{LEADS}{}/notes/", ids[0]),
+    ] {
+        let res = answered(&path, sources.get(&path).bearer(&manager).send().await);
+        assert_eq!(res.status, 200, "{path}: {}", res.text);
+    }
+    let edits = [
+        ("tags", json!({"name": "Warm"})),
+        ("sources", json!({"name": "Trade show"})),
+        ("custom-fields", json!({"help_text": "Plan"})),
+        ("activities", json!({"is_completed": true})),
+        ("notes", json!({"content": "Edited"})),
+    ];
+    for ((kind, id), (_, edit)) in records.iter().zip(edits) {
+        let path = format!("{V1}/{kind}/{id}/");
+        let res = answered(&path, sources.get(&path).bearer(&owner).send().await);
+        assert_eq!(res.status, 200, "GET {path}: {}", res.text);
+        let res = answered(
+            &path,
+            sources.patch(&path).bearer(&owner).json(edit).send().await,
+        );
+        assert_eq!(res.status, 200, "PATCH {path}: {}", res.text);
+        let res = answered(&path, sources.delete(&path).bearer(&owner).send().await);
+        assert_eq!(res.status, 204, "DELETE {path}: {}", res.text);
+    }
+
     // actions: every action, insights read and refresh, settings.
     let lead = |id: &str, action: &str| format!("{LEADS}{id}/{action}/");
     for (method, path, body) in [
@@ -103,7 +192,6 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
             "/api/leads/api/v1/scoring-settings/".into(),
             Some(json!({})),
         ),
-        ("GET", "/health-check/".into(), None),
     ] {
         let mut request = actions.request(method, &path).bearer(&owner);
         if let Some(body) = body {
@@ -158,6 +246,7 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
         // A key is released only when its request fails as a whole; tag memberships are
         // dropped only from leads that have tags.
         ("bulk", bulk_calls, vec!["dynamodb:DeleteItem"]),
+        ("sources", sources_calls, vec![]),
     ] {
         let calls = calls.take();
         assert!(!calls.is_empty(), "{binary}: the recorder saw no call");

@@ -144,7 +144,7 @@ pub fn functions() -> Vec<Function> {
             binary: "actions",
             kind: Kind::Http {
                 app: actions::app,
-                health: true,
+                health: false,
             },
             sends_to: &[SCORING_QUEUE, INSIGHTS_QUEUE],
             dynamodb: &[
@@ -155,8 +155,8 @@ pub fn functions() -> Vec<Function> {
                 LEAD_WRITE[1],
                 // the insights record is written only while the lead exists
                 ("ConditionCheckItem", "table"),
-                ("DescribeTable", "table"),
             ],
+            // inline insights, only without INSIGHTS_QUEUE_URL
             env: &["AI_AGENTS_URL"],
         },
         Function {
@@ -178,6 +178,36 @@ pub fn functions() -> Vec<Function> {
                 LEAD_WRITE[0],
                 LEAD_WRITE[1],
                 LEAD_DELETE,
+            ],
+            env: &[],
+        },
+        Function {
+            binary: "sources",
+            kind: Kind::Http {
+                app: sources::app,
+                health: false,
+            },
+            // an activity that changes its lead asks for a rescore
+            sends_to: &[SCORING_QUEUE],
+            dynamodb: &[
+                // tenant, lead, source, tag, activity, note, custom field
+                ("GetItem", "table"),
+                // the sources, tags and custom fields lists
+                ("Query", "table"),
+                // activities and notes: the tenant's (Created), a lead's timeline (Score)
+                ("Query", "table/index/GSI1"),
+                ("Query", "table/index/GSI2"),
+                // a tag's lead memberships (Source), for deleting the tag
+                ("Query", "table/index/GSI6"),
+                // upcoming and overdue tasks (FollowUp)
+                ("Query", "table/index/GSI7"),
+                // records with their name guards and counters; an activity's lead write
+                LEAD_WRITE[0],
+                LEAD_WRITE[1],
+                // deletes (and name guards); tag deletion drops the leads' memberships
+                LEAD_DELETE,
+                // notes and activities are written only while their lead exists
+                ("ConditionCheckItem", "table"),
             ],
             env: &[],
         },
@@ -225,7 +255,7 @@ pub fn function(binary: &str) -> Function {
 
 /// Functions of the workspace that the template does not deploy yet (their `events/` folder
 /// may exist). Once the template has one, move it into [`functions`].
-pub const NOT_DEPLOYED_YET: &[&str] = &["sources"];
+pub const NOT_DEPLOYED_YET: &[&str] = &[];
 
 // ---------------------------------------------------------------------------------------
 // template.yaml

@@ -380,6 +380,11 @@ async fn the_bulk_events_get_their_statuses() {
 }
 
 #[tokio::test]
+async fn the_sources_events_get_their_statuses() {
+    replay_http("sources").await;
+}
+
+#[tokio::test]
 async fn the_scoring_events_get_their_batch_responses() {
     replay_sqs("scoring").await;
 }
@@ -391,10 +396,10 @@ async fn the_insights_events_get_their_batch_responses() {
 
 #[test]
 fn every_function_has_its_events_replayed() {
-    // The five tests above; a new function needs its own.
+    // The six tests above; a new function needs its own.
     let all: BTreeSet<&str> = functions().iter().map(|f| f.binary).collect();
     assert_eq!(
         all,
-        BTreeSet::from(["leads", "actions", "bulk", "scoring", "insights"])
+        BTreeSet::from(["leads", "actions", "bulk", "sources", "scoring", "insights"])
     );
 }

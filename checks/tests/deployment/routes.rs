@@ -177,11 +177,28 @@ fn the_template_routes_the_paths_the_functions_list() {
         listed(bulk::ROUTES.iter().map(|p| p.to_string()).collect()),
         "bulk::ROUTES"
     );
+    assert_eq!(
+        of("sources"),
+        listed(sources::ROUTES.iter().map(|p| p.to_string()).collect()),
+        "sources::ROUTES"
+    );
     // bulk's least_loaded counts read the assignee index; its IAM grants Query on that one.
     assert_eq!(
         crm_shared::keys::LeadIndex::Assignee.name(),
         "GSI5",
         "update the bulk function's Query resource in template.yaml and checks' functions()"
+    );
+    // sources reads these indexes by name in its IAM policy (activities, notes, memberships).
+    use crm_shared::keys::LeadIndex;
+    assert_eq!(
+        [
+            LeadIndex::Created.name(),
+            LeadIndex::Score.name(),
+            LeadIndex::Source.name(),
+            LeadIndex::FollowUp.name(),
+        ],
+        ["GSI1", "GSI2", "GSI6", "GSI7"],
+        "update the sources function's Query resources in template.yaml and checks' functions()"
     );
 }
 
@@ -244,6 +261,13 @@ fn the_local_gateway_routes_every_template_route_to_its_function() {
         (format!("{base}/{EXAMPLE_LEAD_ID}/"), "leads"),
         (format!("{base}/dashboard/"), "leads"),
         (format!("{base}/bulk-update/"), "bulk"),
+        (format!("{base}/{EXAMPLE_LEAD_ID}/activities/"), "sources"),
+        (format!("{base}/{EXAMPLE_LEAD_ID}/notes"), "sources"),
+        ("/api/leads/api/v1/activities/upcoming/".into(), "sources"),
+        (
+            format!("/api/leads/api/v1/activities/{EXAMPLE_LEAD_ID}/"),
+            "sources",
+        ),
     ] {
         assert_eq!(
             local_gateway_target(&router, "POST", &path).as_deref(),
@@ -305,6 +329,7 @@ fn probe_patterns(binary: &str, router: &[(String, String, Vec<String>)]) -> BTr
     }
     out.extend(actions::routes());
     out.extend(bulk::ROUTES.iter().map(|p| p.to_string()));
+    out.extend(sources::ROUTES.iter().map(|p| p.to_string()));
     // String literals in the source that look like paths, with `{CONST}` resolved.
     let source = std::fs::read_to_string(repo_path(&format!("functions/{binary}/src/lib.rs")))
         .unwrap_or_default();
@@ -462,13 +487,21 @@ async fn the_bulk_router_serves_exactly_its_template_routes() {
     check_function_router("bulk").await;
 }
 
+#[tokio::test]
+async fn the_sources_router_serves_exactly_its_template_routes() {
+    check_function_router("sources").await;
+}
+
 #[test]
 fn every_http_function_has_its_router_check() {
-    // The three tests above; a new HTTP function needs its own.
+    // The four tests above; a new HTTP function needs its own.
     let http: BTreeSet<&str> = functions()
         .iter()
         .filter(|f| f.http_app().is_some())
         .map(|f| f.binary)
         .collect();
-    assert_eq!(http, BTreeSet::from(["leads", "actions", "bulk"]));
+    assert_eq!(
+        http,
+        BTreeSet::from(["leads", "actions", "bulk", "sources"])
+    );
 }

@@ -18,7 +18,6 @@ use crm_shared::lead_insights::{self, InsightsView, POLL_AFTER_SECONDS};
 use crm_shared::ApiError;
 use serde_json::{json, Value};
 
-pub const SERVICE: &str = "crm-actions";
 pub const LEAD: &str = "/api/leads/api/v1/leads/{id}";
 pub const SCORING_SETTINGS: &str = "/api/leads/api/v1/scoring-settings";
 
@@ -62,13 +61,10 @@ pub fn app(state: AppState) -> App {
             .route(&action(hyphen), handler.clone())
             .route(&action(underscore), handler);
     }
-    let routes = routes
-        .route(&action("convert"), post(convert))
-        .route(
-            SCORING_SETTINGS,
-            get(settings).put(replace_settings).patch(patch_settings),
-        )
-        .merge(http::health_routes(SERVICE));
+    let routes = routes.route(&action("convert"), post(convert)).route(
+        SCORING_SETTINGS,
+        get(settings).put(replace_settings).patch(patch_settings),
+    );
     http::app(routes, state)
 }
 

@@ -7,7 +7,6 @@ mod common;
 mod activities;
 mod counts;
 mod custom_fields;
-mod events;
 mod notes;
 mod sources;
 mod tags;
