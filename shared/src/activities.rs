@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::choice_enum;
-use crate::cursor::{Cursor, CursorCodec, Page};
+use crate::cursor::{CursorCodec, Page};
 use crate::error::ApiError;
 use crate::http::ListQuery;
 use crate::keys::{self, LeadIndex};
@@ -646,27 +646,14 @@ pub async fn list(
         },
     };
     let scope = &query.fingerprint;
-    let after = cursor
-        .map(|c| cursors.decode(t, scope, c))
-        .transpose()
-        .map_err(|_| ApiError::field("cursor", "Invalid cursor."))?
-        .map(|c| c.position);
+    let after = cursors.position(t, scope, cursor)?;
     let keep = |a: &Activity| query.matches(a);
     let (rows, next) = store
         .scan_records(&scan, after.as_deref(), page_size, READ_BUDGET, &keep)
         .await?;
     Ok(Page {
         items: rows.into_iter().map(|(_, a)| a).collect(),
-        next: next.map(|position| {
-            cursors.encode(
-                t,
-                scope,
-                &Cursor {
-                    position,
-                    backwards: false,
-                },
-            )
-        }),
+        next: next.map(|position| cursors.forward(t, scope, position)),
         previous: None,
     })
 }

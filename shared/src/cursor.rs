@@ -78,6 +78,34 @@ impl CursorCodec {
     }
 }
 
+impl CursorCodec {
+    /// Where a forward-only list continues: `None` without a cursor, a 400 naming
+    /// `cursor` for a forged, foreign or stale one.
+    pub fn position(
+        &self,
+        tenant: TenantId,
+        scope: &str,
+        token: Option<&str>,
+    ) -> Result<Option<String>, crate::ApiError> {
+        token
+            .map(|t| self.decode(tenant, scope, t).map(|c| c.position))
+            .transpose()
+            .map_err(|_| crate::ApiError::field("cursor", "Invalid cursor."))
+    }
+
+    /// A cursor that continues a list forwards from `position`.
+    pub fn forward(&self, tenant: TenantId, scope: &str, position: String) -> String {
+        self.encode(
+            tenant,
+            scope,
+            &Cursor {
+                position,
+                backwards: false,
+            },
+        )
+    }
+}
+
 /// One page of results with the cursors that continue it either way.
 #[derive(Debug)]
 pub struct Page<T> {

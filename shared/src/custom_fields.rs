@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::{Caller, Role};
 use crate::choice_enum;
-use crate::cursor::{Cursor, CursorCodec, Page};
+use crate::cursor::{CursorCodec, Page};
 use crate::error::ApiError;
 use crate::lead::WriteMode;
 use crate::store::{Conflict, Store, StoreError};
@@ -429,12 +429,10 @@ pub async fn list(
 ) -> Result<Page<CustomField>, ApiError> {
     const SCOPE: &str = "custom-fields";
     let t = caller.tenant;
-    let offset: usize = match cursor {
-        Some(c) => cursors
-            .decode(t, SCOPE, c)
-            .ok()
-            .and_then(|c| c.position.parse().ok())
-            .ok_or_else(|| ApiError::field("cursor", "Invalid cursor."))?,
+    let offset: usize = match cursors.position(t, SCOPE, cursor)? {
+        Some(position) => position
+            .parse()
+            .map_err(|_| ApiError::field("cursor", "Invalid cursor."))?,
         None => 0,
     };
     let mut fields = store.custom_fields(t).await?;
@@ -444,16 +442,7 @@ pub async fn list(
         .get(offset.min(end)..end)
         .unwrap_or_default()
         .to_vec();
-    let link = |position: usize| {
-        cursors.encode(
-            t,
-            SCOPE,
-            &Cursor {
-                position: position.to_string(),
-                backwards: false,
-            },
-        )
-    };
+    let link = |position: usize| cursors.forward(t, SCOPE, position.to_string());
     Ok(Page {
         next: (end < fields.len()).then(|| link(end)),
         previous: (offset > 0).then(|| link(offset.saturating_sub(page_size))),

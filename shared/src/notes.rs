@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Role};
-use crate::cursor::{Cursor, CursorCodec, Page};
+use crate::cursor::{CursorCodec, Page};
 use crate::error::ApiError;
 use crate::http::ListQuery;
 use crate::keys::{self, LeadIndex};
@@ -251,12 +251,7 @@ pub async fn list(
         hi: None,
         descending: true,
     };
-    let after = query
-        .cursor()
-        .map(|c| cursors.decode(t, scope, c))
-        .transpose()
-        .map_err(|_| ApiError::field("cursor", "Invalid cursor."))?
-        .map(|c| c.position);
+    let after = cursors.position(t, scope, query.cursor())?;
     let keep = |n: &Note| n.visible_to(caller);
     let (rows, next) = store
         .scan_records(
@@ -269,16 +264,7 @@ pub async fn list(
         .await?;
     Ok(Page {
         items: rows.into_iter().map(|(_, n)| n).collect(),
-        next: next.map(|position| {
-            cursors.encode(
-                t,
-                scope,
-                &Cursor {
-                    position,
-                    backwards: false,
-                },
-            )
-        }),
+        next: next.map(|position| cursors.forward(t, scope, position)),
         previous: None,
     })
 }

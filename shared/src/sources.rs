@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Role};
-use crate::cursor::{Cursor, CursorCodec, Page};
+use crate::cursor::{CursorCodec, Page};
 use crate::error::ApiError;
 use crate::lead::WriteMode;
 use crate::store::{Conflict, Store, StoreError};
@@ -306,30 +306,17 @@ pub async fn list(
 ) -> Result<Page<Source>, ApiError> {
     const SCOPE: &str = "sources";
     let tenant = caller.tenant;
-    let after = cursor
-        .map(|c| cursors.decode(tenant, SCOPE, c))
-        .transpose()
-        .map_err(|_| ApiError::field("cursor", "Invalid cursor."))?;
+    let after = cursors.position(tenant, SCOPE, cursor)?;
     let (items, more) = store
-        .list_sources(
-            tenant,
-            after.as_ref().map(|c| c.position.as_str()),
-            page_size,
-        )
+        .list_sources(tenant, after.as_deref(), page_size)
         .await?;
-    let link = |position: String| {
-        cursors.encode(
-            tenant,
-            SCOPE,
-            &Cursor {
-                position,
-                backwards: false,
-            },
-        )
-    };
     Ok(Page {
         next: more
-            .then(|| items.last().map(|(k, _)| link(k.clone())))
+            .then(|| {
+                items
+                    .last()
+                    .map(|(k, _)| cursors.forward(tenant, SCOPE, k.clone()))
+            })
             .flatten(),
         // Forward-only: the source list is short, and a client restarts from the top.
         previous: None,

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -712,19 +713,32 @@ impl Store {
 
     /// Leads by id, in one round trip per 100 (missing ids are left out).
     pub async fn get_leads(&self, tenant: TenantId, ids: &[Uuid]) -> Result<Vec<Lead>, StoreError> {
-        let mut out = Vec::with_capacity(ids.len());
-        // BatchGetItem refuses duplicate keys.
-        let mut unique: Vec<Uuid> = Vec::with_capacity(ids.len());
-        for id in ids {
-            if !unique.contains(id) {
-                unique.push(*id);
+        let leads: Vec<Lead> = self
+            .batch_get(ids.iter().map(|id| keys::lead(tenant, *id)))
+            .await?;
+        // The keys already scope the read; this guards against a key-building mistake.
+        Ok(leads
+            .into_iter()
+            .filter(|l| l.tenant_id == tenant)
+            .collect())
+    }
+
+    /// Items by key, strongly consistent, in `BatchGetItem` rounds of 100 (the most one
+    /// takes), asking again for what DynamoDB left unprocessed. Duplicate keys are read
+    /// once (BatchGetItem refuses them); missing items are simply absent.
+    pub(crate) async fn batch_get<T: DeserializeOwned>(
+        &self,
+        keys: impl IntoIterator<Item = keys::Key>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut unique: Vec<keys::Key> = Vec::new();
+        for key in keys {
+            if !unique.contains(&key) {
+                unique.push(key);
             }
         }
+        let mut out = Vec::with_capacity(unique.len());
         for chunk in unique.chunks(100) {
-            let mut pending: Vec<Item> = chunk
-                .iter()
-                .map(|id| keys::lead(tenant, *id).item_key())
-                .collect();
+            let mut pending: Vec<Item> = chunk.iter().map(keys::Key::item_key).collect();
             while !pending.is_empty() {
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(pending))
@@ -746,10 +760,7 @@ impl Store {
                     .remove(&self.table)
                     .unwrap_or_default()
                 {
-                    let lead: Lead = from_item(item)?;
-                    if lead.tenant_id == tenant {
-                        out.push(lead);
-                    }
+                    out.push(from_item(item)?);
                 }
                 pending = res
                     .unprocessed_keys
@@ -760,6 +771,46 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Up to `limit` items of partition `pk` whose sort key starts with `prefix`, after the
+    /// sort key `after` (exclusive), strongly consistent, with their sort keys (for the
+    /// cursor), and whether more follow.
+    pub(crate) async fn query_prefix<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(String, T)>, bool), StoreError> {
+        let lo = after.map_or_else(|| prefix.to_string(), str::to_string);
+        let hi = format!("{prefix}~");
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(hi))
+            .consistent_read(true)
+            .limit(bounded_query_limit(limit, after))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(classify)?;
+        record(Kind::Read, out.consumed_capacity.as_slice());
+        let (items, more) = after_bound(out.items.unwrap_or_default(), SK, after, limit);
+        let mut records = Vec::with_capacity(items.len());
+        for item in items {
+            let sk = item
+                .get(SK)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            records.push((sk, from_item(item)?));
+        }
+        Ok((records, more))
     }
 
     /// How many of `user`'s leads have one of `statuses`, reading the user's partition of

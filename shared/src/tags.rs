@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Role};
-use crate::cursor::{Cursor, CursorCodec, Page};
+use crate::cursor::{CursorCodec, Page};
 use crate::error::ApiError;
 use crate::lead::{Lead, WriteMode};
 use crate::store::{AuditAction, AuditEntry, Conflict, Store, StoreError};
@@ -385,30 +385,15 @@ pub async fn list(
 ) -> Result<Page<Tag>, ApiError> {
     const SCOPE: &str = "tags";
     let tenant = caller.tenant;
-    let after = cursor
-        .map(|c| cursors.decode(tenant, SCOPE, c))
-        .transpose()
-        .map_err(|_| ApiError::field("cursor", "Invalid cursor."))?;
-    let (items, more) = store
-        .list_tags(
-            tenant,
-            after.as_ref().map(|c| c.position.as_str()),
-            page_size,
-        )
-        .await?;
-    let link = |position: String| {
-        cursors.encode(
-            tenant,
-            SCOPE,
-            &Cursor {
-                position,
-                backwards: false,
-            },
-        )
-    };
+    let after = cursors.position(tenant, SCOPE, cursor)?;
+    let (items, more) = store.list_tags(tenant, after.as_deref(), page_size).await?;
     Ok(Page {
         next: more
-            .then(|| items.last().map(|(k, _)| link(k.clone())))
+            .then(|| {
+                items
+                    .last()
+                    .map(|(k, _)| cursors.forward(tenant, SCOPE, k.clone()))
+            })
             .flatten(),
         previous: None,
         items: items.into_iter().map(|(_, t)| t).collect(),

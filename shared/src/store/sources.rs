@@ -3,16 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, ReturnConsumedCapacity, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use uuid::Uuid;
 
-use super::{
-    after_bound, bounded_query_limit, classify, from_item, record, s, to_item, Conflict, Item,
-    Kind, Store, StoreError,
-};
-use crate::keys::{self, SK};
+use super::{from_item, s, to_item, Conflict, Item, Store, StoreError};
+use crate::keys;
 use crate::lead::{Lead, LeadStatus};
 use crate::sources::Source;
 use crate::tenant::TenantId;
@@ -134,49 +129,13 @@ impl Store {
         tenant: TenantId,
         ids: &[Uuid],
     ) -> Result<Vec<Source>, StoreError> {
-        let mut unique: Vec<Uuid> = ids.to_vec();
-        unique.sort();
-        unique.dedup();
-        let mut out = Vec::new();
-        for chunk in unique.chunks(100) {
-            let mut pending: Vec<Item> = chunk
-                .iter()
-                .map(|id| keys::lead_source(tenant, *id).item_key())
-                .collect();
-            while !pending.is_empty() {
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .build()
-                    .expect("keys are set");
-                let res = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                record(Kind::Read, res.consumed_capacity());
-                for item in res
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
-                    let source: Source = from_item(item)?;
-                    if source.tenant_id == tenant {
-                        out.push(source);
-                    }
-                }
-                pending = res
-                    .unprocessed_keys
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-            }
-        }
-        Ok(out)
+        let records: Vec<Source> = self
+            .batch_get(ids.iter().map(|id| keys::lead_source(tenant, *id)))
+            .await?;
+        Ok(records
+            .into_iter()
+            .filter(|r| r.tenant_id == tenant)
+            .collect())
     }
 
     /// Up to `limit` sources after the sort key `after` (exclusive), and whether more follow.
@@ -186,34 +145,13 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<(String, Source)>, bool), StoreError> {
-        let lo = after.map_or_else(|| keys::SOURCE_PREFIX.to_string(), str::to_string);
-        let hi = format!("{}~", keys::SOURCE_PREFIX);
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(keys::sources_partition(tenant)))
-            .expression_attribute_values(":lo", s(lo))
-            .expression_attribute_values(":hi", s(hi))
-            .consistent_read(true)
-            .limit(bounded_query_limit(limit, after))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(classify)?;
-        record(Kind::Read, out.consumed_capacity.as_slice());
-        let (items, more) = after_bound(out.items.unwrap_or_default(), SK, after, limit);
-        let mut sources = Vec::with_capacity(items.len());
-        for item in items {
-            let sk = item
-                .get(SK)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            sources.push((sk, from_item(item)?));
-        }
-        Ok((sources, more))
+        self.query_prefix(
+            keys::sources_partition(tenant),
+            keys::SOURCE_PREFIX,
+            after,
+            limit,
+        )
+        .await
     }
 
     /// A new source with its name guard.

@@ -4,16 +4,12 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnConsumedCapacity, TransactWriteItem,
-    Update,
+    AttributeValue, Delete, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
 };
 use uuid::Uuid;
 
-use super::{
-    after_bound, bounded_query_limit, classify, from_item, record, s, to_item, Conflict, Item,
-    Kind, Store, StoreError,
-};
-use crate::keys::{self, LeadIndex, SK};
+use super::{classify, from_item, record, s, to_item, Conflict, Item, Kind, Store, StoreError};
+use crate::keys::{self, LeadIndex};
 use crate::lead::Lead;
 use crate::tags::Tag;
 use crate::tenant::TenantId;
@@ -131,50 +127,13 @@ impl Store {
 
     /// Tags by id, one round trip per 100 (missing ids left out).
     pub async fn get_tags(&self, tenant: TenantId, ids: &[Uuid]) -> Result<Vec<Tag>, StoreError> {
-        let mut unique: Vec<Uuid> = ids.to_vec();
-        unique.sort();
-        unique.dedup();
-        let mut out = Vec::new();
-        for chunk in unique.chunks(100) {
-            let mut pending: Vec<Item> = chunk
-                .iter()
-                .map(|id| keys::lead_tag(tenant, *id).item_key())
-                .collect();
-            while !pending.is_empty() {
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .consistent_read(true)
-                    .build()
-                    .expect("keys are set");
-                let res = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                record(Kind::Read, res.consumed_capacity());
-                for item in res
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
-                    let tag: Tag = from_item(item)?;
-                    if tag.tenant_id == tenant {
-                        out.push(tag);
-                    }
-                }
-                pending = res
-                    .unprocessed_keys
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-            }
-        }
-        Ok(out)
+        let records: Vec<Tag> = self
+            .batch_get(ids.iter().map(|id| keys::lead_tag(tenant, *id)))
+            .await?;
+        Ok(records
+            .into_iter()
+            .filter(|r| r.tenant_id == tenant)
+            .collect())
     }
 
     /// Up to `limit` tags after the sort key `after` (exclusive), and whether more follow.
@@ -184,34 +143,8 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<(String, Tag)>, bool), StoreError> {
-        let lo = after.map_or_else(|| keys::TAG_PREFIX.to_string(), str::to_string);
-        let hi = format!("{}~", keys::TAG_PREFIX);
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(keys::tags_partition(tenant)))
-            .expression_attribute_values(":lo", s(lo))
-            .expression_attribute_values(":hi", s(hi))
-            .consistent_read(true)
-            .limit(bounded_query_limit(limit, after))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
+        self.query_prefix(keys::tags_partition(tenant), keys::TAG_PREFIX, after, limit)
             .await
-            .map_err(classify)?;
-        record(Kind::Read, out.consumed_capacity.as_slice());
-        let (items, more) = after_bound(out.items.unwrap_or_default(), SK, after, limit);
-        let mut tags = Vec::with_capacity(items.len());
-        for item in items {
-            let sk = item
-                .get(SK)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            tags.push((sk, from_item(item)?));
-        }
-        Ok((tags, more))
     }
 
     /// Ids of up to `limit` leads that have the tag (its GSI6 membership partition).
