@@ -13,6 +13,8 @@ use axum::{Json, Router};
 use crm_shared::auth::Caller;
 use crm_shared::http::{self, App, AppState, JsonObject};
 use crm_shared::{bulk, idempotency, ApiError};
+use serde_json::{Map, Value};
+use std::future::Future;
 
 pub const SERVICE: &str = "crm-bulk";
 pub const BULK_UPDATE: &str = "/api/leads/api/v1/leads/bulk-update";
@@ -60,9 +62,44 @@ fn respond(answer: idempotency::Answer) -> Response {
 }
 
 /// The role check comes before the body is read, so a `user` learns nothing from a 400.
-async fn body_of(state: &AppState, caller: &Caller, req: Request) -> Result<JsonObject, ApiError> {
+/// Returns the body and the request's `Idempotency-Key`.
+async fn read(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    req: Request,
+) -> Result<(Map<String, Value>, Option<String>), ApiError> {
     bulk::require_bulk(caller)?;
-    JsonObject::from_request(req, state).await
+    let JsonObject(body) = JsonObject::from_request(req, state).await?;
+    let key = idempotency::key_from_headers(headers)?;
+    Ok((body, key))
+}
+
+/// Runs a validated request's work under its idempotency key and answers with its result
+/// (or the first result of the same request).
+async fn answer<F, Fut>(
+    state: &AppState,
+    caller: &Caller,
+    key: Option<String>,
+    operation: &str,
+    body: &Map<String, Value>,
+    work: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Value, ApiError>>,
+{
+    let answer = idempotency::run(
+        &state.store,
+        caller.tenant,
+        &caller.user_id,
+        key.as_deref(),
+        operation,
+        body,
+        work,
+    )
+    .await?;
+    Ok(respond(answer))
 }
 
 async fn bulk_update(
@@ -71,24 +108,13 @@ async fn bulk_update(
     headers: HeaderMap,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let JsonObject(body) = body_of(&state, &caller, req).await?;
-    let key = idempotency::key_from_headers(&headers)?;
+    let (body, key) = read(&state, &caller, &headers, req).await?;
     let request = bulk::parse_update(&body)?;
-    let answer = idempotency::run(
-        &state.store,
-        caller.tenant,
-        &caller.user_id,
-        key.as_deref(),
-        "bulk-update",
-        &body,
-        || async {
-            Ok(bulk::update(&state.store, &state.queues, &caller, &request)
-                .await?
-                .to_json())
-        },
-    )
-    .await?;
-    Ok(respond(answer))
+    answer(&state, &caller, key, "bulk-update", &body, || async {
+        let report = bulk::update(&state.store, &state.queues, &caller, &request).await?;
+        Ok(report.to_json())
+    })
+    .await
 }
 
 async fn bulk_assign(
@@ -97,24 +123,13 @@ async fn bulk_assign(
     headers: HeaderMap,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let JsonObject(body) = body_of(&state, &caller, req).await?;
-    let key = idempotency::key_from_headers(&headers)?;
+    let (body, key) = read(&state, &caller, &headers, req).await?;
     let request = bulk::parse_assign(&body)?;
-    let answer = idempotency::run(
-        &state.store,
-        caller.tenant,
-        &caller.user_id,
-        key.as_deref(),
-        "bulk-assign",
-        &body,
-        || async {
-            Ok(bulk::assign(&state.store, &state.queues, &caller, &request)
-                .await?
-                .to_json())
-        },
-    )
-    .await?;
-    Ok(respond(answer))
+    answer(&state, &caller, key, "bulk-assign", &body, || async {
+        let report = bulk::assign(&state.store, &state.queues, &caller, &request).await?;
+        Ok(report.to_json())
+    })
+    .await
 }
 
 async fn bulk_tag(
@@ -123,24 +138,13 @@ async fn bulk_tag(
     headers: HeaderMap,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let JsonObject(body) = body_of(&state, &caller, req).await?;
-    let key = idempotency::key_from_headers(&headers)?;
+    let (body, key) = read(&state, &caller, &headers, req).await?;
     let request = bulk::parse_tag(&body)?;
-    let answer = idempotency::run(
-        &state.store,
-        caller.tenant,
-        &caller.user_id,
-        key.as_deref(),
-        "bulk-tag",
-        &body,
-        || async {
-            Ok(bulk::tag(&state.store, &state.queues, &caller, &request)
-                .await?
-                .to_json())
-        },
-    )
-    .await?;
-    Ok(respond(answer))
+    answer(&state, &caller, key, "bulk-tag", &body, || async {
+        let report = bulk::tag(&state.store, &state.queues, &caller, &request).await?;
+        Ok(report.to_json())
+    })
+    .await
 }
 
 async fn update_scores(
@@ -149,18 +153,10 @@ async fn update_scores(
     headers: HeaderMap,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let JsonObject(body) = body_of(&state, &caller, req).await?;
-    let key = idempotency::key_from_headers(&headers)?;
+    let (body, key) = read(&state, &caller, &headers, req).await?;
     let targets = bulk::parse_ids_only(&body)?;
-    let answer = idempotency::run(
-        &state.store,
-        caller.tenant,
-        &caller.user_id,
-        key.as_deref(),
-        "update-scores",
-        &body,
-        || async { bulk::update_scores(&state.store, &state.queues, &caller, &targets).await },
-    )
-    .await?;
-    Ok(respond(answer))
+    answer(&state, &caller, key, "update-scores", &body, || async {
+        bulk::update_scores(&state.store, &state.queues, &caller, &targets).await
+    })
+    .await
 }
