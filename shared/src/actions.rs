@@ -144,7 +144,7 @@ pub async fn update_score(
 
 /// The tenant's scoring settings (admins and owners).
 pub async fn scoring_settings(store: &Store, caller: &Caller) -> Result<ScoringSettings, ApiError> {
-    require_admin(caller)?;
+    caller.require(Role::Admin)?;
     Ok(store.scoring_settings(caller.tenant).await?)
 }
 
@@ -156,7 +156,7 @@ pub async fn save_scoring_settings(
     body: &Map<String, Value>,
     partial: bool,
 ) -> Result<ScoringSettings, ApiError> {
-    require_admin(caller)?;
+    caller.require(Role::Admin)?;
     let settings = if partial {
         store.scoring_settings(caller.tenant).await?.merge(body)?
     } else {
@@ -164,12 +164,4 @@ pub async fn save_scoring_settings(
     };
     store.put_scoring_settings(caller.tenant, &settings).await?;
     Ok(settings)
-}
-
-fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_at_least(Role::Admin) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
 }

@@ -314,10 +314,6 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
-}
-
 pub async fn get(store: &Store, caller: &Caller, id: Uuid) -> Result<Activity, ApiError> {
     store
         .get_activity(caller.tenant, id)

@@ -286,4 +286,13 @@ impl Caller {
     pub fn is_at_least(&self, role: Role) -> bool {
         self.role.at_least(role)
     }
+
+    /// 403 unless the caller has `role` or a higher one.
+    pub fn require(&self, role: Role) -> Result<(), crate::ApiError> {
+        if self.is_at_least(role) {
+            Ok(())
+        } else {
+            Err(crate::ApiError::forbidden())
+        }
+    }
 }

@@ -267,14 +267,6 @@ impl FieldInput {
     }
 }
 
-fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_at_least(Role::Admin) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
-}
-
 fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict(Conflict::Name) => ApiError::field("name", NAME_TAKEN),
@@ -327,10 +319,6 @@ fn apply(input: FieldInput, f: &mut CustomField, now: DateTime<Utc>) -> Result<(
     errors.into_result().map_err(ApiError::Validation)
 }
 
-pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
-}
-
 pub async fn get(store: &Store, caller: &Caller, id: Uuid) -> Result<CustomField, ApiError> {
     store
         .get_custom_field(caller.tenant, id)
@@ -343,7 +331,7 @@ pub async fn create(
     caller: &Caller,
     body: &Map<String, Value>,
 ) -> Result<CustomField, ApiError> {
-    require_admin(caller)?;
+    caller.require(Role::Admin)?;
     let input = FieldInput::parse(body, WriteMode::Create)?;
     if store.custom_fields(caller.tenant).await?.len() >= MAX_FIELDS {
         return Err(ApiError::Conflict(format!(
@@ -384,7 +372,7 @@ pub async fn update(
     if_match: Option<u64>,
 ) -> Result<CustomField, ApiError> {
     let before = get(store, caller, id).await?;
-    require_admin(caller)?;
+    caller.require(Role::Admin)?;
     if if_match.is_some_and(|v| v != before.version) {
         return Err(ApiError::PreconditionFailed(format!(
             "The custom field has changed: If-Match does not match the current version \"{}\".",
@@ -409,7 +397,7 @@ pub async fn delete(
     if_match: Option<u64>,
 ) -> Result<(), ApiError> {
     let field = get(store, caller, id).await?;
-    require_admin(caller)?;
+    caller.require(Role::Admin)?;
     if if_match.is_some_and(|v| v != field.version) {
         return Err(ApiError::PreconditionFailed(
             "The custom field has changed: If-Match does not match.".into(),

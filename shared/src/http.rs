@@ -223,9 +223,9 @@ impl FromRequest<AppState> for OptionalJsonObject {
     }
 }
 
-/// A lead id from the path. Ids are UUIDs; anything else cannot name a lead, so it is a
-/// 404 like a missing one.
-pub fn lead_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+/// A record id from the path. Ids are UUIDs; anything else cannot name a record, so it
+/// is a 404 like a missing one.
+pub fn path_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 

@@ -52,17 +52,9 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-fn require_writer(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_at_least(Role::User) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
-}
-
 /// A `user` edits only leads assigned to them or to nobody; managers and above edit any.
 pub fn require_can_edit(caller: &Caller, lead: &Lead) -> Result<(), ApiError> {
-    require_writer(caller)?;
+    caller.require(Role::User)?;
     let mine_or_free = lead
         .assigned_to
         .as_deref()
@@ -143,7 +135,7 @@ pub async fn create(
     caller: &Caller,
     body: &Map<String, Value>,
 ) -> Result<Lead, ApiError> {
-    require_writer(caller)?;
+    caller.require(Role::User)?;
     let input = LeadInput::parse(body, WriteMode::Create)?;
     require_can_assign(caller, &input.assigned_to)?;
     if let Some(ids) = &input.tag_ids {
@@ -287,7 +279,7 @@ pub async fn modify_as_caller<F>(
 where
     F: FnMut(&Lead, &mut Lead, DateTime<Utc>) -> Result<(), ApiError>,
 {
-    require_writer(caller)?;
+    caller.require(Role::User)?;
     let actor = Actor {
         tenant: caller.tenant,
         user_id: &caller.user_id,
@@ -314,7 +306,7 @@ pub async fn update(
     mode: WriteMode,
     if_match: Option<u64>,
 ) -> Result<Modified, ApiError> {
-    require_writer(caller)?;
+    caller.require(Role::User)?;
     let mut input = None;
     for attempt in 0..UPDATE_ATTEMPTS {
         if attempt > 0 {

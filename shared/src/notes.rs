@@ -120,10 +120,6 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
-}
-
 /// A note the caller may see: someone else's private note is a 404, like a missing one.
 pub async fn get(store: &Store, caller: &Caller, id: Uuid) -> Result<Note, ApiError> {
     store

@@ -179,14 +179,6 @@ impl SourceInput {
     }
 }
 
-fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_at_least(Role::Admin) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
-}
-
 fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict(Conflict::Name) => ApiError::field("name", NAME_TAKEN),
@@ -195,11 +187,6 @@ fn store_error(e: StoreError) -> ApiError {
         ),
         other => other.into(),
     }
-}
-
-/// Source ids are UUIDs; anything else names no source (404, like a missing one).
-pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 
 pub async fn get(store: &Store, caller: &Caller, id: Uuid) -> Result<Source, ApiError> {
@@ -214,7 +201,7 @@ pub async fn create(
     caller: &Caller,
     body: &Map<String, Value>,
 ) -> Result<Source, ApiError> {
-    require_admin(caller)?;
+    caller.require(Role::Admin)?;
     let input = SourceInput::parse(body, WriteMode::Create)?;
     let now = Utc::now();
     let mut source = Source::new(caller.tenant, String::new(), &caller.user_id, now);
@@ -238,7 +225,7 @@ pub async fn update(
     if_match: Option<u64>,
 ) -> Result<Source, ApiError> {
     let before = get(store, caller, id).await?;
-    require_admin(caller)?;
+    caller.require(Role::Admin)?;
     let input = SourceInput::parse(body, mode)?;
     let mut before = before;
     for attempt in 0..UPDATE_ATTEMPTS {
@@ -271,7 +258,7 @@ pub async fn delete(
     if_match: Option<u64>,
 ) -> Result<(), ApiError> {
     let source = get(store, caller, id).await?;
-    require_admin(caller)?;
+    caller.require(Role::Admin)?;
     if if_match.is_some_and(|v| v != source.version) {
         return Err(stale(source.version));
     }

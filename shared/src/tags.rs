@@ -167,14 +167,6 @@ pub fn parse_tag_ids(i: &mut Input<'_>, body: &Map<String, Value>) -> Option<Vec
     Some(ids)
 }
 
-fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_at_least(Role::Admin) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
-}
-
 fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict(Conflict::Name) => ApiError::field("name", NAME_TAKEN),
@@ -183,10 +175,6 @@ fn store_error(e: StoreError) -> ApiError {
         ),
         other => other.into(),
     }
-}
-
-pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 
 pub async fn get(store: &Store, caller: &Caller, id: Uuid) -> Result<Tag, ApiError> {
@@ -230,7 +218,7 @@ pub async fn create(
     caller: &Caller,
     body: &Map<String, Value>,
 ) -> Result<Tag, ApiError> {
-    require_admin(caller)?;
+    caller.require(Role::Admin)?;
     let input = TagInput::parse(body, WriteMode::Create)?;
     let now = Utc::now();
     let mut tag = Tag {
@@ -266,7 +254,7 @@ pub async fn update(
     if_match: Option<u64>,
 ) -> Result<Tag, ApiError> {
     let mut before = get(store, caller, id).await?;
-    require_admin(caller)?;
+    caller.require(Role::Admin)?;
     let input = TagInput::parse(body, mode)?;
     for attempt in 0..UPDATE_ATTEMPTS {
         if attempt > 0 {
@@ -337,7 +325,7 @@ pub async fn delete(
     if_match: Option<u64>,
 ) -> Result<(), ApiError> {
     let tag = get(store, caller, id).await?;
-    require_admin(caller)?;
+    caller.require(Role::Admin)?;
     if if_match.is_some_and(|v| v != tag.version) {
         return Err(stale(tag.version));
     }

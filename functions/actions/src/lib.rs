@@ -11,7 +11,7 @@ use chrono::Utc;
 use crm_shared::actions;
 use crm_shared::auth::Caller;
 use crm_shared::http::{
-    self, lead_id, with_etag, App, AppState, IfMatch, JsonObject, OptionalJsonObject,
+    self, path_id, with_etag, App, AppState, IfMatch, JsonObject, OptionalJsonObject,
 };
 use crm_shared::lead::Lead;
 use crm_shared::lead_insights::{self, InsightsView, POLL_AFTER_SECONDS};
@@ -82,7 +82,7 @@ async fn mark_contacted(
         &state.store,
         &state.queues,
         &caller,
-        lead_id(&id)?,
+        path_id(&id)?,
         if_match,
     )
     .await?;
@@ -96,7 +96,7 @@ async fn convert(
     IfMatch(if_match): IfMatch,
     OptionalJsonObject(body): OptionalJsonObject,
 ) -> Result<Response, ApiError> {
-    let id = lead_id(&id)?;
+    let id = path_id(&id)?;
     let lead = actions::convert(&state.store, &state.queues, &caller, id, &body, if_match).await?;
     Ok(lead_response(&lead))
 }
@@ -108,7 +108,7 @@ async fn mark_lost(
     IfMatch(if_match): IfMatch,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let id = lead_id(&id)?;
+    let id = path_id(&id)?;
     let lead =
         actions::mark_lost(&state.store, &state.queues, &caller, id, &body, if_match).await?;
     Ok(lead_response(&lead))
@@ -119,7 +119,7 @@ async fn update_score(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (lead, card) = actions::update_score(&state.store, &caller, lead_id(&id)?).await?;
+    let (lead, card) = actions::update_score(&state.store, &caller, path_id(&id)?).await?;
     let body = json!({
         "id": lead.id,
         "score": card.score,
@@ -154,7 +154,7 @@ async fn insights(
         &state.queues,
         state.ai.as_ref(),
         &caller,
-        lead_id(&id)?,
+        path_id(&id)?,
     )
     .await?;
     Ok(insights_response(view))
@@ -170,7 +170,7 @@ async fn refresh_insights(
         &state.queues,
         state.ai.as_ref(),
         &caller,
-        lead_id(&id)?,
+        path_id(&id)?,
     )
     .await?;
     Ok(insights_response(view))

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use crm_shared::auth::Caller;
 use crm_shared::filters::{LeadQuery, View};
-use crm_shared::http::{self, lead_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
+use crm_shared::http::{self, path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
 use crm_shared::lead::{Lead, WriteMode};
 use crm_shared::{leads, ApiError};
 use serde_json::Value;
@@ -133,7 +133,7 @@ async fn retrieve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let lead = leads::get(&state.store, &caller, lead_id(&id)?).await?;
+    let lead = leads::get(&state.store, &caller, path_id(&id)?).await?;
     detail(&state, &caller, StatusCode::OK, lead).await
 }
 
@@ -149,7 +149,7 @@ async fn update(
         &state.store,
         &state.queues,
         &caller,
-        lead_id(&id)?,
+        path_id(&id)?,
         &body.0,
         mode,
         if_match.0,
@@ -185,6 +185,6 @@ async fn destroy(
     Path(id): Path<String>,
     IfMatch(if_match): IfMatch,
 ) -> Result<Response, ApiError> {
-    leads::delete(&state.store, &caller, lead_id(&id)?, if_match).await?;
+    leads::delete(&state.store, &caller, path_id(&id)?, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::Router;
 use crm_shared::activities::{self, ActivityQuery, View};
 use crm_shared::auth::Caller;
-use crm_shared::http::{self, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
+use crm_shared::http::{self, path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
 use crm_shared::lead::WriteMode;
 use crm_shared::{custom_fields, notes, sources, tags, ApiError};
 
@@ -130,7 +130,7 @@ async fn retrieve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let source = sources::get(&state.store, &caller, sources::parse_id(&id)?).await?;
+    let source = sources::get(&state.store, &caller, path_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, source.version, source.json()))
 }
 
@@ -145,7 +145,7 @@ async fn update(
     let source = sources::update(
         &state.store,
         &caller,
-        sources::parse_id(&id)?,
+        path_id(&id)?,
         &body.0,
         mode,
         if_match.0,
@@ -180,7 +180,7 @@ async fn destroy(
     Path(id): Path<String>,
     IfMatch(if_match): IfMatch,
 ) -> Result<Response, ApiError> {
-    sources::delete(&state.store, &caller, sources::parse_id(&id)?, if_match).await?;
+    sources::delete(&state.store, &caller, path_id(&id)?, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -217,7 +217,7 @@ async fn tag_retrieve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let tag = tags::get(&state.store, &caller, tags::parse_id(&id)?).await?;
+    let tag = tags::get(&state.store, &caller, path_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, tag.version, tag.json()))
 }
 
@@ -232,7 +232,7 @@ async fn tag_update(
     let tag = tags::update(
         &state.store,
         &caller,
-        tags::parse_id(&id)?,
+        path_id(&id)?,
         &body.0,
         mode,
         if_match.0,
@@ -267,7 +267,7 @@ async fn tag_destroy(
     Path(id): Path<String>,
     IfMatch(if_match): IfMatch,
 ) -> Result<Response, ApiError> {
-    tags::delete(&state.store, &caller, tags::parse_id(&id)?, if_match).await?;
+    tags::delete(&state.store, &caller, path_id(&id)?, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -324,7 +324,7 @@ async fn lead_activities(
     Path(id): Path<String>,
     query: ListQuery,
 ) -> Result<Response, ApiError> {
-    let lead = activities::parse_id(&id)?;
+    let lead = path_id(&id)?;
     let page = activities::timeline(&state.store, &state.cursors, &caller, lead, &query).await?;
     Ok(query.page_response(page, activities::Activity::json))
 }
@@ -347,7 +347,7 @@ async fn activity_retrieve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let activity = activities::get(&state.store, &caller, activities::parse_id(&id)?).await?;
+    let activity = activities::get(&state.store, &caller, path_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, activity.version, activity.json()))
 }
 
@@ -362,7 +362,7 @@ async fn activity_update(
     let activity = activities::update(
         &state.store,
         &caller,
-        activities::parse_id(&id)?,
+        path_id(&id)?,
         &body.0,
         mode,
         if_match.0,
@@ -397,7 +397,7 @@ async fn activity_destroy(
     Path(id): Path<String>,
     IfMatch(if_match): IfMatch,
 ) -> Result<Response, ApiError> {
-    activities::delete(&state.store, &caller, activities::parse_id(&id)?, if_match).await?;
+    activities::delete(&state.store, &caller, path_id(&id)?, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -418,7 +418,7 @@ async fn lead_notes(
     Path(id): Path<String>,
     query: ListQuery,
 ) -> Result<Response, ApiError> {
-    let lead = notes::parse_id(&id)?;
+    let lead = path_id(&id)?;
     let page = notes::timeline(&state.store, &state.cursors, &caller, lead, &query).await?;
     Ok(query.page_response(page, notes::Note::json))
 }
@@ -437,7 +437,7 @@ async fn note_retrieve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let note = notes::get(&state.store, &caller, notes::parse_id(&id)?).await?;
+    let note = notes::get(&state.store, &caller, path_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, note.version, note.json()))
 }
 
@@ -452,7 +452,7 @@ async fn note_update(
     let note = notes::update(
         &state.store,
         &caller,
-        notes::parse_id(&id)?,
+        path_id(&id)?,
         &body.0,
         mode,
         if_match.0,
@@ -487,7 +487,7 @@ async fn note_destroy(
     Path(id): Path<String>,
     IfMatch(if_match): IfMatch,
 ) -> Result<Response, ApiError> {
-    notes::delete(&state.store, &caller, notes::parse_id(&id)?, if_match).await?;
+    notes::delete(&state.store, &caller, path_id(&id)?, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -524,7 +524,7 @@ async fn field_retrieve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let field = custom_fields::get(&state.store, &caller, custom_fields::parse_id(&id)?).await?;
+    let field = custom_fields::get(&state.store, &caller, path_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, field.version, field.json()))
 }
 
@@ -539,7 +539,7 @@ async fn field_update(
     let field = custom_fields::update(
         &state.store,
         &caller,
-        custom_fields::parse_id(&id)?,
+        path_id(&id)?,
         &body.0,
         mode,
         if_match.0,
@@ -574,12 +574,6 @@ async fn field_destroy(
     Path(id): Path<String>,
     IfMatch(if_match): IfMatch,
 ) -> Result<Response, ApiError> {
-    custom_fields::delete(
-        &state.store,
-        &caller,
-        custom_fields::parse_id(&id)?,
-        if_match,
-    )
-    .await?;
+    custom_fields::delete(&state.store, &caller, path_id(&id)?, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
