@@ -63,24 +63,9 @@ impl Store {
 
     /// A new definition with its name guard (which outlives the definition).
     pub async fn create_custom_field(&self, f: &CustomField) -> Result<(), StoreError> {
-        let absent = Some("attribute_not_exists(PK)");
         let mut guard = keys::custom_field_name(f.tenant_id, &f.name).item_key();
         guard.insert("field_id".into(), s(f.id.to_string()));
-        self.transact(vec![
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(Self::custom_field_item(f), absent))
-                    .build(),
-                Some(Conflict::Exists),
-            ),
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(guard, absent))
-                    .build(),
-                Some(Conflict::Name),
-            ),
-        ])
-        .await
+        self.create_named(Self::custom_field_item(f), guard).await
     }
 
     /// Replaces a definition at `before`'s version (name and type never change).

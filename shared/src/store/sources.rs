@@ -156,22 +156,8 @@ impl Store {
 
     /// A new source with its name guard.
     pub async fn create_source(&self, source: &Source) -> Result<(), StoreError> {
-        let absent = Some("attribute_not_exists(PK)");
-        self.transact(vec![
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(Self::source_item(source), absent))
-                    .build(),
-                Some(Conflict::Exists),
-            ),
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(Self::source_name_guard(source), absent))
-                    .build(),
-                Some(Conflict::Name),
-            ),
-        ])
-        .await
+        self.create_named(Self::source_item(source), Self::source_name_guard(source))
+            .await
     }
 
     /// Writes a source's own fields if it is still at `before`'s version, moving its name

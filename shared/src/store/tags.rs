@@ -179,22 +179,8 @@ impl Store {
     }
 
     pub async fn create_tag(&self, tag: &Tag) -> Result<(), StoreError> {
-        let absent = Some("attribute_not_exists(PK)");
-        self.transact(vec![
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(Self::tag_item(tag), absent))
-                    .build(),
-                Some(Conflict::Exists),
-            ),
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(Self::tag_name_guard(tag), absent))
-                    .build(),
-                Some(Conflict::Name),
-            ),
-        ])
-        .await
+        self.create_named(Self::tag_item(tag), Self::tag_name_guard(tag))
+            .await
     }
 
     /// Writes a tag's own fields at `before`'s version (an `Update`: `leads_count` moves
