@@ -7,11 +7,13 @@
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use crm_shared::auth::{issue_token, Role, TokenRequest};
-use crm_shared::config::{aws_sdk_config, JwtConfig};
-use crm_shared::store::{Conflict, Store, StoreError};
-use crm_shared::table::create_table_if_absent;
-use crm_shared::tenant::{slugify, validate_slug, Tenant, TenantStatus};
+use crm_app::config::aws_sdk_config;
+use crm_auth::JwtConfig;
+use crm_auth::{issue_token, TokenRequest};
+use crm_domain::tenant::{slugify, validate_slug, Tenant, TenantStatus};
+use crm_domain::Role;
+use crm_store::table::create_table_if_absent;
+use crm_store::{Conflict, Store, StoreError};
 use uuid::Uuid;
 
 #[derive(Parser)]

@@ -74,7 +74,7 @@ where
         .message_system_attribute_names(MessageSystemAttributeName::All)
         .send()
         .await
-        .map_err(|e| format!("receive: {}", crm_shared::store::describe(&e)))?;
+        .map_err(|e| format!("receive: {}", crm_store::describe(&e)))?;
     let messages: Vec<SqsMessage> = received
         .messages
         .unwrap_or_default()
@@ -116,7 +116,7 @@ where
                 .visibility_timeout(source.retry_after_seconds)
                 .send()
                 .await
-                .map_err(|e| format!("change visibility: {}", crm_shared::store::describe(&e)))?;
+                .map_err(|e| format!("change visibility: {}", crm_store::describe(&e)))?;
         } else {
             done.push(
                 DeleteMessageBatchRequestEntry::builder()
@@ -134,7 +134,7 @@ where
             .set_entries(Some(done))
             .send()
             .await
-            .map_err(|e| format!("delete: {}", crm_shared::store::describe(&e)))?;
+            .map_err(|e| format!("delete: {}", crm_store::describe(&e)))?;
     }
     Ok(round)
 }

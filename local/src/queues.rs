@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use crm_shared::queue::{QueueSpec, QUEUES};
+use crm_app::queue::{QueueSpec, QUEUES};
 
 /// A created queue: its URL and ARN, and its dead-letter queue's URL.
 #[derive(Clone, Debug)]
@@ -26,7 +26,7 @@ async fn create_one(
         .set_attributes(Some(attributes))
         .send()
         .await
-        .map_err(|e| format!("create queue {name}: {}", crm_shared::store::describe(&e)))?;
+        .map_err(|e| format!("create queue {name}: {}", crm_store::describe(&e)))?;
     out.queue_url
         .ok_or_else(|| format!("create queue {name}: no URL returned"))
 }
@@ -38,12 +38,7 @@ async fn arn_of(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> 
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "queue attributes of {url}: {}",
-                crm_shared::store::describe(&e)
-            )
-        })?;
+        .map_err(|e| format!("queue attributes of {url}: {}", crm_store::describe(&e)))?;
     out.attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .ok_or_else(|| format!("{url} has no ARN"))

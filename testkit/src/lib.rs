@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use crm_auth::JwtConfig;
+use crm_auth::{issue_token, TokenRequest};
+use crm_domain::tenant::{Tenant, TenantStatus};
+use crm_domain::Role;
+use crm_http::config::Config;
+use crm_http::{App, AppState};
 use crm_local::poller::{poll_once, Round, Source};
 use crm_local::queues::LocalQueue;
-use crm_shared::auth::{issue_token, Role, TokenRequest};
-use crm_shared::config::{Config, JwtConfig};
-use crm_shared::http::{App, AppState};
-use crm_shared::table;
-use crm_shared::tenant::{Tenant, TenantStatus};
-use crm_shared::worker::Worker;
+use crm_store::table;
+use crm_worker::Worker;
 use lambda_http::http::HeaderMap;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -82,12 +84,12 @@ pub fn test_config() -> Config {
             audience: None,
         },
         cursor_secret: "test-cursor-secret".into(),
-        max_body_bytes: crm_shared::config::DEFAULT_MAX_BODY_BYTES,
+        max_body_bytes: crm_http::config::DEFAULT_MAX_BODY_BYTES,
         tenant_cache_ttl: Duration::ZERO,
         ai_agents_url: None,
         scoring_queue_url: None,
         insights_queue_url: None,
-        list: crm_shared::config::ListLimits::default(),
+        list: crm_app::config::ListLimits::default(),
     }
 }
 
@@ -129,7 +131,7 @@ impl TestApp {
     }
 
     /// A queue worker's context on this app's table (no AI service unless `ai` is given).
-    pub fn worker(&self, ai: Option<crm_shared::insights::AiAgentsClient>) -> Worker {
+    pub fn worker(&self, ai: Option<crm_app::ai::AiAgentsClient>) -> Worker {
         Worker::new(self.state.store.clone(), ai)
     }
 
@@ -137,7 +139,7 @@ impl TestApp {
     pub async fn tenant(&self, name: &str) -> Tenant {
         let slug = format!(
             "{}-{}",
-            crm_shared::tenant::slugify(name),
+            crm_domain::tenant::slugify(name),
             &Uuid::new_v4().simple().to_string()[..8]
         );
         let tenant = Tenant::new(name.into(), slug, None);

@@ -5,7 +5,7 @@
 //! assignment, tags, rescoring, insights, settings; the sources function's resources, from
 //! creation to deletion, a tag deleted while a lead has it).
 
-use crm_shared::auth::Role;
+use crm_domain::Role;
 use crm_testkit::{TestApp, TestResponse};
 
 use crate::common::*;

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use crm_shared::http::{App, AppState};
-use crm_shared::queue::{QueueSpec, INSIGHTS_QUEUE, SCORING_QUEUE};
-use crm_shared::worker::Worker;
+use crm_app::queue::{QueueSpec, INSIGHTS_QUEUE, SCORING_QUEUE};
+use crm_http::{App, AppState};
+use crm_worker::Worker;
 pub use serde_json::{json, Value};
 
 pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -52,7 +52,7 @@ pub enum Kind {
 pub struct Function {
     pub binary: &'static str,
     pub kind: Kind,
-    /// The queues it sends to (`crm_shared::queue::Queues::request_*`): it needs the
+    /// The queues it sends to (`crm_app::queue::Queues::request_*`): it needs the
     /// queue's URL variable and `sqs:SendMessage` on it, and no other queue's.
     pub sends_to: &'static [QueueSpec],
     /// Exactly the DynamoDB actions its code calls, with the resource each applies to:

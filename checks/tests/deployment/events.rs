@@ -16,8 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use crm_shared::auth::{issue_token, Role, TokenRequest};
-use crm_shared::tenant::Tenant;
+use crm_auth::{issue_token, TokenRequest};
+use crm_domain::tenant::Tenant;
+use crm_domain::Role;
 use crm_testkit::TestApp;
 use uuid::Uuid;
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::common::*;
-use crm_shared::queue::QueueSpec;
+use crm_app::queue::QueueSpec;
 
 fn setting(template: &Value, function: &Value, name: &str) -> Value {
     function["Properties"]
@@ -65,9 +65,10 @@ fn every_function_is_built_and_run_alike() {
 fn variables_read_by_the_code() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for file in [
-        "shared/src/config.rs",
-        "shared/src/worker.rs",
-        "shared/src/telemetry.rs",
+        "shared/http/src/config.rs",
+        "shared/app/src/config.rs",
+        "shared/worker/src/lib.rs",
+        "shared/app/src/telemetry.rs",
     ] {
         let source = repo_file(file);
         for (n, _) in source.match_indices("var(") {
@@ -91,7 +92,7 @@ fn queue_variable(spec: &QueueSpec) -> String {
 
 /// The template value each variable must have, whichever function it is given to.
 fn variable_source(template: &Value, variable: &str) -> Value {
-    for spec in crm_shared::queue::QUEUES {
+    for spec in crm_app::queue::QUEUES {
         if variable == queue_variable(&spec) {
             let (queue, _) = queue_resource(template, &spec);
             return json!({ "Ref": queue });
@@ -360,7 +361,7 @@ fn the_outputs_name_the_api_the_table_and_the_queues() {
         .values()
         .map(|o| &o["Value"])
         .collect();
-    for spec in crm_shared::queue::QUEUES {
+    for spec in crm_app::queue::QUEUES {
         for suffix in [spec.name.to_string(), format!("{}-dlq", spec.name)] {
             let (queue, _) = queue_named(&template, &suffix);
             assert!(

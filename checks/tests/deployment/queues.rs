@@ -1,11 +1,11 @@
-//! The queues of template.yaml follow `crm_shared::queue::QUEUES` (the definitions the
+//! The queues of template.yaml follow `crm_app::queue::QUEUES` (the definitions the
 //! local stack and the tests create), each with its dead-letter queue, and each is polled
 //! by its worker as the worker's code expects (partial batch failures).
 
 use std::collections::BTreeSet;
 
 use crate::common::*;
-use crm_shared::queue::QUEUES;
+use crm_app::queue::QUEUES;
 
 /// 14 days, the most SQS keeps a message: time for a human to look at a poison message.
 const DLQ_RETENTION_SECONDS: u64 = 14 * 24 * 3600;
@@ -133,7 +133,7 @@ fn the_template_table_is_the_one_the_local_stack_creates() {
     let tables = resources_of_type(&template, "AWS::DynamoDB::Table");
     assert_eq!(tables.len(), 1, "one table");
     let props = &tables[0].1["Properties"];
-    let ours = crm_shared::table::definition("unused");
+    let ours = crm_store::table::definition("unused");
 
     assert_eq!(props["BillingMode"], ours["BillingMode"]);
     let set = |v: &Value| -> BTreeSet<String> {

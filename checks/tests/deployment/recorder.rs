@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use crm_shared::http::{App, AppState};
+use crm_http::{App, AppState};
 use crm_testkit::TestApp;
 
 use crate::common::*;
@@ -125,14 +125,14 @@ pub async fn recorded_function(base: &TestApp, build: fn(AppState) -> App) -> (T
 }
 
 /// A worker on `base`'s table with its DynamoDB calls recorded.
-pub async fn recorded_worker(base: &TestApp) -> (crm_shared::worker::Worker, Calls) {
+pub async fn recorded_worker(base: &TestApp) -> (crm_worker::Worker, Calls) {
     let calls = Calls::default();
     let endpoint = start_proxy(&base.endpoint, calls.clone()).await;
-    let store = crm_shared::store::Store::new(
+    let store = crm_store::Store::new(
         crm_testkit::dynamodb_client(&endpoint),
         base.state.config.table_name.clone(),
     );
-    (crm_shared::worker::Worker::new(store, None), calls)
+    (crm_worker::Worker::new(store, None), calls)
 }
 
 /// Panics unless the template lets `binary` make every call in `calls`.

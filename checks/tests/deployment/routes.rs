@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common::*;
-use crm_shared::auth::Role;
+use crm_domain::Role;
 use crm_testkit::TestApp;
 
-/// Served by every router that merges `crm_shared::http::health_routes` (so a function
+/// Served by every router that merges `crm_http::health_routes` (so a function
 /// invoked directly answers them), deployed on one function only.
 const HEALTH_PATHS: [&str; 3] = ["/", "/health", "/health-check"];
 
@@ -184,12 +184,12 @@ fn the_template_routes_the_paths_the_functions_list() {
     );
     // bulk's least_loaded counts read the assignee index; its IAM grants Query on that one.
     assert_eq!(
-        crm_shared::keys::LeadIndex::Assignee.name(),
+        crm_store::keys::LeadIndex::Assignee.name(),
         "GSI5",
         "update the bulk function's Query resource in template.yaml and checks' functions()"
     );
     // sources reads these indexes by name in its IAM policy (activities, notes, memberships).
-    use crm_shared::keys::LeadIndex;
+    use crm_store::keys::LeadIndex;
     assert_eq!(
         [
             LeadIndex::Created.name(),

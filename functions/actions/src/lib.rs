@@ -1,6 +1,6 @@
 //! The actions function: what a salesperson does to one lead (`update-score`,
 //! `mark-contacted`, `convert`, `mark-lost`, `ai-insights`) and the tenant's scoring
-//! settings. The rules live in `crm_shared::actions` and `crm_shared::lead_insights`.
+//! settings. The rules live in `crm_app::actions` and `crm_app::lead_insights`.
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -8,14 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use crm_shared::actions;
-use crm_shared::auth::Caller;
-use crm_shared::http::{
-    self, path_id, with_etag, App, AppState, IfMatch, JsonObject, OptionalJsonObject,
-};
-use crm_shared::lead::Lead;
-use crm_shared::lead_insights::{self, InsightsView, POLL_AFTER_SECONDS};
-use crm_shared::ApiError;
+use crm_app::actions;
+use crm_app::lead_insights::{self, InsightsView, POLL_AFTER_SECONDS};
+use crm_domain::lead::Lead;
+use crm_domain::Caller;
+use crm_http::ApiError;
+use crm_http::{self, path_id, with_etag, App, AppState, IfMatch, JsonObject, OptionalJsonObject};
 use serde_json::{json, Value};
 
 pub const LEAD: &str = "/api/leads/api/v1/leads/{id}";
@@ -65,7 +63,7 @@ pub fn app(state: AppState) -> App {
         SCORING_SETTINGS,
         get(settings).put(replace_settings).patch(patch_settings),
     );
-    http::app(routes, state)
+    crm_http::app(routes, state)
 }
 
 fn lead_response(lead: &Lead) -> Response {

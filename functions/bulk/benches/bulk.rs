@@ -12,10 +12,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use crm_shared::auth::Role;
-use crm_shared::lead::{Lead, LeadInput, WriteMode};
-use crm_shared::store::{AuditAction, AuditEntry};
-use crm_shared::usage::{measure, Usage};
+use crm_domain::lead::{Lead, LeadInput, WriteMode};
+use crm_domain::Role;
+use crm_store::usage::{measure, Usage};
+use crm_store::{AuditAction, AuditEntry};
 use crm_testkit::{TestApp, TestRequest};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
@@ -46,7 +46,7 @@ fn lead_body(n: u32) -> Map<String, Value> {
 
 /// Writes leads through the store, as the API would (transaction with guards, tokens and
 /// counters), 16 at a time. Returns their ids in order.
-async fn seed(app: &TestApp, tenant: crm_shared::TenantId, count: u32) -> Vec<String> {
+async fn seed(app: &TestApp, tenant: crm_domain::TenantId, count: u32) -> Vec<String> {
     let store = app.state.store.clone();
     let ids: Vec<String> = stream::iter(0..count)
         .map(|n| {

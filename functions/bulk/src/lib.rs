@@ -2,17 +2,19 @@
 //! to 1,000 leads per request.
 //!
 //! Handlers check the role first (403 before the body is even parsed), validate the body,
-//! and hand the work to `crm_shared::bulk` under the request's `Idempotency-Key`
-//! (`crm_shared::idempotency`); the rules live in the shared crate.
+//! and hand the work to `crm_app::bulk` under the request's `Idempotency-Key`
+//! (`crm_store::idempotency`); the rules live in the shared crate.
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use crm_shared::auth::Caller;
-use crm_shared::http::{self, App, AppState, JsonObject};
-use crm_shared::{bulk, idempotency, ApiError};
+use crm_app::bulk;
+use crm_domain::Caller;
+use crm_http::{self as http, App, AppState, JsonObject};
+use crm_http::{idempotency, ApiError};
+use crm_store::idempotency as idempotent;
 use serde_json::{Map, Value};
 use std::future::Future;
 
@@ -50,7 +52,7 @@ pub fn app(state: AppState) -> App {
 /// The header a replayed answer carries (Stripe's name for it).
 pub const REPLAYED: &str = "idempotent-replayed";
 
-fn respond(answer: idempotency::Answer) -> Response {
+fn respond(answer: idempotent::Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = (status, Json(answer.body)).into_response();
     if answer.replayed {
@@ -87,9 +89,9 @@ async fn answer<F, Fut>(
 ) -> Result<Response, ApiError>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Value, ApiError>>,
+    Fut: Future<Output = Result<Value, crm_domain::Error>>,
 {
-    let answer = idempotency::run(
+    let answer = idempotent::run(
         &state.store,
         caller.tenant,
         &caller.user_id,

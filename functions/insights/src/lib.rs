@@ -3,9 +3,10 @@
 //! stored for `GET ai-insights`. Failed messages are reported for redelivery.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use crm_shared::lead_insights;
-use crm_shared::queue::{process_batch, InsightRequest};
-use crm_shared::worker::Worker;
+use crm_app::lead_insights;
+use crm_app::queue::InsightRequest;
+use crm_worker::batch::process_batch;
+use crm_worker::Worker;
 
 pub async fn handle(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
     process_batch(event, |request: InsightRequest| async move {

@@ -11,13 +11,13 @@
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
-use crm_shared::auth::Role;
-use crm_shared::filters::{LeadQuery, View};
-use crm_shared::http::ListQuery;
-use crm_shared::lead::{Lead, LeadInput, WriteMode};
-use crm_shared::store::{AuditAction, AuditEntry};
-use crm_shared::tenant::Tenant;
-use crm_shared::usage::{measure, Usage};
+use crm_domain::filters::{LeadQuery, View};
+use crm_domain::lead::{Lead, LeadInput, WriteMode};
+use crm_domain::tenant::Tenant;
+use crm_domain::Role;
+use crm_http::ListQuery;
+use crm_store::usage::{measure, Usage};
+use crm_store::{AuditAction, AuditEntry};
 use crm_testkit::TestApp;
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
@@ -236,7 +236,7 @@ async fn naive(app: &TestApp, tenant: &Tenant, query: &str, view: Option<View>) 
                 .send()
                 .await
                 .unwrap();
-            crm_shared_usage_record(out.consumed_capacity());
+            record_naive_read(out.consumed_capacity());
             for item in out.items.unwrap_or_default() {
                 leads.push(serde_dynamo::from_item(item).unwrap());
             }
@@ -260,10 +260,8 @@ async fn naive(app: &TestApp, tenant: &Tenant, query: &str, view: Option<View>) 
 }
 
 /// The benchmark reads raw pages itself for the naive side; count them like the store does.
-fn crm_shared_usage_record(consumed: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) {
-    crm_shared::usage::record_external(
-        consumed.into_iter().cloned().collect::<Vec<_>>().as_slice(),
-    );
+fn record_naive_read(consumed: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) {
+    crm_store::usage::record_external(consumed.into_iter().cloned().collect::<Vec<_>>().as_slice());
 }
 
 fn peak_rss_mib() -> f64 {

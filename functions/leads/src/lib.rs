@@ -1,7 +1,7 @@
 //! The leads function: lead CRUD and the health routes.
 //!
 //! Handlers extract input (the verified [`Caller`] first), call the shared lead service and
-//! map the outcome to a response; the rules live in `crm_shared::leads`.
+//! map the outcome to a response; the rules live in `crm_app::leads`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,11 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
-use crm_shared::auth::Caller;
-use crm_shared::filters::{LeadQuery, View};
-use crm_shared::http::{self, path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
-use crm_shared::lead::{Lead, WriteMode};
-use crm_shared::{leads, ApiError};
+use crm_app::leads;
+use crm_domain::filters::{LeadQuery, View};
+use crm_domain::lead::{Lead, WriteMode};
+use crm_domain::Caller;
+use crm_http::ApiError;
+use crm_http::{self as http, path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
 use serde_json::Value;
 
 pub const SERVICE: &str = "crm-leads";

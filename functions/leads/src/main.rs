@@ -1,8 +1,8 @@
-use crm_shared::http::AppState;
+use crm_http::AppState;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    crm_shared::telemetry::init();
+    crm_app::telemetry::init();
     let state = AppState::from_env().await?;
     lambda_http::run(leads::app(state)).await
 }

@@ -1,11 +1,12 @@
 //! The scoring worker: SQS batches of [`ScoreRequest`]s, each rescored through
-//! `crm_shared::rescoring` (idempotent, never overwriting a newer score), with the failed
+//! `crm_app::rescoring` (idempotent, never overwriting a newer score), with the failed
 //! messages reported for redelivery (`ReportBatchItemFailures`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use crm_shared::queue::{process_batch, reason, ScoreRequest};
-use crm_shared::rescoring::{self, Rescored, SCORING_WORKER};
-use crm_shared::worker::Worker;
+use crm_app::queue::{reason, ScoreRequest};
+use crm_app::rescoring::{self, Rescored, SCORING_WORKER};
+use crm_worker::batch::process_batch;
+use crm_worker::Worker;
 
 pub async fn handle(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
     process_batch(event, |request: ScoreRequest| async move {
@@ -31,7 +32,7 @@ pub async fn handle(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
             outcome,
             "score request handled"
         );
-        Ok::<(), crm_shared::ApiError>(())
+        Ok::<(), crm_domain::Error>(())
     })
     .await
 }

@@ -1,18 +1,19 @@
 //! The sources function: the lead's related resources under `/api/leads/api/v1/`.
 //!
 //! Handlers extract input (the verified [`Caller`] first), call the shared services and map
-//! the outcome to a response; the rules live in `crm_shared::sources`.
+//! the outcome to a response; the rules live in `crm_app::sources`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use crm_shared::activities::{self, ActivityQuery, View};
-use crm_shared::auth::Caller;
-use crm_shared::http::{self, path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
-use crm_shared::lead::WriteMode;
-use crm_shared::{custom_fields, notes, sources, tags, ApiError};
+use crm_app::activities::{self, ActivityQuery, View};
+use crm_app::{custom_fields, notes, sources, tags};
+use crm_domain::lead::WriteMode;
+use crm_domain::Caller;
+use crm_http::ApiError;
+use crm_http::{self as http, path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
 
 pub const SERVICE: &str = "crm-sources";
 pub const SOURCES: &str = "/api/leads/api/v1/sources";

@@ -1,5 +1,5 @@
 //! Helpers shared by the test modules.
-pub use crm_shared::auth::Role;
+pub use crm_domain::Role;
 pub use crm_testkit::TestApp;
 pub use serde_json::{json, Value};
 
@@ -16,7 +16,7 @@ pub async fn start() -> Apps {
     start_with(crm_testkit::test_config()).await
 }
 
-pub async fn start_with(config: crm_shared::config::Config) -> Apps {
+pub async fn start_with(config: crm_http::config::Config) -> Apps {
     let actions = TestApp::start_with(actions::app, config).await;
     let leads = actions.with_function(leads::app);
     Apps { actions, leads }

@@ -2,8 +2,8 @@
 //! and leads.
 #![allow(dead_code)]
 
-pub use crm_shared::auth::Role;
-pub use crm_shared::tenant::Tenant;
+pub use crm_domain::tenant::Tenant;
+pub use crm_domain::Role;
 pub use crm_testkit::{TestApp, TestResponse};
 pub use serde_json::{json, Value};
 pub use uuid::Uuid;

@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use crm_shared::idempotency;
+use crm_store::idempotency;
 use futures::future::join_all;
 
 async fn keyed(apps: &Apps, token: &str, key: &str, path: &str, body: Value) -> TestResponse {
@@ -221,7 +221,7 @@ async fn records_expire_after_a_day() {
     )
     .await
     .expect(200);
-    let key = crm_shared::keys::idempotency(tenant.id, "day").item_key();
+    let key = crm_store::keys::idempotency(tenant.id, "day").item_key();
     let item = apps
         .bulk
         .state
@@ -246,7 +246,7 @@ async fn records_expire_after_a_day() {
 
 /// Writes an idempotency record as a request of the past left it.
 async fn plant(apps: &Apps, tenant: &Tenant, key: &str, fields: &[(&str, AttributeValue)]) {
-    let mut item = crm_shared::keys::idempotency(tenant.id, key).item_key();
+    let mut item = crm_store::keys::idempotency(tenant.id, key).item_key();
     for (name, value) in fields {
         item.insert(name.to_string(), value.clone());
     }

@@ -5,10 +5,10 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use crm_shared::auth::Role;
-use crm_shared::insights::AiAgentsClient;
-use crm_shared::worker::Worker;
+use crm_app::ai::AiAgentsClient;
+use crm_domain::Role;
 use crm_testkit::{TestApp, TestQueues};
+use crm_worker::Worker;
 use serde_json::{json, Value};
 
 const LEADS: &str = "/api/leads/api/v1/leads/";

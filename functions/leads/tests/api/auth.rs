@@ -3,15 +3,15 @@
 use crate::common::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use crm_shared::auth::{issue_token, TokenRequest};
-use crm_shared::config::JwtConfig;
+use crm_auth::JwtConfig;
+use crm_auth::{issue_token, TokenRequest};
 use hmac::{Hmac, Mac};
 
 fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
 }
 
-fn claims(tenant: &crm_shared::tenant::Tenant) -> Value {
+fn claims(tenant: &crm_domain::tenant::Tenant) -> Value {
     json!({
         "sub": "u1",
         "tenant_id": tenant.id.to_string(),
@@ -240,7 +240,7 @@ async fn tenant_header_must_agree_with_the_token() {
 #[tokio::test]
 async fn unknown_and_suspended_tenants_are_refused() {
     let app = start().await;
-    let ghost = crm_shared::tenant::Tenant::new("Ghost".into(), "ghost".into(), None);
+    let ghost = crm_domain::tenant::Tenant::new("Ghost".into(), "ghost".into(), None);
     let token = app.token(&ghost, "u1", Role::Owner);
     app.get(LEADS).bearer(&token).send().await.expect(403);
 

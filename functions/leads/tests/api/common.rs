@@ -1,5 +1,5 @@
 //! Helpers shared by the test modules: the app, tenants, tokens and lead payloads.
-pub use crm_shared::auth::Role;
+pub use crm_domain::Role;
 pub use crm_testkit::{TestApp, TestResponse};
 pub use serde_json::{json, Value};
 
@@ -14,7 +14,7 @@ pub async fn start() -> TestApp {
 }
 
 /// A tenant with an owner token.
-pub async fn tenant_owner(app: &TestApp, name: &str) -> (crm_shared::tenant::Tenant, String) {
+pub async fn tenant_owner(app: &TestApp, name: &str) -> (crm_domain::tenant::Tenant, String) {
     let tenant = app.tenant(name).await;
     let token = app.token(&tenant, "owner-1", Role::Owner);
     (tenant, token)

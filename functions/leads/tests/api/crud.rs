@@ -387,7 +387,7 @@ async fn http_contract_errors_are_drf_shaped() {
         json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
     );
 
-    let huge = "x".repeat(crm_shared::config::DEFAULT_MAX_BODY_BYTES + 1);
+    let huge = "x".repeat(crm_http::config::DEFAULT_MAX_BODY_BYTES + 1);
     let res = app
         .post(LEADS)
         .bearer(&token)

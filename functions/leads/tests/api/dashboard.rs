@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::common::*;
 use chrono::Utc;
-use crm_shared::lead::Lead;
-use crm_shared::store::{AuditAction, AuditEntry};
+use crm_domain::lead::Lead;
+use crm_store::{AuditAction, AuditEntry};
 use futures::future::join_all;
 
 const SOURCES: [&str; 7] = [

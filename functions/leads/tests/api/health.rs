@@ -1,7 +1,7 @@
 //! Health routes need no credentials; the deep check answers 503 when the table does not.
 
 use crate::common::*;
-use crm_shared::http::AppState;
+use crm_http::AppState;
 
 #[tokio::test]
 async fn liveness_and_service_information() {

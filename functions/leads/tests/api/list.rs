@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 
 use crate::common::*;
 use chrono::{DateTime, Duration, Utc};
-use crm_shared::lead::Lead;
-use crm_shared::store::{AuditAction, AuditEntry};
+use crm_domain::lead::Lead;
+use crm_store::{AuditAction, AuditEntry};
 use uuid::Uuid;
 
 type Predicate = Box<dyn Fn(&Value) -> bool>;
@@ -67,7 +67,7 @@ fn seed_body(n: usize) -> Value {
 }
 
 /// Sets a lead's score as the scoring worker would: a versioned write through the store.
-async fn set_score(app: &TestApp, tenant: &crm_shared::tenant::Tenant, id: Uuid, score: u8) {
+async fn set_score(app: &TestApp, tenant: &crm_domain::tenant::Tenant, id: Uuid, score: u8) {
     let store = &app.state.store;
     let before = store.get_lead(tenant.id, id).await.unwrap().unwrap();
     let mut after: Lead = before.clone();
@@ -85,7 +85,7 @@ async fn set_score(app: &TestApp, tenant: &crm_shared::tenant::Tenant, id: Uuid,
 
 struct Seeded {
     app: TestApp,
-    tenant: crm_shared::tenant::Tenant,
+    tenant: crm_domain::tenant::Tenant,
     token: String,
     other_token: String,
     leads: Vec<Value>,
@@ -629,7 +629,7 @@ async fn cursors_are_bound_to_their_query_and_tenant() {
 #[tokio::test]
 async fn unindexed_orderings_and_filters_read_within_their_limits() {
     let mut config = crm_testkit::test_config();
-    config.list = crm_shared::config::ListLimits {
+    config.list = crm_app::config::ListLimits {
         read_budget: 10,
         sort_cap: 5,
         sort_reads: 20,

@@ -1,8 +1,8 @@
-use crm_shared::auth::Role;
-use crm_shared::queue::{ScoreRequest, SCORING_QUEUE};
-use crm_shared::store::AuditAction;
-use crm_shared::worker::Worker;
+use crm_app::queue::{ScoreRequest, SCORING_QUEUE};
+use crm_domain::Role;
+use crm_store::AuditAction;
 use crm_testkit::{sqs_event, TestApp, TestQueues};
+use crm_worker::Worker;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -50,7 +50,7 @@ impl Loop {
             .body
     }
 
-    async fn score_audits(&self, tenant: &crm_shared::tenant::Tenant, id: &str) -> usize {
+    async fn score_audits(&self, tenant: &crm_domain::tenant::Tenant, id: &str) -> usize {
         self.leads
             .state
             .store

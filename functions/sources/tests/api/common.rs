@@ -1,5 +1,5 @@
 //! Helpers shared by the test modules: both apps on one emulator, tenants and tokens.
-pub use crm_shared::auth::Role;
+pub use crm_domain::Role;
 pub use crm_testkit::TestApp;
 pub use serde_json::{json, Value};
 
@@ -27,7 +27,7 @@ pub async fn start() -> Apps {
 }
 
 /// A tenant with an owner token.
-pub async fn tenant_owner(app: &TestApp, name: &str) -> (crm_shared::tenant::Tenant, String) {
+pub async fn tenant_owner(app: &TestApp, name: &str) -> (crm_domain::tenant::Tenant, String) {
     let tenant = app.tenant(name).await;
     let token = app.token(&tenant, "owner-1", Role::Owner);
     (tenant, token)

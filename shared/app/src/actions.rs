@@ -1,0 +1,167 @@
+//! The lead actions (`mark-contacted`, `convert`, `mark-lost`, `update-score`) and the
+//! tenant's scoring settings. Each action is one read-modify-write of the lead through
+//! [`leads::modify_as_caller`], so it keeps the lead's edit rule, optimistic locking, audit
+//! trail and dashboard counters; a status change then asks for a rescore like any edit.
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::leads::{self, Modified};
+use crate::queue::Queues;
+use crate::rescoring::{self, Rescored};
+use crm_domain::identity::{Caller, Role};
+use crm_domain::lead::{Lead, LeadInput, LeadStatus, MONEY_DIGITS, MONEY_PLACES};
+use crm_domain::scoring::{ScoreCard, ScoringSettings};
+use crm_domain::validate::{Input, Patch, Text};
+use crm_domain::Error;
+use crm_store::Store;
+
+/// Longest accepted lost reason (the lead's other long texts allow the same).
+const REASON_CHARS: usize = 10_000;
+
+async fn act<F>(
+    store: &Store,
+    queues: &Queues,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<u64>,
+    change: F,
+) -> Result<Lead, Error>
+where
+    F: FnMut(&Lead, &mut Lead, chrono::DateTime<chrono::Utc>) -> Result<(), Error>,
+{
+    let modified: Modified =
+        leads::modify_as_caller(store, caller, id, if_match, None, change).await?;
+    leads::rescore_if_needed(queues, &modified).await;
+    Ok(modified.after)
+}
+
+/// `new` → `contacted`, stamping the first contact (once) and the last contact (always).
+/// A lead past `new` keeps its status: contacting a qualified lead does not demote it.
+pub async fn mark_contacted(
+    store: &Store,
+    queues: &Queues,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<u64>,
+) -> Result<Lead, Error> {
+    act(store, queues, caller, id, if_match, |_, lead, now| {
+        if lead.status == LeadStatus::New {
+            lead.status = LeadStatus::Contacted;
+        }
+        lead.first_contact_date.get_or_insert(now);
+        lead.last_contact_date = Some(now);
+        Ok(())
+    })
+    .await
+}
+
+fn refuse_closed(lead: &Lead, action: &str) -> Result<(), Error> {
+    match lead.status {
+        LeadStatus::Converted | LeadStatus::Lost => Err(Error::Conflict(format!(
+            "The lead is already {}; it cannot be {action}.",
+            lead.status
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `{conversion_value?}`: status `converted`, `converted_at` now, the value if given.
+/// Converted and lost leads are refused with 409 (reopen them with a status change first).
+pub async fn convert(
+    store: &Store,
+    queues: &Queues,
+    caller: &Caller,
+    id: Uuid,
+    body: &Map<String, Value>,
+    if_match: Option<u64>,
+) -> Result<Lead, Error> {
+    let mut input = Input::new(body);
+    let value = input.money("conversion_value", MONEY_DIGITS, MONEY_PLACES);
+    input.finish()?;
+    act(store, queues, caller, id, if_match, |before, lead, now| {
+        refuse_closed(before, "converted")?;
+        // Through `apply`, so entering `converted` stamps `converted_at` as any edit does.
+        let change = LeadInput {
+            status: Some(LeadStatus::Converted),
+            conversion_value: value.clone(),
+            ..LeadInput::default()
+        };
+        lead.apply(change, now);
+        Ok(())
+    })
+    .await
+}
+
+/// `{reason}` (required): status `lost` with the reason. A converted lead may be marked
+/// lost (a deal that fell through); that clears the conversion, as any status change does.
+pub async fn mark_lost(
+    store: &Store,
+    queues: &Queues,
+    caller: &Caller,
+    id: Uuid,
+    body: &Map<String, Value>,
+    if_match: Option<u64>,
+) -> Result<Lead, Error> {
+    let mut input = Input::new(body);
+    input.require("reason", true);
+    let reason = input.text("reason", Text::required(REASON_CHARS));
+    input.finish()?;
+    let Patch::Set(reason) = reason else {
+        unreachable!("a required text that passed validation is set")
+    };
+    act(store, queues, caller, id, if_match, |before, lead, now| {
+        if before.status == LeadStatus::Lost {
+            return Err(Error::Conflict("The lead is already lost.".into()));
+        }
+        // Through `apply`, so leaving `converted` clears the conversion as any edit does.
+        let change = LeadInput {
+            status: Some(LeadStatus::Lost),
+            lost_reason: Patch::Set(reason.clone()),
+            ..LeadInput::default()
+        };
+        lead.apply(change, now);
+        Ok(())
+    })
+    .await
+}
+
+/// `update-score`: rescore now (not through the queue) and return the card. Follows the
+/// lead's edit rule, since it writes the lead.
+pub async fn update_score(
+    store: &Store,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<(Lead, ScoreCard), Error> {
+    let lead = leads::get(store, caller, id).await?;
+    leads::require_can_edit(caller, &lead)?;
+    match rescoring::rescore(store, caller.tenant, id, None, &caller.user_id).await? {
+        Rescored::Written { lead, card } | Rescored::Unchanged { lead, card } => Ok((lead, card)),
+        Rescored::AlreadyCurrent => unreachable!("an explicit rescore always computes"),
+        Rescored::Gone => Err(Error::NotFound),
+    }
+}
+
+/// The tenant's scoring settings (admins and owners).
+pub async fn scoring_settings(store: &Store, caller: &Caller) -> Result<ScoringSettings, Error> {
+    caller.require(Role::Admin)?;
+    Ok(store.scoring_settings(caller.tenant).await?)
+}
+
+/// Replaces (`partial = false`) or changes the settings. They apply to each lead's next
+/// scoring; `update-score` (or a bulk rescore) applies them at once.
+pub async fn save_scoring_settings(
+    store: &Store,
+    caller: &Caller,
+    body: &Map<String, Value>,
+    partial: bool,
+) -> Result<ScoringSettings, Error> {
+    caller.require(Role::Admin)?;
+    let settings = if partial {
+        store.scoring_settings(caller.tenant).await?.merge(body)?
+    } else {
+        ScoringSettings::parse(body)?
+    };
+    store.put_scoring_settings(caller.tenant, &settings).await?;
+    Ok(settings)
+}

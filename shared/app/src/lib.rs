@@ -1,0 +1,21 @@
+//! The use cases: what a request or a queue message asks the service to do, over the
+//! domain's rules, the store and the queues. HTTP and queue plumbing stay outside; every
+//! function here returns the domain's [`crm_domain::Error`].
+//!
+//! A module per resource (`sources`, `tags`, ...) re-exports its domain types, so a caller
+//! finds a resource's records, inputs and operations in one place.
+
+pub mod actions;
+pub mod activities;
+pub mod ai;
+pub mod bulk;
+pub mod config;
+pub mod custom_fields;
+pub mod lead_insights;
+pub mod leads;
+pub mod notes;
+pub mod queue;
+pub mod rescoring;
+pub mod sources;
+pub mod tags;
+pub mod telemetry;

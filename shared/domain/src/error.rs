@@ -1,0 +1,52 @@
+//! The domain's error: what went wrong, in terms a client can act on. The HTTP layer maps
+//! each variant to a status and a DRF-shaped body in one place (`crm_http::error`).
+
+use crate::validate::FieldErrors;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Field errors, reported together: `{"field": ["message", ...]}`.
+    #[error("validation failed: {0:?}")]
+    Validation(FieldErrors),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("Not found.")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    /// The record changed since the client read it (`If-Match`), or meanwhile.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// The database asked us to slow down and retries did not help.
+    #[error("Request was throttled.")]
+    Throttled,
+    /// A dependency could not be reached; the reason is logged, not shown.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected state; the reason is logged, not shown.
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
+
+impl Error {
+    pub fn forbidden() -> Self {
+        Error::Forbidden(PERMISSION_DENIED.into())
+    }
+
+    /// One field's validation error.
+    pub fn field(name: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::default();
+        errors.add(name, message);
+        Error::Validation(errors)
+    }
+}
+
+impl From<FieldErrors> for Error {
+    fn from(e: FieldErrors) -> Self {
+        Error::Validation(e)
+    }
+}

@@ -1,0 +1,29 @@
+//! The CRM's domain: types and rules with no AWS, HTTP or JWT in them.
+//!
+//! Records ([`lead`], [`sources`], [`tags`], [`activities`], [`notes`], [`custom_fields`])
+//! and their validated inputs; the rules over them ([`scoring`], [`insights`], [`search`]
+//! tokens, [`stats`] counter deltas, list [`filters`]); who acts ([`identity`], [`tenant`]);
+//! and the one domain [`Error`]. Everything here is tested without an emulator.
+
+pub mod activities;
+pub mod cursor;
+pub mod custom_fields;
+pub mod error;
+pub mod filters;
+pub mod identity;
+pub mod insights;
+pub mod lead;
+pub mod lead_insights;
+pub mod notes;
+pub mod query;
+pub mod scoring;
+pub mod search;
+pub mod sources;
+pub mod stats;
+pub mod tags;
+pub mod tenant;
+pub mod validate;
+
+pub use error::Error;
+pub use identity::{Caller, Role};
+pub use tenant::TenantId;

@@ -1,0 +1,62 @@
+//! The HTTP functions' configuration, read once from the environment at cold start.
+
+use std::time::Duration;
+
+use crm_app::config::{parse_var, var, ConfigError, ListLimits};
+use crm_auth::JwtConfig;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub table_name: String,
+    pub jwt: JwtConfig,
+    /// Secret for signing pagination cursors. Derived from the JWT secret when unset.
+    pub cursor_secret: String,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// How long a tenant's status is cached in a warm Lambda before it is read again.
+    pub tenant_cache_ttl: Duration,
+    pub ai_agents_url: Option<String>,
+    /// Where scoring requests go (`SCORING_QUEUE_URL`); unset: no background scoring.
+    pub scoring_queue_url: Option<String>,
+    /// Where insight requests go (`INSIGHTS_QUEUE_URL`); unset: insights computed inline.
+    pub insights_queue_url: Option<String>,
+    pub list: ListLimits,
+}
+
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+pub const DEFAULT_TENANT_CACHE_SECONDS: u64 = 30;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let secret = var("JWT_SECRET_KEY").ok_or(ConfigError::Missing("JWT_SECRET_KEY"))?;
+        if secret.len() < 16 {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET_KEY",
+                reason: "use at least 16 characters".into(),
+            });
+        }
+        let cursor_secret = var("CURSOR_SECRET").unwrap_or_else(|| format!("cursor:{secret}"));
+        Ok(Self {
+            table_name: var("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
+            jwt: JwtConfig {
+                secret,
+                issuer: var("JWT_ISSUER"),
+                audience: var("JWT_AUDIENCE"),
+            },
+            cursor_secret,
+            max_body_bytes: parse_var("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            tenant_cache_ttl: Duration::from_secs(parse_var(
+                "TENANT_CACHE_SECONDS",
+                DEFAULT_TENANT_CACHE_SECONDS,
+            )?),
+            ai_agents_url: var("AI_AGENTS_URL"),
+            scoring_queue_url: var("SCORING_QUEUE_URL"),
+            insights_queue_url: var("INSIGHTS_QUEUE_URL"),
+            list: ListLimits {
+                read_budget: parse_var("LIST_READ_BUDGET", ListLimits::default().read_budget)?,
+                sort_cap: parse_var("LIST_SORT_CAP", ListLimits::default().sort_cap)?,
+                sort_reads: parse_var("LIST_SORT_READS", ListLimits::default().sort_reads)?,
+            },
+        })
+    }
+}

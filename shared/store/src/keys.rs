@@ -1,0 +1,457 @@
+//! Every DynamoDB key the service writes or reads is built here, and nowhere else.
+//!
+//! Single-table design with generic attribute names. Every partition key of the table and of
+//! its indexes starts with the tenant id (`{tenant}#...`), so a request can only reach the
+//! partitions of the tenant it was authorised for, and IAM `dynamodb:LeadingKeys` can
+//! enforce the same in AWS. The one exception is the slug registry (`SLUG#{slug}`), a global
+//! lookup the admin command writes to keep tenant slugs unique; no request path reads it
+//! with a tenant's credentials.
+//!
+//! | item            | PK                          | SK                       |
+//! |-----------------|-----------------------------|--------------------------|
+//! | tenant          | `{t}#TENANT`                | `TENANT`                 |
+//! | scoring settings| `{t}#TENANT`                | `SCORING`                |
+//! | dashboard stats | `{t}#STATS`                 | `STATS`                  |
+//! | lead            | `{t}#LEAD#{id}`             | `LEAD`                   |
+//! | lead audit      | `{t}#LEAD#{id}`             | `AUDIT#{at}#{audit id}`  |
+//! | lead insights   | `{t}#LEAD#{id}`             | `INSIGHTS`               |
+//! | email guard     | `{t}#EMAIL#{lower(email)}`  | `EMAIL`                  |
+//! | search token    | `{t}#SEARCH#{first char}`   | `{token}#{lead id}`      |
+//! | idempotency key | `{t}#IDEMPOTENCY#{key}`     | `IDEMPOTENCY`            |
+//! | lead source     | `{t}#SOURCES`               | `SOURCE#{id}`            |
+//! | source name     | `{t}#SOURCENAME#{lower(n)}` | `SOURCENAME`             |
+//! | lead tag        | `{t}#TAGS`                  | `TAG#{id}`               |
+//! | tag name        | `{t}#TAGNAME#{lower(n)}`    | `TAGNAME`                |
+//! | tag membership  | `{t}#LEAD#{lead id}`        | `TAG#{tag id}`           |
+//! | activity        | `{t}#ACTIVITY#{id}`         | `ACTIVITY`               |
+//! | note            | `{t}#NOTE#{id}`             | `NOTE`                   |
+//! | custom field    | `{t}#CUSTOMFIELDS`          | `FIELD#{id}`             |
+//! | field name      | `{t}#FIELDNAME#{lower(n)}`  | `FIELDNAME`              |
+//! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
+//!
+//! A lead also carries the key attributes of the indexes it belongs to (see
+//! [`lead_indexes`]); the sparse ones exist only while their condition holds, and since a
+//! lead is always written whole, an attribute that no longer applies simply disappears.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SecondsFormat, Utc};
+use uuid::Uuid;
+
+use crm_domain::tenant::TenantId;
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+
+/// The lead indexes. Each is `GSI{n}` with key attributes `GSI{n}PK`/`GSI{n}SK`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeadIndex {
+    /// All leads by creation time: `{t}#LEADS` / `{created}#{id}`.
+    Created,
+    /// All leads by score (then creation): `{t}#LEADS` / `{score}#{created}#{id}`.
+    Score,
+    /// Per status, by score: `{t}#STATUS#{status}`.
+    Status,
+    /// Per priority, by score: `{t}#PRIORITY#{priority}`.
+    Priority,
+    /// Per assignee, by score: `{t}#ASSIGNEE#{user}`, or `{t}#UNASSIGNED`.
+    Assignee,
+    /// Per source id, by score; sparse: leads without a source are absent. Also holds the
+    /// tag-membership copies of leads (`{t}#TAGGED#{tag}`), one partition per tag.
+    Source,
+    /// Sparse: active leads with a follow-up time, by that time: `{t}#FOLLOWUP`.
+    FollowUp,
+    /// Sparse: the high-priority view's leads, by score: `{t}#HOT`.
+    Hot,
+}
+
+impl LeadIndex {
+    pub const ALL: [LeadIndex; 8] = [
+        LeadIndex::Created,
+        LeadIndex::Score,
+        LeadIndex::Status,
+        LeadIndex::Priority,
+        LeadIndex::Assignee,
+        LeadIndex::Source,
+        LeadIndex::FollowUp,
+        LeadIndex::Hot,
+    ];
+
+    fn number(self) -> usize {
+        LeadIndex::ALL
+            .iter()
+            .position(|i| *i == self)
+            .expect("listed")
+            + 1
+    }
+
+    pub fn name(self) -> String {
+        format!("GSI{}", self.number())
+    }
+
+    pub fn pk_attr(self) -> String {
+        format!("GSI{}PK", self.number())
+    }
+
+    pub fn sk_attr(self) -> String {
+        format!("GSI{}SK", self.number())
+    }
+}
+
+/// Key attributes of one index entry or table item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    fn new(pk: String, sk: impl Into<String>) -> Self {
+        Self { pk, sk: sk.into() }
+    }
+
+    /// As a table primary key.
+    pub fn item_key(&self) -> HashMap<String, AttributeValue> {
+        self.attrs(PK, SK)
+    }
+
+    /// As the given attribute pair (table or index).
+    pub fn attrs(&self, pk_name: &str, sk_name: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (pk_name.to_string(), AttributeValue::S(self.pk.clone())),
+            (sk_name.to_string(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+}
+
+/// Timestamps in sort keys: fixed-width RFC 3339 so that text order is time order.
+pub fn sortable_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn tenant(t: TenantId) -> Key {
+    Key::new(format!("{t}#TENANT"), "TENANT")
+}
+
+/// The tenant's scoring settings, beside the tenant item (read by the scoring worker and
+/// the settings endpoint; the tenant item itself stays small for the per-request check).
+pub fn scoring_settings(t: TenantId) -> Key {
+    Key::new(format!("{t}#TENANT"), "SCORING")
+}
+
+pub fn slug(slug: &str) -> Key {
+    Key::new(format!("SLUG#{slug}"), "SLUG")
+}
+
+fn lead_partition(t: TenantId, id: Uuid) -> String {
+    format!("{t}#LEAD#{id}")
+}
+
+pub fn lead(t: TenantId, id: Uuid) -> Key {
+    Key::new(lead_partition(t, id), "LEAD")
+}
+
+/// The latest insights for a lead, in the lead's partition (deleted with the lead).
+pub fn lead_insights(t: TenantId, id: Uuid) -> Key {
+    Key::new(lead_partition(t, id), "INSIGHTS")
+}
+
+/// The uniqueness guard for a lead's email: one item per tenant and lowercased address,
+/// written in the same transaction as the lead, conditioned on not existing.
+pub fn lead_email(t: TenantId, email: &str) -> Key {
+    Key::new(format!("{t}#EMAIL#{}", email.to_lowercase()), "EMAIL")
+}
+
+pub fn lead_audit(t: TenantId, lead_id: Uuid, at: DateTime<Utc>, audit_id: Uuid) -> Key {
+    Key::new(
+        lead_partition(t, lead_id),
+        format!("AUDIT#{}#{audit_id}", sortable_time(at)),
+    )
+}
+
+/// Prefix of the sort keys of a lead's audit entries, for `begins_with`.
+pub fn lead_audit_prefix(t: TenantId, lead_id: Uuid) -> Key {
+    Key::new(lead_partition(t, lead_id), "AUDIT#")
+}
+
+pub fn all_leads(t: TenantId) -> String {
+    format!("{t}#LEADS")
+}
+
+/// Sort key of the score-ordered indexes: zero-padded score, then creation, then id, so
+/// that descending order is the list's default `-score,-created_at` and every key is unique.
+pub fn score_sort_key(score: u8, created_at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{score:03}#{}#{id}", sortable_time(created_at))
+}
+
+/// Bounds of the score-ordered keys for a score range (inclusive).
+pub fn score_bounds(min: Option<u8>, max: Option<u8>) -> (Option<String>, Option<String>) {
+    // `$` sorts just above `#`, so "070$" is above every "070#...".
+    (
+        min.map(|m| format!("{m:03}")),
+        max.map(|m| format!("{m:03}$")),
+    )
+}
+
+pub fn time_sort_key(at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}#{id}", sortable_time(at))
+}
+
+pub fn status_partition(t: TenantId, status: &str) -> String {
+    format!("{t}#STATUS#{status}")
+}
+
+pub fn priority_partition(t: TenantId, priority: &str) -> String {
+    format!("{t}#PRIORITY#{priority}")
+}
+
+pub fn assignee_partition(t: TenantId, user: Option<&str>) -> String {
+    match user {
+        Some(user) => format!("{t}#ASSIGNEE#{user}"),
+        None => format!("{t}#UNASSIGNED"),
+    }
+}
+
+/// The lead-source index partition (GSI6). Leads are indexed by their source's id, so a
+/// renamed source keeps its leads; `source` is the id's text.
+pub fn source_partition(t: TenantId, source: &str) -> String {
+    format!("{t}#SOURCE#{}", source.to_lowercase())
+}
+
+pub fn follow_up_partition(t: TenantId) -> String {
+    format!("{t}#FOLLOWUP")
+}
+
+pub fn hot_partition(t: TenantId) -> String {
+    format!("{t}#HOT")
+}
+
+/// The index entries a lead has: `(index, partition, sort key)`. Which sparse indexes a
+/// lead belongs to is decided by the caller's rules (`is_hot`, active follow-up), passed in
+/// so that the key module holds no business rules.
+pub struct LeadIndexInput<'a> {
+    pub tenant: TenantId,
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub score: u8,
+    pub status: &'a str,
+    pub priority: &'a str,
+    pub assigned_to: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub follow_up: Option<DateTime<Utc>>,
+    pub hot: bool,
+}
+
+pub fn lead_indexes(l: &LeadIndexInput<'_>) -> Vec<(LeadIndex, String, String)> {
+    let t = l.tenant;
+    let by_score = score_sort_key(l.score, l.created_at, l.id);
+    let mut out = vec![
+        (
+            LeadIndex::Created,
+            all_leads(t),
+            time_sort_key(l.created_at, l.id),
+        ),
+        (LeadIndex::Score, all_leads(t), by_score.clone()),
+        (
+            LeadIndex::Status,
+            status_partition(t, l.status),
+            by_score.clone(),
+        ),
+        (
+            LeadIndex::Priority,
+            priority_partition(t, l.priority),
+            by_score.clone(),
+        ),
+        (
+            LeadIndex::Assignee,
+            assignee_partition(t, l.assigned_to),
+            by_score.clone(),
+        ),
+    ];
+    if let Some(source) = l.source {
+        out.push((
+            LeadIndex::Source,
+            source_partition(t, source),
+            by_score.clone(),
+        ));
+    }
+    if let Some(at) = l.follow_up {
+        out.push((
+            LeadIndex::FollowUp,
+            follow_up_partition(t),
+            time_sort_key(at, l.id),
+        ));
+    }
+    if l.hot {
+        out.push((LeadIndex::Hot, hot_partition(t), by_score));
+    }
+    out
+}
+
+/// All of a tenant's lead sources live in one partition: a source list is one Query, and a
+/// source is found by id alone (a lead's `source_id`), which the counters' `ADD` needs.
+pub fn sources_partition(t: TenantId) -> String {
+    format!("{t}#SOURCES")
+}
+
+pub fn lead_source(t: TenantId, id: Uuid) -> Key {
+    Key::new(sources_partition(t), format!("SOURCE#{id}"))
+}
+
+/// Sort-key prefix of the source items, for `begins_with` and cursor bounds.
+pub const SOURCE_PREFIX: &str = "SOURCE#";
+
+/// The uniqueness guard of a source name (case-insensitive), written in the same
+/// transaction as the source; it also resolves a name to its source (`source_id`).
+pub fn lead_source_name(t: TenantId, name: &str) -> Key {
+    Key::new(
+        format!("{t}#SOURCENAME#{}", name.to_lowercase()),
+        "SOURCENAME",
+    )
+}
+
+pub fn tags_partition(t: TenantId) -> String {
+    format!("{t}#TAGS")
+}
+
+pub fn lead_tag(t: TenantId, id: Uuid) -> Key {
+    Key::new(tags_partition(t), format!("TAG#{id}"))
+}
+
+/// Sort-key prefix of the tag items.
+pub const TAG_PREFIX: &str = "TAG#";
+
+/// The uniqueness guard of a tag name (case-insensitive); resolves a name to its tag.
+pub fn lead_tag_name(t: TenantId, name: &str) -> Key {
+    Key::new(format!("{t}#TAGNAME#{}", name.to_lowercase()), "TAGNAME")
+}
+
+/// A lead's membership of a tag: a copy of the lead in the lead's own item collection
+/// (deleted with it), indexed in GSI6 under [`tagged_partition`] by the score key, so that
+/// `tags=` lists and a tag's deletion read the tag's leads, not the tenant's.
+pub fn tag_membership(t: TenantId, lead_id: Uuid, tag_id: &str) -> Key {
+    Key::new(lead_partition(t, lead_id), format!("TAG#{tag_id}"))
+}
+
+pub fn tagged_partition(t: TenantId, tag_id: &str) -> String {
+    format!("{t}#TAGGED#{}", tag_id.to_lowercase())
+}
+
+/// An activity: its own item, found by id alone (the `activities/{id}/` routes). Its index
+/// entries reuse the lead indexes' attributes under partitions of their own:
+/// GSI1 [`activities_partition`] (the tenant's, newest first), GSI2
+/// [`lead_activities_partition`] (a lead's timeline) and, while it is an open task
+/// (scheduled, not completed), GSI7 [`tasks_partition`] by its scheduled time.
+pub fn activity(t: TenantId, id: Uuid) -> Key {
+    Key::new(format!("{t}#ACTIVITY#{id}"), "ACTIVITY")
+}
+
+pub fn activities_partition(t: TenantId) -> String {
+    format!("{t}#ACTIVITIES")
+}
+
+pub fn lead_activities_partition(t: TenantId, lead_id: Uuid) -> String {
+    format!("{t}#LEADACTIVITIES#{lead_id}")
+}
+
+pub fn tasks_partition(t: TenantId) -> String {
+    format!("{t}#TASKS")
+}
+
+/// A note: its own item, found by id alone, with entries in GSI1 [`notes_partition`] (the
+/// tenant's, newest first) and GSI2 [`lead_notes_partition`] (a lead's notes).
+pub fn note(t: TenantId, id: Uuid) -> Key {
+    Key::new(format!("{t}#NOTE#{id}"), "NOTE")
+}
+
+pub fn notes_partition(t: TenantId) -> String {
+    format!("{t}#NOTES")
+}
+
+pub fn lead_notes_partition(t: TenantId, lead_id: Uuid) -> String {
+    format!("{t}#LEADNOTES#{lead_id}")
+}
+
+/// The tenant's custom-field definitions: one partition, so a lead write reads them all in
+/// one Query (their number is capped).
+pub fn custom_fields_partition(t: TenantId) -> String {
+    format!("{t}#CUSTOMFIELDS")
+}
+
+pub fn custom_field(t: TenantId, id: Uuid) -> Key {
+    Key::new(custom_fields_partition(t), format!("FIELD#{id}"))
+}
+
+pub const CUSTOM_FIELD_PREFIX: &str = "FIELD#";
+
+/// A custom field's name guard. Kept when the field is deleted: leads may still hold
+/// values under the name, so it is never given to a field of another type.
+pub fn custom_field_name(t: TenantId, name: &str) -> Key {
+    Key::new(
+        format!("{t}#FIELDNAME#{}", name.to_lowercase()),
+        "FIELDNAME",
+    )
+}
+
+pub fn stats(t: TenantId) -> Key {
+    Key::new(format!("{t}#STATS"), "STATS")
+}
+
+pub fn search_partition(t: TenantId, token: &str) -> String {
+    let first: String = token.chars().take(1).collect();
+    format!("{t}#SEARCH#{first}")
+}
+
+pub fn search_token(t: TenantId, token: &str, lead_id: Uuid) -> Key {
+    Key::new(search_partition(t, token), format!("{token}#{lead_id}"))
+}
+
+/// The record of one `Idempotency-Key` of a tenant (a client-chosen string of at most a
+/// few hundred visible characters): the tenant prefix keeps one tenant's keys apart from
+/// another's even when the clients pick the same key.
+pub fn idempotency(t: TenantId, key: &str) -> Key {
+    Key::new(format!("{t}#IDEMPOTENCY#{key}"), "IDEMPOTENCY")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tenant_key_starts_with_the_tenant() {
+        let t = TenantId::from_uuid(Uuid::new_v4());
+        let id = Uuid::new_v4();
+        let now = Utc::now();
+        for key in [
+            tenant(t),
+            scoring_settings(t),
+            lead(t, id),
+            lead_insights(t, id),
+            lead_email(t, "A@B.example"),
+            lead_audit(t, id, now, Uuid::new_v4()),
+            stats(t),
+            search_token(t, "acme", id),
+            idempotency(t, "retry-1"),
+            lead_source(t, id),
+            lead_source_name(t, "Website"),
+            lead_tag(t, id),
+            lead_tag_name(t, "Hot"),
+            tag_membership(t, id, "x"),
+            activity(t, id),
+            note(t, id),
+            custom_field(t, id),
+            custom_field_name(t, "budget_code"),
+        ] {
+            assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
+        }
+        assert_eq!(lead_email(t, "A@B.example"), lead_email(t, "a@b.example"));
+    }
+
+    #[test]
+    fn sortable_times_sort_as_text() {
+        let a = "2026-01-02T03:04:05Z".parse::<DateTime<Utc>>().unwrap();
+        let b = "2026-01-02T03:04:05.5Z".parse::<DateTime<Utc>>().unwrap();
+        assert!(sortable_time(a) < sortable_time(b));
+    }
+}

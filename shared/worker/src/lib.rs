@@ -1,0 +1,33 @@
+//! What the queue workers share: the [`batch`] helper and the services a worker needs,
+//! built once per cold start. Workers link neither axum nor a JWT library.
+
+pub mod batch;
+
+use crm_app::ai::{client_for, AiAgentsClient};
+use crm_app::config::{aws_sdk_config, ConfigError};
+use crm_store::Store;
+
+#[derive(Clone)]
+pub struct Worker {
+    pub store: Store,
+    pub ai: Option<AiAgentsClient>,
+}
+
+impl Worker {
+    pub fn new(store: Store, ai: Option<AiAgentsClient>) -> Self {
+        Self { store, ai }
+    }
+
+    /// `TABLE_NAME` (required) and `AI_AGENTS_URL` (optional; malformed is logged and
+    /// ignored, leaving rule-based insights), with AWS clients from the standard chain.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let table = std::env::var("TABLE_NAME")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let sdk = aws_sdk_config().await;
+        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+        let ai = client_for(std::env::var("AI_AGENTS_URL").ok().as_deref());
+        Ok(Self { store, ai })
+    }
+}
