@@ -167,21 +167,21 @@ fn the_template_routes_the_paths_the_functions_list() {
     let listed = |paths: Vec<String>| -> BTreeSet<String> {
         paths.iter().flat_map(|p| both_spellings(p)).collect()
     };
-    assert_eq!(
-        of("actions"),
-        listed(actions::routes()),
-        "actions::routes()"
-    );
-    assert_eq!(
-        of("bulk"),
-        listed(bulk::ROUTES.iter().map(|p| p.to_string()).collect()),
-        "bulk::ROUTES"
-    );
-    assert_eq!(
-        of("sources"),
-        listed(sources::ROUTES.iter().map(|p| p.to_string()).collect()),
-        "sources::ROUTES"
-    );
+    for table in [
+        leads::routes(),
+        actions::routes(),
+        bulk::routes(),
+        sources::routes(),
+    ] {
+        let binary = table.service().trim_start_matches("crm-");
+        let mut paths = table.paths();
+        if table.serves_health() {
+            paths.extend(HEALTH_PATHS.map(str::to_string));
+        }
+        let mut expected = listed(paths);
+        expected.remove(""); // "/" has one spelling
+        assert_eq!(of(binary), expected, "{binary}::routes()");
+    }
     // bulk's least_loaded counts read the assignee index; its IAM grants Query on that one.
     assert_eq!(
         crm_store::keys::LeadIndex::Assignee.name(),
@@ -327,9 +327,14 @@ fn probe_patterns(binary: &str, router: &[(String, String, Vec<String>)]) -> BTr
     for p in ["/", "/health", "/health-check", "/api", "/api/leads", base] {
         out.insert(p.to_string());
     }
-    out.extend(actions::routes());
-    out.extend(bulk::ROUTES.iter().map(|p| p.to_string()));
-    out.extend(sources::ROUTES.iter().map(|p| p.to_string()));
+    for table in [
+        leads::routes(),
+        actions::routes(),
+        bulk::routes(),
+        sources::routes(),
+    ] {
+        out.extend(table.paths());
+    }
     // String literals in the source that look like paths, with `{CONST}` resolved.
     let source = std::fs::read_to_string(repo_path(&format!("functions/{binary}/src/lib.rs")))
         .unwrap_or_default();

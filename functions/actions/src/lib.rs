@@ -6,64 +6,51 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::Utc;
 use crm_app::actions;
 use crm_app::lead_insights::{self, InsightsView, POLL_AFTER_SECONDS};
 use crm_domain::lead::Lead;
 use crm_domain::Caller;
 use crm_http::ApiError;
-use crm_http::{self, path_id, with_etag, App, AppState, IfMatch, JsonObject, OptionalJsonObject};
+use crm_http::{
+    path_id, with_etag, App, AppState, IfMatch, JsonObject, OptionalJsonObject, RouteTable,
+};
 use serde_json::{json, Value};
 
+pub const SERVICE: &str = "crm-actions";
 pub const LEAD: &str = "/api/leads/api/v1/leads/{id}";
 pub const SCORING_SETTINGS: &str = "/api/leads/api/v1/scoring-settings";
 
-/// Every path this function serves (each also with a trailing slash). The underscore
-/// names are the ones the original deployment actually answered on.
-pub fn routes() -> Vec<String> {
-    let mut paths: Vec<String> = [
-        "update-score",
-        "update_score",
-        "mark-contacted",
-        "mark_contacted",
-        "convert",
-        "mark-lost",
-        "mark_lost",
-        "ai-insights",
-        "ai_insights",
-    ]
-    .iter()
-    .map(|action| format!("{LEAD}/{action}"))
-    .collect();
-    paths.push(SCORING_SETTINGS.to_string());
-    paths
+/// Every route of this function; its router, the local gateway and the template follow it.
+/// The underscore names are the ones the original deployment actually answered on.
+pub fn routes() -> RouteTable {
+    let action = |names: &[&str]| -> Vec<String> {
+        names.iter().map(|name| format!("{LEAD}/{name}")).collect()
+    };
+    RouteTable::new(SERVICE)
+        .aliases(
+            &action(&["update-score", "update_score"]),
+            post(update_score),
+        )
+        .aliases(
+            &action(&["mark-contacted", "mark_contacted"]),
+            post(mark_contacted),
+        )
+        .route(format!("{LEAD}/convert"), post(convert))
+        .aliases(&action(&["mark-lost", "mark_lost"]), post(mark_lost))
+        .aliases(
+            &action(&["ai-insights", "ai_insights"]),
+            get(insights).post(refresh_insights),
+        )
+        .route(
+            SCORING_SETTINGS,
+            get(settings).put(replace_settings).patch(patch_settings),
+        )
 }
 
 pub fn app(state: AppState) -> App {
-    let action = |name: &str| format!("{LEAD}/{name}");
-    let mut routes = Router::new();
-    for (hyphen, underscore) in [
-        ("update-score", "update_score"),
-        ("mark-contacted", "mark_contacted"),
-        ("mark-lost", "mark_lost"),
-        ("ai-insights", "ai_insights"),
-    ] {
-        let handler = match hyphen {
-            "update-score" => post(update_score),
-            "mark-contacted" => post(mark_contacted),
-            "mark-lost" => post(mark_lost),
-            _ => get(insights).post(refresh_insights),
-        };
-        routes = routes
-            .route(&action(hyphen), handler.clone())
-            .route(&action(underscore), handler);
-    }
-    let routes = routes.route(&action("convert"), post(convert)).route(
-        SCORING_SETTINGS,
-        get(settings).put(replace_settings).patch(patch_settings),
-    );
-    crm_http::app(routes, state)
+    routes().into_app(state)
 }
 
 fn lead_response(lead: &Lead) -> Response {

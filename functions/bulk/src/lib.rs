@@ -9,11 +9,11 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use crm_app::bulk;
 use crm_domain::Caller;
-use crm_http::{self as http, App, AppState, JsonObject};
 use crm_http::{idempotency, ApiError};
+use crm_http::{App, AppState, JsonObject, RouteTable};
 use crm_store::idempotency as idempotent;
 use serde_json::{Map, Value};
 use std::future::Future;
@@ -27,26 +27,17 @@ pub const BULK_TAG: &str = "/api/leads/api/v1/leads/bulk-tag";
 pub const UPDATE_SCORES: &str = "/api/leads/api/v1/leads/update-scores";
 /// The name the original deployment served.
 pub const UPDATE_SCORES_ALIAS: &str = "/api/leads/api/v1/leads/update_scores";
-/// Every path this function serves (each also with a trailing slash), for the API
-/// Gateway routes and the local gateway.
-pub const ROUTES: &[&str] = &[
-    BULK_UPDATE,
-    BULK_UPDATE_ALIAS,
-    BULK_ASSIGN,
-    BULK_TAG,
-    UPDATE_SCORES,
-    UPDATE_SCORES_ALIAS,
-];
-
-pub fn app(state: AppState) -> App {
-    let routes = Router::new()
-        .route(BULK_UPDATE, post(bulk_update))
-        .route(BULK_UPDATE_ALIAS, post(bulk_update))
+/// Every route of this function; its router, the local gateway and the template follow it.
+pub fn routes() -> RouteTable {
+    RouteTable::new(SERVICE)
+        .aliases(&[BULK_UPDATE, BULK_UPDATE_ALIAS], post(bulk_update))
         .route(BULK_ASSIGN, post(bulk_assign))
         .route(BULK_TAG, post(bulk_tag))
-        .route(UPDATE_SCORES, post(update_scores))
-        .route(UPDATE_SCORES_ALIAS, post(update_scores));
-    http::app(routes, state)
+        .aliases(&[UPDATE_SCORES, UPDATE_SCORES_ALIAS], post(update_scores))
+}
+
+pub fn app(state: AppState) -> App {
+    routes().into_app(state)
 }
 
 /// The header a replayed answer carries (Stripe's name for it).

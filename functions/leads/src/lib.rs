@@ -7,38 +7,57 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::Utc;
 use crm_app::leads;
 use crm_domain::filters::{LeadQuery, View};
 use crm_domain::lead::{Lead, WriteMode};
 use crm_domain::Caller;
 use crm_http::ApiError;
-use crm_http::{self as http, path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
+use crm_http::{path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery, RouteTable};
 use serde_json::Value;
 
 pub const SERVICE: &str = "crm-leads";
 pub const LEADS: &str = "/api/leads/api/v1/leads";
 pub const LEAD: &str = "/api/leads/api/v1/leads/{id}";
 
-pub fn app(state: AppState) -> App {
-    let routes = Router::new()
+/// Every route of this function; its router, the local gateway and the template follow it.
+pub fn routes() -> RouteTable {
+    RouteTable::new(SERVICE)
         .route(LEADS, get(list).post(create))
         .route(
             LEAD,
             get(retrieve).put(replace).patch(patch).delete(destroy),
         )
-        .route(&format!("{LEADS}/dashboard"), get(dashboard))
-        .route(&format!("{LEADS}/overdue"), get(overdue))
-        .route(&format!("{LEADS}/high-priority"), get(high_priority))
-        .route(&format!("{LEADS}/unassigned"), get(unassigned))
-        // The names the original deployment actually served (its hyphenated routes were
-        // shadowed), for its existing clients.
-        .route(&format!("{LEADS}/dashboard_stats"), get(dashboard))
-        .route(&format!("{LEADS}/overdue_followups"), get(overdue))
-        .route(&format!("{LEADS}/high_priority"), get(high_priority))
-        .merge(http::health_routes(SERVICE));
-    http::app(routes, state)
+        // The hyphenated names of the description, and the names the original deployment
+        // actually served (its hyphenated routes were shadowed), for its existing clients.
+        .aliases(
+            &[
+                format!("{LEADS}/dashboard"),
+                format!("{LEADS}/dashboard_stats"),
+            ],
+            get(dashboard),
+        )
+        .aliases(
+            &[
+                format!("{LEADS}/overdue"),
+                format!("{LEADS}/overdue_followups"),
+            ],
+            get(overdue),
+        )
+        .aliases(
+            &[
+                format!("{LEADS}/high-priority"),
+                format!("{LEADS}/high_priority"),
+            ],
+            get(high_priority),
+        )
+        .route(format!("{LEADS}/unassigned"), get(unassigned))
+        .with_health()
+}
+
+pub fn app(state: AppState) -> App {
+    routes().into_app(state)
 }
 
 async fn list_view(

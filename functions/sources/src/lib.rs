@@ -7,13 +7,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use crm_app::activities::{self, ActivityQuery, View};
 use crm_app::{custom_fields, notes, sources, tags};
 use crm_domain::lead::WriteMode;
 use crm_domain::Caller;
 use crm_http::ApiError;
-use crm_http::{self as http, path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery};
+use crm_http::{path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery, RouteTable};
 
 pub const SERVICE: &str = "crm-sources";
 pub const SOURCES: &str = "/api/leads/api/v1/sources";
@@ -31,27 +30,9 @@ pub const LEAD_NOTES: &str = "/api/leads/api/v1/leads/{id}/notes";
 pub const CUSTOM_FIELDS: &str = "/api/leads/api/v1/custom-fields";
 pub const CUSTOM_FIELD: &str = "/api/leads/api/v1/custom-fields/{id}";
 
-/// The routes this function serves (each also with a trailing slash), for the gateway
-/// and the deployment template.
-pub const ROUTES: &[&str] = &[
-    SOURCES,
-    SOURCE,
-    TAGS,
-    TAG,
-    ACTIVITIES,
-    ACTIVITY,
-    UPCOMING_ACTIVITIES,
-    OVERDUE_ACTIVITIES,
-    LEAD_ACTIVITIES,
-    NOTES,
-    NOTE,
-    LEAD_NOTES,
-    CUSTOM_FIELDS,
-    CUSTOM_FIELD,
-];
-
-pub fn app(state: AppState) -> App {
-    let routes = Router::new()
+/// Every route of this function; its router, the local gateway and the template follow it.
+pub fn routes() -> RouteTable {
+    RouteTable::new(SERVICE)
         .route(SOURCES, get(list).post(create))
         .route(
             SOURCE,
@@ -92,8 +73,11 @@ pub fn app(state: AppState) -> App {
                 .put(field_replace)
                 .patch(field_patch)
                 .delete(field_destroy),
-        );
-    http::app(routes, state)
+        )
+}
+
+pub fn app(state: AppState) -> App {
+    routes().into_app(state)
 }
 
 async fn list(

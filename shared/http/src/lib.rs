@@ -33,9 +33,11 @@ use crm_store::Store;
 pub mod config;
 pub mod error;
 pub mod idempotency;
+pub mod routes;
 
 use config::Config;
 pub use error::ApiError;
+pub use routes::RouteTable;
 
 /// What every handler can reach: built once per Lambda instance, outside the handler.
 #[derive(Clone)]
