@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::keys;
 use crate::{from_item, s, to_item, AuditEntry, Conflict, Item, Store, StoreError};
 use crm_domain::lead::Lead;
+use crm_domain::lead_writes;
 use crm_domain::sources::Source;
 use crm_domain::stats::Counters;
 use crm_domain::tenant::TenantId;
@@ -20,6 +21,7 @@ impl Store {
         let status = lead.status.to_string();
         let priority = lead.priority.to_string();
         let source_id = lead.source_id.map(|id| id.to_string());
+        let sparse = lead_writes::sparse_indexes(lead);
         let entries = keys::lead_indexes(&keys::LeadIndexInput {
             tenant: lead.tenant_id,
             id: lead.id,
@@ -29,8 +31,8 @@ impl Store {
             priority: &priority,
             assigned_to: lead.assigned_to.as_deref(),
             source: source_id.as_deref(),
-            follow_up: lead.next_follow_up.filter(|_| lead.status.is_active()),
-            hot: crm_domain::filters::is_hot(lead),
+            follow_up: sparse.follow_up,
+            hot: sparse.hot,
         });
         for (index, pk, sk) in entries {
             item.insert(index.pk_attr(), s(pk));
@@ -39,8 +41,8 @@ impl Store {
         item
     }
 
-    /// The side writes of a lead write, for its transaction: search tokens that appear or
-    /// disappear, and the dashboard counters' delta.
+    /// The side writes of a lead write, for its transaction: the search tokens that appear
+    /// or disappear and the dashboard counters' delta, as the domain decides them.
     fn side_writes(
         &self,
         tenant: TenantId,
@@ -48,10 +50,9 @@ impl Store {
         after: Option<&Lead>,
     ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
         let id = after.or(before).expect("a lead write has a lead").id;
-        let old = before.map(crm_domain::search::tokens).unwrap_or_default();
-        let new = after.map(crm_domain::search::tokens).unwrap_or_default();
+        let tokens = lead_writes::token_changes(before, after);
         let mut actions = Vec::new();
-        for token in old.difference(&new) {
+        for token in &tokens.removed {
             let delete = Delete::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::search_token(tenant, token, id).item_key()))
@@ -59,7 +60,7 @@ impl Store {
                 .expect("delete has table and key");
             actions.push((TransactWriteItem::builder().delete(delete).build(), None));
         }
-        for token in new.difference(&old) {
+        for token in &tokens.added {
             let mut item = keys::search_token(tenant, token, id).item_key();
             item.insert("lead_id".into(), s(id.to_string()));
             actions.push((
