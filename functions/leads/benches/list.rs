@@ -218,7 +218,7 @@ async fn run(app: &TestApp, token: &str, method: &str, path: &str, body: Option<
 async fn naive(app: &TestApp, tenant: &Tenant, query: &str, view: Option<View>) -> Sample {
     let started = Instant::now();
     let (rows, usage) = measure(async {
-        let client = app.state.store.client();
+        let client = app.dynamodb();
         let mut start = None;
         let mut leads: Vec<Lead> = Vec::new();
         loop {

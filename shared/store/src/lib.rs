@@ -70,7 +70,8 @@ impl Store {
         }
     }
 
-    pub fn client(&self) -> &Client {
+    /// The SDK client stays inside the store: callers go through its methods.
+    pub(crate) fn client(&self) -> &Client {
         &self.client
     }
 
