@@ -7,6 +7,7 @@
 //! and the one domain [`Error`]. Everything here is tested without an emulator.
 
 pub mod activities;
+pub mod bulk;
 pub mod cursor;
 pub mod custom_fields;
 pub mod error;
