@@ -13,7 +13,7 @@ mod write;
 
 pub use list::list;
 pub use related::{dashboard, detail_extras, Related, DETAIL_NOTES, RECENT_ACTIVITIES};
-pub use write::{create, delete, update};
+pub use write::{create, delete, editable, require_can_create, update};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;

@@ -12,7 +12,7 @@ use crate::queue::{self, Queues, ScoreRequest};
 use crate::sources::{self, Resolved};
 use crate::tags;
 use crm_domain::identity::{Caller, Role};
-use crm_domain::lead::{Lead, LeadInput, WriteMode};
+use crm_domain::lead::{Lead, LeadInput};
 use crm_domain::validate::Patch;
 use crm_domain::Error;
 use crm_store::{AuditAction, AuditEntry, Conflict, Store, StoreError};
@@ -21,16 +21,12 @@ use crm_store::{AuditAction, AuditEntry, Conflict, Store, StoreError};
 async fn resolve_source(
     store: &Store,
     caller: &Caller,
-    body: &Map<String, Value>,
     input: &LeadInput,
 ) -> Result<Option<Resolved>, Error> {
     match &input.source {
-        Patch::Set(reference) => {
-            let field = reference.field(body);
-            Ok(Some(
-                sources::resolve(store, caller, reference, field).await?,
-            ))
-        }
+        Patch::Set(reference) => Ok(Some(
+            sources::resolve(store, caller, reference, input.source_field).await?,
+        )),
         _ => Ok(None),
     }
 }
@@ -65,28 +61,33 @@ fn names_source(input: &LeadInput) -> bool {
 /// request means the source now exists, and the next attempt uses it.
 const SOURCE_ATTEMPTS: u32 = 3;
 
+/// Who may create leads: checked before the body is parsed, so a role that may not write
+/// learns nothing from a 400.
+pub fn require_can_create(caller: &Caller) -> Result<(), Error> {
+    caller.require(Role::User)
+}
+
 /// Creates a lead and asks for its first score (the lead starts at 0 until the scoring
 /// worker has run, a second or so later).
 pub async fn create(
     store: &Store,
     queues: &Queues,
     caller: &Caller,
-    body: &Map<String, Value>,
+    input: &LeadInput,
 ) -> Result<Lead, Error> {
-    caller.require(Role::User)?;
-    let input = LeadInput::parse(body, WriteMode::Create)?;
+    require_can_create(caller)?;
     require_can_assign(caller, &input.assigned_to)?;
     if let Some(ids) = &input.tag_ids {
         tags::require_existing(store, caller.tenant, ids).await?;
     }
     for _ in 0..SOURCE_ATTEMPTS {
-        let source = resolve_source(store, caller, body, &input).await?;
+        let source = resolve_source(store, caller, input).await?;
         let now = Utc::now();
         let mut lead = Lead::create(caller.tenant, input.clone(), &caller.user_id, now);
         if let Some(source) = &source {
             lead.set_source(Some(source.id_and_name()));
         }
-        lead.custom_fields = custom_values(store, caller, &input, &lead, true).await?;
+        lead.custom_fields = custom_values(store, caller, input, &lead, true).await?;
         let audit = AuditEntry::new(
             lead.id,
             AuditAction::Create,
@@ -104,7 +105,7 @@ pub async fn create(
             }
             Err(StoreError::Conflict(Conflict::Name)) => continue,
             // A source named by name was deleted meanwhile: the next attempt creates it.
-            Err(StoreError::Conflict(Conflict::Source)) if names_source(&input) => continue,
+            Err(StoreError::Conflict(Conflict::Source)) if names_source(input) => continue,
             Err(e) => return Err(store_error(e)),
         }
     }
@@ -113,46 +114,50 @@ pub async fn create(
     ))
 }
 
-/// Updates a lead from a PUT or PATCH body, and asks for a rescore when a field the score
-/// reads changed. The same read-modify-write as [`modify`], with two more steps per
-/// attempt that need the store: resolving a source named by name (created in the lead's
-/// transaction on first use; a lost race to create it retries with the winner's) and
-/// checking custom-field values against the tenant's definitions.
+/// The lead a caller may change, read (404) and checked against the edit rule (403)
+/// before the request's body is parsed, so those answers come before the body's problems.
+pub async fn editable(store: &Store, caller: &Caller, id: Uuid) -> Result<Lead, Error> {
+    caller.require(Role::User)?;
+    let lead = get(store, caller, id).await?;
+    require_can_edit(caller, &lead)?;
+    Ok(lead)
+}
+
+/// Updates a lead from a PUT or PATCH body's input, starting from the lead [`editable`]
+/// read, and asks for a rescore when a field the score reads changed. The same
+/// read-modify-write as [`super::modify`], with two more steps per attempt that need the
+/// store: resolving a source named by name (created in the lead's transaction on first
+/// use; a lost race to create it retries with the winner's) and checking custom-field
+/// values against the tenant's definitions.
 pub async fn update(
     store: &Store,
     queues: &Queues,
     caller: &Caller,
-    id: Uuid,
-    body: &Map<String, Value>,
-    mode: WriteMode,
+    read: Lead,
+    input: &LeadInput,
     if_match: Option<u64>,
 ) -> Result<Modified, Error> {
     caller.require(Role::User)?;
-    let mut input = None;
+    if let Some(ids) = &input.tag_ids {
+        tags::require_existing(store, caller.tenant, ids).await?;
+    }
+    let id = read.id;
+    let mut first = Some(read);
     for attempt in 0..UPDATE_ATTEMPTS {
-        if attempt > 0 {
-            back_off(attempt).await;
-        }
-        let before = get(store, caller, id).await?;
-        require_can_edit(caller, &before)?;
-        // Parsed after the first read, so a missing or forbidden lead answers 404/403
-        // before the body's problems do; kept across attempts.
-        let input = match &input {
-            Some(input) => input,
+        let before = match first.take() {
+            Some(lead) => lead,
             None => {
-                let parsed = LeadInput::parse(body, mode)?;
-                if let Some(ids) = &parsed.tag_ids {
-                    tags::require_existing(store, caller.tenant, ids).await?;
-                }
-                input.insert(parsed)
+                back_off(attempt).await;
+                get(store, caller, id).await?
             }
         };
+        require_can_edit(caller, &before)?;
         require_can_assign(caller, &input.assigned_to)?;
         if if_match.is_some_and(|v| v != before.version) {
             return Err(stale(before.version));
         }
         let now = Utc::now();
-        let source = resolve_source(store, caller, body, input).await?;
+        let source = resolve_source(store, caller, input).await?;
         let mut after = before.clone();
         after.apply(input.clone(), now);
         if let Some(source) = &source {
