@@ -1,5 +1,7 @@
 //! Lead lists: which index (or search) answers a query, and one page of it.
 
+use std::borrow::Cow;
+
 use crm_domain::cursor::{Cursor, CursorCodec, Page};
 use crm_domain::filters::{LeadQuery, OrderField, Ordering, View};
 use crm_domain::identity::Caller;
@@ -173,6 +175,34 @@ fn invalid_cursor() -> Error {
     Error::field("cursor", "Invalid cursor.")
 }
 
+/// The query with its source and tag filters as ids: the indexes and the match work on
+/// ids, so names are looked up (one read each).
+async fn with_filter_ids<'q>(
+    store: &Store,
+    tenant: TenantId,
+    query: &'q LeadQuery,
+) -> Result<Cow<'q, LeadQuery>, Error> {
+    if query.source.is_empty() && query.tags.is_empty() {
+        return Ok(Cow::Borrowed(query));
+    }
+    let mut q = query.clone();
+    q.source = futures::future::try_join_all(
+        query
+            .source
+            .iter()
+            .map(|raw| sources::filter_id(store, tenant, raw)),
+    )
+    .await?;
+    q.tags = futures::future::try_join_all(
+        query
+            .tags
+            .iter()
+            .map(|raw| tags::filter_id(store, tenant, raw)),
+    )
+    .await?;
+    Ok(Cow::Owned(q))
+}
+
 /// One page of the tenant's leads for a parsed query: filters, ordering, a view, search.
 pub async fn list(
     store: &Store,
@@ -184,29 +214,8 @@ pub async fn list(
     cursor: Option<&str>,
 ) -> Result<Page<Lead>, Error> {
     let tenant = caller.tenant;
-    let resolved;
-    let query = if query.source.is_empty() && query.tags.is_empty() {
-        query
-    } else {
-        // The indexes and the match work on ids; names are looked up (one read each).
-        let mut q = query.clone();
-        q.source = futures::future::try_join_all(
-            query
-                .source
-                .iter()
-                .map(|raw| sources::filter_id(store, tenant, raw)),
-        )
-        .await?;
-        q.tags = futures::future::try_join_all(
-            query
-                .tags
-                .iter()
-                .map(|raw| tags::filter_id(store, tenant, raw)),
-        )
-        .await?;
-        resolved = q;
-        &resolved
-    };
+    let query = with_filter_ids(store, tenant, query).await?;
+    let query = query.as_ref();
     let scope = &query.fingerprint;
     let cursor = cursor
         .map(|c| cursors.decode(tenant, scope, c))
@@ -222,88 +231,127 @@ pub async fn list(
             },
         )
     };
-    let keep = |lead: &Lead| query.matches(lead);
+    let paging = Paging {
+        store,
+        limits,
+        page_size,
+        keep: &|lead: &Lead| query.matches(lead),
+        link: &link,
+    };
     match plan(query, tenant) {
-        Access::Index(mut s) => {
-            let (after, backwards) = match &cursor {
-                Some(c) => (Some(c.position.clone()), c.backwards),
-                None => (None, false),
-            };
-            if backwards {
-                s.descending = !s.descending;
-            }
-            let page = store
-                .scan_leads(&s, after.as_deref(), page_size, limits.read_budget, &keep)
-                .await?;
-            let mut rows = page.leads;
-            if backwards {
-                rows.reverse();
-                let previous = page.next.map(|k| link(k, true));
-                let next = rows
-                    .last()
-                    .map(|(k, _)| link(k.clone(), false))
-                    .or(after.map(|k| link(k, false)));
-                return Ok(Page {
-                    items: rows.into_iter().map(|(_, l)| l).collect(),
-                    next,
-                    previous,
-                });
-            }
-            let previous = if cursor.is_some() {
-                rows.first()
-                    .map(|(k, _)| link(k.clone(), true))
-                    .or(after.map(|k| link(k, true)))
-            } else {
-                None
-            };
-            Ok(Page {
-                next: page.next.map(|k| link(k, false)),
-                previous,
-                items: rows.into_iter().map(|(_, l)| l).collect(),
-            })
-        }
-        Access::Sorted(s) => {
-            let page = store
-                .scan_leads(&s, None, limits.sort_cap, limits.sort_reads, &keep)
-                .await?;
-            if page.next.is_some() {
-                return Err(Error::field(
-                    "ordering",
-                    format!(
-                        "This ordering is sorted in memory: it needs filters that narrow the list to at most {} leads (status, priority, assigned_to, source or a view do so cheaply); or order by score or created_at.",
-                        limits.sort_cap
-                    ),
-                ));
-            }
-            let mut leads: Vec<Lead> = page.leads.into_iter().map(|(_, l)| l).collect();
-            leads.sort_by(|a, b| compare(a, b, &query.ordering));
-            let offset: usize = match &cursor {
-                Some(c) => c.position.parse().map_err(|_| invalid_cursor())?,
-                None => 0,
-            };
-            let end = (offset + page_size).min(leads.len());
-            let items = leads.get(offset.min(end)..end).unwrap_or_default().to_vec();
-            Ok(Page {
-                next: (end < leads.len()).then(|| link(end.to_string(), false)),
-                previous: (offset > 0)
-                    .then(|| link(offset.saturating_sub(page_size).to_string(), false)),
-                items,
-            })
-        }
+        Access::Index(s) => paging.index(s, cursor).await,
+        Access::Sorted(s) => paging.sorted(s, &query.ordering, cursor).await,
         Access::Search(term) => {
-            search_page(
-                store,
-                SearchRequest {
-                    tenant,
-                    query,
-                    term: &term,
-                    page_size,
-                    read_budget: limits.read_budget,
-                    after: cursor.map(|c| c.position),
-                },
-                link,
-            )
-            .await
+            let request = SearchRequest {
+                tenant,
+                query,
+                term: &term,
+                page_size,
+                read_budget: limits.read_budget,
+                after: cursor.map(|c| c.position),
+            };
+            search_page(store, request, link).await
         }
+    }
+}
+
+/// What the ways of reading a page share: the store, the limits, which leads to keep and
+/// how to link to a position.
+struct Paging<'a> {
+    store: &'a Store,
+    limits: &'a ListLimits,
+    page_size: usize,
+    keep: &'a (dyn Fn(&Lead) -> bool + Sync),
+    link: &'a (dyn Fn(String, bool) -> String + Sync),
+}
+
+impl Paging<'_> {
+    /// One index in its order from the cursor's position, read backwards for a
+    /// `previous` link.
+    async fn index(&self, mut s: IndexScan, cursor: Option<Cursor>) -> Result<Page<Lead>, Error> {
+        let link = self.link;
+        let resumed = cursor.is_some();
+        let (after, backwards) = match cursor {
+            Some(c) => (Some(c.position), c.backwards),
+            None => (None, false),
+        };
+        if backwards {
+            s.descending = !s.descending;
+        }
+        let page = self
+            .store
+            .scan_leads(
+                &s,
+                after.as_deref(),
+                self.page_size,
+                self.limits.read_budget,
+                self.keep,
+            )
+            .await?;
+        let mut rows = page.leads;
+        if backwards {
+            rows.reverse();
+            let previous = page.next.map(|k| link(k, true));
+            let next = rows
+                .last()
+                .map(|(k, _)| link(k.clone(), false))
+                .or(after.map(|k| link(k, false)));
+            return Ok(Page {
+                items: rows.into_iter().map(|(_, l)| l).collect(),
+                next,
+                previous,
+            });
+        }
+        let previous = if resumed {
+            rows.first()
+                .map(|(k, _)| link(k.clone(), true))
+                .or(after.map(|k| link(k, true)))
+        } else {
+            None
+        };
+        Ok(Page {
+            next: page.next.map(|k| link(k, false)),
+            previous,
+            items: rows.into_iter().map(|(_, l)| l).collect(),
+        })
+    }
+
+    /// The candidates of an index scan sorted in memory (a 400 when there are too many);
+    /// the cursor's position is an offset.
+    async fn sorted(
+        &self,
+        s: IndexScan,
+        ordering: &[Ordering],
+        cursor: Option<Cursor>,
+    ) -> Result<Page<Lead>, Error> {
+        let limits = self.limits;
+        let page = self
+            .store
+            .scan_leads(&s, None, limits.sort_cap, limits.sort_reads, self.keep)
+            .await?;
+        if page.next.is_some() {
+            return Err(Error::field(
+                "ordering",
+                format!(
+                    "This ordering is sorted in memory: it needs filters that narrow the list to at most {} leads (status, priority, assigned_to, source or a view do so cheaply); or order by score or created_at.",
+                    limits.sort_cap
+                ),
+            ));
+        }
+        let mut leads: Vec<Lead> = page.leads.into_iter().map(|(_, l)| l).collect();
+        leads.sort_by(|a, b| compare(a, b, ordering));
+        let offset: usize = match &cursor {
+            Some(c) => c.position.parse().map_err(|_| invalid_cursor())?,
+            None => 0,
+        };
+        let (link, page_size) = (self.link, self.page_size);
+        let end = (offset + page_size).min(leads.len());
+        let items = leads.get(offset.min(end)..end).unwrap_or_default().to_vec();
+        Ok(Page {
+            next: (end < leads.len()).then(|| link(end.to_string(), false)),
+            previous: (offset > 0)
+                .then(|| link(offset.saturating_sub(page_size).to_string(), false)),
+            items,
+        })
     }
 }
