@@ -163,7 +163,6 @@ impl Store {
         budget: usize,
         keep: &(dyn Fn(&Lead) -> bool + Sync),
     ) -> Result<ScanPage, StoreError> {
-        let sk_attr = scan.index.sk_attr();
         let mut bound = after.map(str::to_string);
         let mut live: Vec<&String> = scan.partitions.iter().collect();
         let mut kept: Vec<(String, Lead)> = Vec::new();
@@ -174,49 +173,10 @@ impl Store {
                 .iter()
                 .map(|p| self.query_partition(scan, p, bound.as_deref(), chunk));
             let results = futures::future::try_join_all(reads).await?;
-            let mut merged: Vec<(String, Item)> = Vec::new();
-            let mut frontier: Option<String> = None;
-            let mut still_live = Vec::new();
-            for (partition, (items, more)) in live.iter().zip(results) {
-                read += items.len();
-                if more {
-                    still_live.push(*partition);
-                    let last = items
-                        .last()
-                        .and_then(|i| i.get(&sk_attr))
-                        .and_then(|v| v.as_s().ok())
-                        .cloned();
-                    // The least advanced partition with more to read bounds what is safe
-                    // to emit: its unread items may come before the others' read ones.
-                    frontier = match (frontier, last) {
-                        (Some(f), Some(l)) => {
-                            Some(if scan.descending { f.max(l) } else { f.min(l) })
-                        }
-                        (f, l) => f.or(l),
-                    };
-                }
-                for item in items {
-                    let sk = item
-                        .get(&sk_attr)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default();
-                    merged.push((sk, item));
-                }
-            }
-            merged.sort_by(|a, b| {
-                if scan.descending {
-                    b.0.cmp(&a.0)
-                } else {
-                    a.0.cmp(&b.0)
-                }
-            });
-            for (sk, item) in merged {
-                let beyond =
-                    frontier
-                        .as_ref()
-                        .is_some_and(|f| if scan.descending { sk < *f } else { sk > *f });
-                if beyond {
+            let mut round = Round::merge(scan, &live, results);
+            read += round.read;
+            for (sk, item) in std::mem::take(&mut round.items) {
+                if round.is_beyond(scan, &sk) {
                     break;
                 }
                 // One lead met in two partitions of a multi-value read (a lead with two of
@@ -239,7 +199,7 @@ impl Store {
                     }
                 }
             }
-            live = still_live;
+            live = round.live;
             if !live.is_empty() && read >= budget {
                 // Out of budget: hand back the position reached, to continue from there.
                 return Ok(ScanPage {
@@ -391,4 +351,61 @@ pub struct ScanPage {
     pub leads: Vec<(String, Lead)>,
     pub next: Option<String>,
     pub read: usize,
+}
+
+/// One round of a merged scan: what every live partition returned, in the scan's order.
+struct Round<'p> {
+    items: Vec<(String, Item)>,
+    /// The least advanced position among the partitions with more to read.
+    frontier: Option<String>,
+    /// The partitions with more to read.
+    live: Vec<&'p String>,
+    read: usize,
+}
+
+impl<'p> Round<'p> {
+    fn merge(scan: &IndexScan, partitions: &[&'p String], results: Vec<(Vec<Item>, bool)>) -> Self {
+        let sk_attr = scan.index.sk_attr();
+        let sort_key = |item: &Item| item.get(&sk_attr).and_then(|v| v.as_s().ok()).cloned();
+        let mut round = Round {
+            items: Vec::new(),
+            frontier: None,
+            live: Vec::new(),
+            read: 0,
+        };
+        for (partition, (items, more)) in partitions.iter().zip(results) {
+            round.read += items.len();
+            if more {
+                round.live.push(*partition);
+                let last = items.last().and_then(sort_key);
+                // The least advanced partition with more to read bounds what is safe
+                // to emit: its unread items may come before the others' read ones.
+                round.frontier = match (round.frontier, last) {
+                    (Some(f), Some(l)) => Some(if scan.descending { f.max(l) } else { f.min(l) }),
+                    (f, l) => f.or(l),
+                };
+            }
+            for item in items {
+                round
+                    .items
+                    .push((sort_key(&item).unwrap_or_default(), item));
+            }
+        }
+        round.items.sort_by(|a, b| {
+            if scan.descending {
+                b.0.cmp(&a.0)
+            } else {
+                a.0.cmp(&b.0)
+            }
+        });
+        round
+    }
+
+    /// Whether `sk` lies past the frontier, where a partition's unread items may still
+    /// come first.
+    fn is_beyond(&self, scan: &IndexScan, sk: &str) -> bool {
+        self.frontier
+            .as_deref()
+            .is_some_and(|f| if scan.descending { sk < f } else { sk > f })
+    }
 }
