@@ -66,21 +66,7 @@ where
     F: FnOnce(SqsEvent) -> Fut,
     Fut: Future<Output = Result<SqsBatchResponse, String>>,
 {
-    let received = sqs
-        .receive_message()
-        .queue_url(&source.queue_url)
-        .max_number_of_messages(source.batch_size)
-        .wait_time_seconds(source.wait_seconds)
-        .message_system_attribute_names(MessageSystemAttributeName::All)
-        .send()
-        .await
-        .map_err(|e| format!("receive: {}", crm_store::describe(&e)))?;
-    let messages: Vec<SqsMessage> = received
-        .messages
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| lambda_message(m, source))
-        .collect();
+    let messages = receive(sqs, source).await?;
     if messages.is_empty() {
         return Ok(Round::default());
     }
@@ -100,6 +86,36 @@ where
                 .collect()
         }
     };
+    settle(sqs, source, &messages, &failed).await
+}
+
+/// Up to a batch of messages, as the Lambda event carries them.
+async fn receive(sqs: &aws_sdk_sqs::Client, source: &Source) -> Result<Vec<SqsMessage>, String> {
+    let received = sqs
+        .receive_message()
+        .queue_url(&source.queue_url)
+        .max_number_of_messages(source.batch_size)
+        .wait_time_seconds(source.wait_seconds)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .map_err(|e| format!("receive: {}", crm_store::describe(&e)))?;
+    Ok(received
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| lambda_message(m, source))
+        .collect())
+}
+
+/// Deletes the messages the worker handled and makes the failed ones visible again after
+/// the retry delay, as Lambda's SQS integration does with a partial batch response.
+async fn settle(
+    sqs: &aws_sdk_sqs::Client,
+    source: &Source,
+    messages: &[SqsMessage],
+    failed: &[String],
+) -> Result<Round, String> {
     let mut round = Round {
         received: messages.len(),
         ..Round::default()

@@ -130,6 +130,12 @@ impl TestApp {
         }
     }
 
+    /// A DynamoDB client of its own on this app's emulator, for tests and benchmarks that
+    /// read or write raw items (the store keeps its client to itself).
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        dynamodb_client(&self.endpoint)
+    }
+
     /// A queue worker's context on this app's table (no AI service unless `ai` is given).
     pub fn worker(&self, ai: Option<crm_app::ai::AiAgentsClient>) -> Worker {
         Worker::new(self.state.store.clone(), ai)

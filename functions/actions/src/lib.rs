@@ -10,7 +10,9 @@ use axum::Json;
 use chrono::Utc;
 use crm_app::actions;
 use crm_app::lead_insights::{self, InsightsView, POLL_AFTER_SECONDS};
+use crm_domain::actions::{ConvertInput, LostInput};
 use crm_domain::lead::Lead;
+use crm_domain::scoring::ScoringSettingsInput;
 use crm_domain::Caller;
 use crm_http::ApiError;
 use crm_http::{
@@ -82,7 +84,8 @@ async fn convert(
     OptionalJsonObject(body): OptionalJsonObject,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id)?;
-    let lead = actions::convert(&state.store, &state.queues, &caller, id, &body, if_match).await?;
+    let input = ConvertInput::parse(&body)?;
+    let lead = actions::convert(&state.store, &state.queues, &caller, id, &input, if_match).await?;
     Ok(lead_response(&lead))
 }
 
@@ -94,8 +97,9 @@ async fn mark_lost(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id)?;
+    let input = LostInput::parse(&body)?;
     let lead =
-        actions::mark_lost(&state.store, &state.queues, &caller, id, &body, if_match).await?;
+        actions::mark_lost(&state.store, &state.queues, &caller, id, &input, if_match).await?;
     Ok(lead_response(&lead))
 }
 
@@ -174,7 +178,10 @@ async fn save_settings(
     body: serde_json::Map<String, Value>,
     partial: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let settings = actions::save_scoring_settings(&state.store, &caller, &body, partial).await?;
+    // Admins only: the role is checked before the body is parsed.
+    actions::require_settings_admin(&caller)?;
+    let input = ScoringSettingsInput::parse(&body)?;
+    let settings = actions::save_scoring_settings(&state.store, &caller, &input, partial).await?;
     Ok(Json(
         serde_json::to_value(settings).expect("settings serialise"),
     ))

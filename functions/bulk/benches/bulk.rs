@@ -140,27 +140,34 @@ async fn main() {
     );
     println!("| operation | leads changed | round trips | read units | write units | write units per changed lead | wall ms |");
     println!("|---|---|---|---|---|---|---|");
+    let lead = format!("/api/leads/api/v1/leads/{single}/");
+    updates(&app, &leads, &token, &ids, &lead).await;
+    assignments(&app, &leads, &token, &ids, &lead).await;
+}
+
+/// A single PATCH and bulk-updates of the same fields, keyed, replayed and unchanging.
+async fn updates(app: &TestApp, leads: &TestApp, token: &str, ids: &[String], lead: &str) {
     let patch = run(leads
-        .patch(&format!("/api/leads/api/v1/leads/{single}/"))
-        .bearer(&token)
+        .patch(lead)
+        .bearer(token)
         .json(json!({"status": "qualified"})))
     .await;
     row("PATCH one lead (status)", &patch);
     let update = run(app
         .post(BULK_UPDATE)
-        .bearer(&token)
+        .bearer(token)
         .json(json!({"lead_ids": ids, "status": "qualified"})))
     .await;
     row("bulk-update (status)", &update);
     let patch2 = run(leads
-        .patch(&format!("/api/leads/api/v1/leads/{single}/"))
-        .bearer(&token)
+        .patch(lead)
+        .bearer(token)
         .json(json!({"priority": "high", "source": "event"})))
     .await;
     row("PATCH one lead (priority, source)", &patch2);
     let keyed = app
         .post(BULK_UPDATE)
-        .bearer(&token)
+        .bearer(token)
         .header("Idempotency-Key", "bench-1")
         .json(json!({"lead_ids": ids, "priority": "high", "source": "event"}));
     let update2 = run(keyed).await;
@@ -170,7 +177,7 @@ async fn main() {
     );
     let replay = run(app
         .post(BULK_UPDATE)
-        .bearer(&token)
+        .bearer(token)
         .header("Idempotency-Key", "bench-1")
         .json(json!({"lead_ids": ids, "priority": "high", "source": "event"})))
     .await;
@@ -181,26 +188,30 @@ async fn main() {
     row("the same request replayed (same key)", &replay);
     let unchanged = run(app
         .post(BULK_UPDATE)
-        .bearer(&token)
+        .bearer(token)
         .json(json!({"lead_ids": ids, "status": "qualified"})))
     .await;
     row("bulk-update that changes nothing", &unchanged);
+}
+
+/// A single PATCH of the assignee and balanced bulk-assigns.
+async fn assignments(app: &TestApp, leads: &TestApp, token: &str, ids: &[String], lead: &str) {
     let patch3 = run(leads
-        .patch(&format!("/api/leads/api/v1/leads/{single}/"))
-        .bearer(&token)
+        .patch(lead)
+        .bearer(token)
         .json(json!({"assigned_to": "user-0"})))
     .await;
     row("PATCH one lead (assigned_to)", &patch3);
     let assignees: Vec<String> = (0..10).map(|n| format!("user-{n}")).collect();
     let balanced = run(app
         .post(BULK_ASSIGN)
-        .bearer(&token)
+        .bearer(token)
         .json(json!({"lead_ids": ids, "assignees": assignees, "strategy": "least_loaded"})))
     .await;
     row("bulk-assign least_loaded over 10 users", &balanced);
     let rr = run(app
         .post(BULK_ASSIGN)
-        .bearer(&token)
+        .bearer(token)
         .json(json!({"lead_ids": ids, "assignees": assignees[5..], "strategy": "round_robin"})))
     .await;
     row("bulk-assign round_robin over 5 users", &rr);

@@ -102,7 +102,7 @@ async fn bulk_update(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (body, key) = read(&state, &caller, &headers, req).await?;
-    let request = bulk::parse_update(&body)?;
+    let request = crm_domain::bulk::parse_update(&body)?;
     answer(&state, &caller, key, "bulk-update", &body, || async {
         let report = bulk::update(&state.store, &state.queues, &caller, &request).await?;
         Ok(report.to_json())
@@ -117,7 +117,7 @@ async fn bulk_assign(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (body, key) = read(&state, &caller, &headers, req).await?;
-    let request = bulk::parse_assign(&body)?;
+    let request = crm_domain::bulk::parse_assign(&body)?;
     answer(&state, &caller, key, "bulk-assign", &body, || async {
         let report = bulk::assign(&state.store, &state.queues, &caller, &request).await?;
         Ok(report.to_json())
@@ -132,7 +132,7 @@ async fn bulk_tag(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (body, key) = read(&state, &caller, &headers, req).await?;
-    let request = bulk::parse_tag(&body)?;
+    let request = crm_domain::bulk::parse_tag(&body)?;
     answer(&state, &caller, key, "bulk-tag", &body, || async {
         let report = bulk::tag(&state.store, &state.queues, &caller, &request).await?;
         Ok(report.to_json())
@@ -147,7 +147,7 @@ async fn update_scores(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (body, key) = read(&state, &caller, &headers, req).await?;
-    let targets = bulk::parse_ids_only(&body)?;
+    let targets = crm_domain::bulk::parse_ids_only(&body)?;
     answer(&state, &caller, key, "update-scores", &body, || async {
         bulk::update_scores(&state.store, &state.queues, &caller, &targets).await
     })

@@ -218,7 +218,7 @@ async fn run(app: &TestApp, token: &str, method: &str, path: &str, body: Option<
 async fn naive(app: &TestApp, tenant: &Tenant, query: &str, view: Option<View>) -> Sample {
     let started = Instant::now();
     let (rows, usage) = measure(async {
-        let client = app.state.store.client();
+        let client = app.dynamodb();
         let mut start = None;
         let mut leads: Vec<Lead> = Vec::new();
         loop {
@@ -280,39 +280,17 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-#[tokio::main]
-async fn main() {
-    let count: u32 = std::env::var("BENCH_LEADS")
+/// A number from the environment, or `default`.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let repeats: usize = std::env::var("BENCH_REPEATS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    // As deployed: a warm instance trusts a tenant's status for TENANT_CACHE_SECONDS.
-    let mut config = crm_testkit::test_config();
-    config.tenant_cache_ttl = Duration::from_secs(30);
-    let app = TestApp::start_with(leads::app, config).await;
-    let tenant = app.tenant("Big Tenant").await;
-    let neighbour = app.tenant("Neighbour").await;
-    seed(&app, &tenant, count, 7).await;
-    seed(&app, &neighbour, (count / 10).max(100), 11).await;
-    let token = app.token(&tenant, "bench", Role::Owner);
+        .unwrap_or(default)
+}
 
-    let created_after = (Utc::now() - Days::seconds(5))
-        .to_rfc3339()
-        .replace('+', "%2B");
-    let list = "/api/leads/api/v1/leads/";
-    let sample_id = {
-        let res = app
-            .get(&format!("{list}?page_size=1"))
-            .bearer(&token)
-            .send()
-            .await;
-        res.body["results"][0]["id"].as_str().unwrap().to_string()
-    };
-    let reads: Vec<(&str, String, Option<View>)> = vec![
+/// The list reads measured: name, query string and view.
+fn list_reads(created_after: &str) -> Vec<(&'static str, String, Option<View>)> {
+    vec![
         ("list (default order)", String::new(), None),
         ("status=qualified", "status=qualified".into(), None),
         ("priority=urgent", "priority=urgent".into(), None),
@@ -337,58 +315,87 @@ async fn main() {
             String::new(),
             Some(View::HighPriority),
         ),
-    ];
+    ]
+}
+
+const LIST: &str = "/api/leads/api/v1/leads/";
+
+#[tokio::main]
+async fn main() {
+    let count: u32 = env_or("BENCH_LEADS", 100_000);
+    let repeats: usize = env_or("BENCH_REPEATS", 20);
+    // As deployed: a warm instance trusts a tenant's status for TENANT_CACHE_SECONDS.
+    let mut config = crm_testkit::test_config();
+    config.tenant_cache_ttl = Duration::from_secs(30);
+    let app = TestApp::start_with(leads::app, config).await;
+    let tenant = app.tenant("Big Tenant").await;
+    let neighbour = app.tenant("Neighbour").await;
+    seed(&app, &tenant, count, 7).await;
+    seed(&app, &neighbour, (count / 10).max(100), 11).await;
+    let token = app.token(&tenant, "bench", Role::Owner);
+
+    let created_after = (Utc::now() - Days::seconds(5))
+        .to_rfc3339()
+        .replace('+', "%2B");
+    let sample_id = {
+        let res = app
+            .get(&format!("{LIST}?page_size=1"))
+            .bearer(&token)
+            .send()
+            .await;
+        res.body["results"][0]["id"].as_str().unwrap().to_string()
+    };
     println!("\nLeads: {count} in the measured tenant, {} beside it; {repeats} runs per operation; page_size 20.\n", (count / 10).max(100));
     println!("| operation | rows | round trips | read units | write units | p50 ms | p95 ms | naive read units | naive ms | naive / ours (reads) |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for (name, query, view) in reads {
+    for (name, query, view) in list_reads(&created_after) {
         let path = match view {
-            Some(View::Overdue) => format!("{list}overdue/?{query}"),
-            Some(View::HighPriority) => format!("{list}high-priority/?{query}"),
-            Some(View::Unassigned) => format!("{list}unassigned/?{query}"),
-            None => format!("{list}?{query}"),
+            Some(View::Overdue) => format!("{LIST}overdue/?{query}"),
+            Some(View::HighPriority) => format!("{LIST}high-priority/?{query}"),
+            Some(View::Unassigned) => format!("{LIST}unassigned/?{query}"),
+            None => format!("{LIST}?{query}"),
         };
-        report(
-            &app,
-            &token,
-            name,
-            "GET",
-            &path,
-            None,
-            repeats,
-            Some(naive(&app, &tenant, &query, view).await),
-        )
-        .await;
+        let naive = naive(&app, &tenant, &query, view).await;
+        report(&app, &token, name, "GET", &path, None, repeats, Some(naive)).await;
     }
+    single_reads_and_writes(&app, &tenant, &token, &sample_id, repeats).await;
+    println!(
+        "\nPeak memory of the benchmark process (emulator included): {:.0} MiB",
+        peak_rss_mib()
+    );
+}
+
+/// The dashboard, one lead's read and change, and creations.
+async fn single_reads_and_writes(
+    app: &TestApp,
+    tenant: &Tenant,
+    token: &str,
+    sample_id: &str,
+    repeats: usize,
+) {
+    let naive = naive(app, tenant, "", None).await;
+    let dashboard = format!("{LIST}dashboard/");
     report(
-        &app,
-        &token,
+        app,
+        token,
         "dashboard",
         "GET",
-        &format!("{list}dashboard/"),
+        &dashboard,
         None,
         repeats,
-        Some(naive(&app, &tenant, "", None).await),
+        Some(naive),
     )
     .await;
+    let one = format!("{LIST}{sample_id}/");
+    report(app, token, "get one lead", "GET", &one, None, repeats, None).await;
+    let notes = Some(json!({"notes": "bench"}));
     report(
-        &app,
-        &token,
-        "get one lead",
-        "GET",
-        &format!("{list}{sample_id}/"),
-        None,
-        repeats,
-        None,
-    )
-    .await;
-    report(
-        &app,
-        &token,
+        app,
+        token,
         "patch one lead",
         "PATCH",
-        &format!("{list}{sample_id}/"),
-        Some(json!({"notes": "bench"})),
+        &one,
+        notes,
         repeats,
         None,
     )
@@ -397,13 +404,9 @@ async fn main() {
     let mut samples = Vec::new();
     for _ in 0..repeats {
         n += 1;
-        samples.push(run(&app, &token, "POST", list, Some(json!({"first_name": "Bench", "last_name": "Lead", "email": format!("bench{n}@example.com"), "company": "Zenith Labs", "source": "website"}))).await);
+        samples.push(run(app, token, "POST", LIST, Some(json!({"first_name": "Bench", "last_name": "Lead", "email": format!("bench{n}@example.com"), "company": "Zenith Labs", "source": "website"}))).await);
     }
     print_row("create one lead", samples, None);
-    println!(
-        "\nPeak memory of the benchmark process (emulator included): {:.0} MiB",
-        peak_rss_mib()
-    );
 }
 
 #[allow(clippy::too_many_arguments)]

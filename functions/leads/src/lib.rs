@@ -1,7 +1,8 @@
 //! The leads function: lead CRUD and the health routes.
 //!
-//! Handlers extract input (the verified [`Caller`] first), call the shared lead service and
-//! map the outcome to a response; the rules live in `crm_app::leads`.
+//! Handlers extract input (the verified [`Caller`] first), parse the body into a typed
+//! [`LeadInput`] once the role (and, for an update, the lead) allows it, call the shared
+//! lead service and map the outcome to a response; the rules live in `crm_app::leads`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,7 +12,7 @@ use axum::Json;
 use chrono::Utc;
 use crm_app::leads;
 use crm_domain::filters::{LeadQuery, View};
-use crm_domain::lead::{Lead, WriteMode};
+use crm_domain::lead::{Lead, LeadInput, WriteMode};
 use crm_domain::Caller;
 use crm_http::ApiError;
 use crm_http::{path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery, RouteTable};
@@ -144,7 +145,10 @@ async fn create(
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let lead = leads::create(&state.store, &state.queues, &caller, &body).await?;
+    // The role first: a role that may not write gets 403, whatever the body.
+    leads::require_can_create(&caller)?;
+    let input = LeadInput::parse(&body, WriteMode::Create)?;
+    let lead = leads::create(&state.store, &state.queues, &caller, &input).await?;
     detail(&state, &caller, StatusCode::CREATED, lead).await
 }
 
@@ -162,16 +166,18 @@ async fn update(
     caller: Caller,
     id: String,
     if_match: IfMatch,
-    body: JsonObject,
+    JsonObject(body): JsonObject,
     mode: WriteMode,
 ) -> Result<Response, ApiError> {
+    // A missing or forbidden lead answers 404/403 before the body's problems do.
+    let before = leads::editable(&state.store, &caller, path_id(&id)?).await?;
+    let input = LeadInput::parse(&body, mode)?;
     let lead = leads::update(
         &state.store,
         &state.queues,
         &caller,
-        path_id(&id)?,
-        &body.0,
-        mode,
+        before,
+        &input,
         if_match.0,
     )
     .await?

@@ -3,21 +3,18 @@
 //! [`leads::modify_as_caller`], so it keeps the lead's edit rule, optimistic locking, audit
 //! trail and dashboard counters; a status change then asks for a rescore like any edit.
 
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::leads::{self, Modified};
 use crate::queue::Queues;
 use crate::rescoring::{self, Rescored};
+use crm_domain::actions::{ConvertInput, LostInput};
 use crm_domain::identity::{Caller, Role};
-use crm_domain::lead::{Lead, LeadInput, LeadStatus, MONEY_DIGITS, MONEY_PLACES};
-use crm_domain::scoring::{ScoreCard, ScoringSettings};
-use crm_domain::validate::{Input, Patch, Text};
+use crm_domain::lead::{Lead, LeadInput, LeadStatus};
+use crm_domain::scoring::{ScoreCard, ScoringSettings, ScoringSettingsInput};
+use crm_domain::validate::Patch;
 use crm_domain::Error;
 use crm_store::Store;
-
-/// Longest accepted lost reason (the lead's other long texts allow the same).
-const REASON_CHARS: usize = 10_000;
 
 async fn act<F>(
     store: &Store,
@@ -73,18 +70,15 @@ pub async fn convert(
     queues: &Queues,
     caller: &Caller,
     id: Uuid,
-    body: &Map<String, Value>,
+    input: &ConvertInput,
     if_match: Option<u64>,
 ) -> Result<Lead, Error> {
-    let mut input = Input::new(body);
-    let value = input.money("conversion_value", MONEY_DIGITS, MONEY_PLACES);
-    input.finish()?;
     act(store, queues, caller, id, if_match, |before, lead, now| {
         refuse_closed(before, "converted")?;
         // Through `apply`, so entering `converted` stamps `converted_at` as any edit does.
         let change = LeadInput {
             status: Some(LeadStatus::Converted),
-            conversion_value: value.clone(),
+            conversion_value: input.conversion_value.clone(),
             ..LeadInput::default()
         };
         lead.apply(change, now);
@@ -100,16 +94,9 @@ pub async fn mark_lost(
     queues: &Queues,
     caller: &Caller,
     id: Uuid,
-    body: &Map<String, Value>,
+    input: &LostInput,
     if_match: Option<u64>,
 ) -> Result<Lead, Error> {
-    let mut input = Input::new(body);
-    input.require("reason", true);
-    let reason = input.text("reason", Text::required(REASON_CHARS));
-    input.finish()?;
-    let Patch::Set(reason) = reason else {
-        unreachable!("a required text that passed validation is set")
-    };
     act(store, queues, caller, id, if_match, |before, lead, now| {
         if before.status == LeadStatus::Lost {
             return Err(Error::Conflict("The lead is already lost.".into()));
@@ -117,7 +104,7 @@ pub async fn mark_lost(
         // Through `apply`, so leaving `converted` clears the conversion as any edit does.
         let change = LeadInput {
             status: Some(LeadStatus::Lost),
-            lost_reason: Patch::Set(reason.clone()),
+            lost_reason: Patch::Set(input.reason.clone()),
             ..LeadInput::default()
         };
         lead.apply(change, now);
@@ -142,25 +129,31 @@ pub async fn update_score(
     }
 }
 
+/// The scoring settings are an admin's: checked before a settings body is parsed.
+pub fn require_settings_admin(caller: &Caller) -> Result<(), Error> {
+    caller.require(Role::Admin)
+}
+
 /// The tenant's scoring settings (admins and owners).
 pub async fn scoring_settings(store: &Store, caller: &Caller) -> Result<ScoringSettings, Error> {
-    caller.require(Role::Admin)?;
+    require_settings_admin(caller)?;
     Ok(store.scoring_settings(caller.tenant).await?)
 }
 
-/// Replaces (`partial = false`) or changes the settings. They apply to each lead's next
-/// scoring; `update-score` (or a bulk rescore) applies them at once.
+/// Replaces (`partial = false`: over the defaults) or changes (over the current settings)
+/// the settings. They apply to each lead's next scoring; `update-score` (or a bulk
+/// rescore) applies them at once.
 pub async fn save_scoring_settings(
     store: &Store,
     caller: &Caller,
-    body: &Map<String, Value>,
+    input: &ScoringSettingsInput,
     partial: bool,
 ) -> Result<ScoringSettings, Error> {
-    caller.require(Role::Admin)?;
+    require_settings_admin(caller)?;
     let settings = if partial {
-        store.scoring_settings(caller.tenant).await?.merge(body)?
+        input.apply(&store.scoring_settings(caller.tenant).await?)
     } else {
-        ScoringSettings::parse(body)?
+        input.apply(&ScoringSettings::default())
     };
     store.put_scoring_settings(caller.tenant, &settings).await?;
     Ok(settings)

@@ -263,46 +263,185 @@ impl Parser<'_> {
     }
 }
 
+impl Parser<'_> {
+    /// `tags` and `tag`, in that order, each value once per name.
+    fn tags(&mut self) -> Vec<String> {
+        let mut t = self.strings("tags");
+        t.extend(self.strings("tag"));
+        t
+    }
+
+    /// `created_today` and friends narrow `created_after` (the original's windows).
+    fn created_windows(
+        &mut self,
+        now: DateTime<Utc>,
+        created_after: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        let mut after = created_after;
+        for (name, since) in [
+            (
+                "created_today",
+                now.date_naive()
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight")
+                    .and_utc(),
+            ),
+            ("created_this_week", now - Duration::days(7)),
+            ("created_this_month", now - Duration::days(30)),
+        ] {
+            if self.flag(name) == Some(true) {
+                after = Some(after.map_or(since, |a| a.max(since)));
+            }
+        }
+        after
+    }
+
+    /// `email=`, `company__icontains=`, ...: the text filters, field by field.
+    fn text_filters(&mut self) -> Vec<TextFilter> {
+        let mut out = Vec::new();
+        for field in TEXT_FIELDS {
+            for (suffix, contains) in [
+                ("", false),
+                ("__exact", false),
+                ("__iexact", false),
+                ("__contains", true),
+                ("__icontains", true),
+            ] {
+                if let Some(value) = self.one(&format!("{field}{suffix}")) {
+                    out.push(TextFilter {
+                        field,
+                        value: value.to_lowercase(),
+                        contains,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// `ordering=-score,created_at`; by default score then creation, newest first (the
+    /// overdue view: the longest overdue first).
+    fn ordering(&mut self, view: Option<View>) -> Vec<Ordering> {
+        let raw = self
+            .q
+            .single("ordering")
+            .map(str::trim)
+            .filter(|o| !o.is_empty());
+        let Some(raw) = raw else {
+            return if view == Some(View::Overdue) {
+                vec![Ordering {
+                    field: OrderField::NextFollowUp,
+                    descending: false,
+                }]
+            } else {
+                vec![
+                    Ordering {
+                        field: OrderField::Score,
+                        descending: true,
+                    },
+                    Ordering {
+                        field: OrderField::CreatedAt,
+                        descending: true,
+                    },
+                ]
+            };
+        };
+        let mut out = Vec::new();
+        for part in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (descending, name) = match part.strip_prefix('-') {
+                Some(n) => (true, n),
+                None => (false, part),
+            };
+            match OrderField::ALL.iter().find(|(n, _)| *n == name) {
+                Some((_, field)) => out.push(Ordering {
+                    field: *field,
+                    descending,
+                }),
+                None => self.errors.add(
+                    "ordering",
+                    format!(
+                        "Cannot order by \"{name}\". Choices: {}.",
+                        OrderField::ALL.map(|(n, _)| n).join(", ")
+                    ),
+                ),
+            }
+        }
+        out
+    }
+}
+
+/// Parameters the list does not know are refused, all named at once.
+fn refuse_unknown(q: &QueryParams) -> Result<(), Error> {
+    let mut unknown = FieldErrors::default();
+    for (k, _) in &q.params {
+        if !is_known(k) && !unknown.has(k) {
+            unknown.add(k, "Unknown query parameter.");
+        }
+    }
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(unknown))
+    }
+}
+
+/// `cf_<name>=value` filters: `(name, value)`.
+fn custom_filters(q: &QueryParams) -> Vec<(String, String)> {
+    q.params
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix(CUSTOM_PREFIX)?;
+            (!name.is_empty()).then(|| (name.to_string(), v.clone()))
+        })
+        .collect()
+}
+
+/// The query's parameters but the page position and size, sorted, after the view's name.
+fn fingerprint(q: &QueryParams, view: Option<View>) -> String {
+    let mut params: Vec<String> = q
+        .params
+        .iter()
+        .filter(|(k, _)| k != "cursor" && k != "page_size")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    params.sort();
+    format!("{}?{}", view.map_or("list", View::name), params.join("&"))
+}
+
+fn urgent(timeline: &Option<String>) -> bool {
+    timeline.as_deref().is_some_and(|t| {
+        let t = t.to_lowercase();
+        ["immediate", "urgent", "asap"]
+            .iter()
+            .any(|w| t.contains(w))
+    })
+}
+
+fn text_eq(v: &Option<String>, want: &str) -> bool {
+    v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(want))
+}
+
 impl LeadQuery {
     /// Parses the list's query string. `view` adds that view's condition.
     pub fn parse(q: &QueryParams, view: Option<View>, now: DateTime<Utc>) -> Result<Self, Error> {
-        let mut unknown = FieldErrors::default();
-        for (k, _) in &q.params {
-            if !is_known(k) && !unknown.has(k) {
-                unknown.add(k, "Unknown query parameter.");
-            }
-        }
-        if !unknown.is_empty() {
-            return Err(Error::Validation(unknown));
-        }
+        refuse_unknown(q)?;
         let mut p = Parser {
             q,
             errors: FieldErrors::default(),
         };
         let score = |v: &u8| *v <= 100;
+        let budget = |d: &Decimal| !d.is_sign_negative();
         let mut query = LeadQuery {
             view,
             status: p.choices("status"),
             priority: p.choices("priority"),
             source: p.strings("source"),
-            tags: {
-                let mut t = p.strings("tags");
-                t.extend(p.strings("tag"));
-                t
-            },
+            tags: p.tags(),
             company_size: p.choices("company_size"),
             score_min: p.number("score_min", score, "Enter a whole number from 0 to 100."),
             score_max: p.number("score_max", score, "Enter a whole number from 0 to 100."),
-            budget_min: p.number(
-                "budget_min",
-                |d: &Decimal| !d.is_sign_negative(),
-                "Enter a non-negative number.",
-            ),
-            budget_max: p.number(
-                "budget_max",
-                |d: &Decimal| !d.is_sign_negative(),
-                "Enter a non-negative number.",
-            ),
+            budget_min: p.number("budget_min", budget, "Enter a non-negative number."),
+            budget_max: p.number("budget_max", budget, "Enter a non-negative number."),
             created_after: p.time("created_after"),
             created_before: p.time("created_before"),
             contacted_after: p.time("contacted_after"),
@@ -324,108 +463,18 @@ impl LeadQuery {
             utm_medium: p.one("utm_medium"),
             utm_campaign: p.one("utm_campaign"),
             text: Vec::new(),
-            custom: q
-                .params
-                .iter()
-                .filter_map(|(k, v)| {
-                    let name = k.strip_prefix(CUSTOM_PREFIX)?;
-                    (!name.is_empty()).then(|| (name.to_string(), v.clone()))
-                })
-                .collect(),
+            custom: custom_filters(q),
             search: p
                 .one("search")
                 .map(|s| search::terms(&s))
                 .unwrap_or_default(),
             ordering: Vec::new(),
             now,
-            fingerprint: {
-                let mut params: Vec<String> = q
-                    .params
-                    .iter()
-                    .filter(|(k, _)| k != "cursor" && k != "page_size")
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                params.sort();
-                format!("{}?{}", view.map_or("list", View::name), params.join("&"))
-            },
+            fingerprint: fingerprint(q, view),
         };
-        // `created_today` and friends narrow `created_after` (the original's windows).
-        for (name, since) in [
-            (
-                "created_today",
-                now.date_naive()
-                    .and_hms_opt(0, 0, 0)
-                    .expect("midnight")
-                    .and_utc(),
-            ),
-            ("created_this_week", now - Duration::days(7)),
-            ("created_this_month", now - Duration::days(30)),
-        ] {
-            if p.flag(name) == Some(true) {
-                query.created_after = Some(query.created_after.map_or(since, |a| a.max(since)));
-            }
-        }
-        for field in TEXT_FIELDS {
-            for (suffix, contains) in [
-                ("", false),
-                ("__exact", false),
-                ("__iexact", false),
-                ("__contains", true),
-                ("__icontains", true),
-            ] {
-                if let Some(value) = p.one(&format!("{field}{suffix}")) {
-                    query.text.push(TextFilter {
-                        field,
-                        value: value.to_lowercase(),
-                        contains,
-                    });
-                }
-            }
-        }
-        query.ordering = match q
-            .single("ordering")
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-        {
-            // The overdue view shows the longest overdue first unless asked otherwise.
-            None if view == Some(View::Overdue) => vec![Ordering {
-                field: OrderField::NextFollowUp,
-                descending: false,
-            }],
-            None => vec![
-                Ordering {
-                    field: OrderField::Score,
-                    descending: true,
-                },
-                Ordering {
-                    field: OrderField::CreatedAt,
-                    descending: true,
-                },
-            ],
-            Some(raw) => {
-                let mut out = Vec::new();
-                for part in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let (descending, name) = match part.strip_prefix('-') {
-                        Some(n) => (true, n),
-                        None => (false, part),
-                    };
-                    match OrderField::ALL.iter().find(|(n, _)| *n == name) {
-                        Some((_, field)) => out.push(Ordering {
-                            field: *field,
-                            descending,
-                        }),
-                        None => p.errors.add(
-                            "ordering",
-                            format!(
-                                "Cannot order by \"{name}\". Choices: {}.",
-                                OrderField::ALL.map(|(n, _)| n).join(", ")
-                            ),
-                        ),
-                    }
-                }
-                out
-            }
-        };
+        query.created_after = p.created_windows(now, query.created_after);
+        query.text = p.text_filters();
+        query.ordering = p.ordering(view);
         if let (Some(lo), Some(hi)) = (query.score_min, query.score_max) {
             if lo > hi {
                 p.errors
@@ -440,30 +489,25 @@ impl LeadQuery {
 
     /// Does the lead pass every filter (and the view's condition)?
     pub fn matches(&self, lead: &Lead) -> bool {
-        let now = self.now;
-        let text_eq = |v: &Option<String>, want: &str| {
-            v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(want))
-        };
-        let view_ok = match self.view {
+        self.in_view(lead)
+            && self.matches_choices(lead)
+            && self.matches_ranges(lead)
+            && self.matches_flags(lead)
+            && self.matches_text(lead)
+    }
+
+    fn in_view(&self, lead: &Lead) -> bool {
+        match self.view {
             None => true,
-            Some(View::Overdue) => lead.is_overdue(now),
+            Some(View::Overdue) => lead.is_overdue(self.now),
             Some(View::HighPriority) => is_hot(lead),
             Some(View::Unassigned) => lead.assigned_to.is_none(),
-        };
-        let urgent = |t: &Option<String>| {
-            t.as_deref().is_some_and(|t| {
-                let t = t.to_lowercase();
-                ["immediate", "urgent", "asap"]
-                    .iter()
-                    .any(|w| t.contains(w))
-            })
-        };
-        let no_activity = |days: u32| {
-            let last = lead.last_contact_date.unwrap_or(lead.created_at);
-            last <= now - Duration::days(i64::from(days))
-        };
-        view_ok
-            && (self.status.is_empty() || self.status.contains(&lead.status))
+        }
+    }
+
+    /// Status, priority, source, tags, custom fields and company size.
+    fn matches_choices(&self, lead: &Lead) -> bool {
+        (self.status.is_empty() || self.status.contains(&lead.status))
             && (self.priority.is_empty() || self.priority.contains(&lead.priority))
             && (self.source.is_empty()
                 || lead
@@ -477,7 +521,11 @@ impl LeadQuery {
                 || lead
                     .company_size
                     .is_some_and(|c| self.company_size.contains(&c)))
-            && self.score_min.is_none_or(|m| lead.score >= m)
+    }
+
+    /// Score, budget, creation and contact ranges.
+    fn matches_ranges(&self, lead: &Lead) -> bool {
+        self.score_min.is_none_or(|m| lead.score >= m)
             && self.score_max.is_none_or(|m| lead.score <= m)
             && self
                 .budget_min
@@ -493,7 +541,11 @@ impl LeadQuery {
             && self
                 .contacted_before
                 .is_none_or(|t| lead.last_contact_date.is_some_and(|c| c <= t))
-            && self.decision_maker.is_none_or(|f| lead.decision_maker == f)
+    }
+
+    /// The yes/no filters.
+    fn matches_flags(&self, lead: &Lead) -> bool {
+        self.decision_maker.is_none_or(|f| lead.decision_maker == f)
             && self
                 .has_budget
                 .is_none_or(|f| lead.budget.is_some_and(|b| !b.is_zero()) == f)
@@ -501,15 +553,25 @@ impl LeadQuery {
             && self
                 .is_assigned
                 .is_none_or(|f| lead.assigned_to.is_some() == f)
-            && self.is_overdue.is_none_or(|f| lead.is_overdue(now) == f)
+            && self
+                .is_overdue
+                .is_none_or(|f| lead.is_overdue(self.now) == f)
             && self
                 .timeline_urgent
                 .is_none_or(|f| urgent(&lead.timeline) == f)
-            && (self.assigned_to.is_empty()
-                || lead
-                    .assigned_to
-                    .as_ref()
-                    .is_some_and(|a| self.assigned_to.contains(a)))
+    }
+
+    /// Assignees, inactivity and the text filters, then the search terms.
+    fn matches_text(&self, lead: &Lead) -> bool {
+        let no_activity = |days: u32| {
+            let last = lead.last_contact_date.unwrap_or(lead.created_at);
+            last <= self.now - Duration::days(i64::from(days))
+        };
+        (self.assigned_to.is_empty()
+            || lead
+                .assigned_to
+                .as_ref()
+                .is_some_and(|a| self.assigned_to.contains(a)))
             && self
                 .industry
                 .as_deref()

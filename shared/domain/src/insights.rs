@@ -128,22 +128,72 @@ fn urgent_timeline(lead: &Lead) -> bool {
 /// discovery advice is given only to active leads, since a converted or lost lead needs
 /// neither, and those get advice for their stage instead.
 pub fn rule_based(lead: &Lead, card: &ScoreCard, now: DateTime<Utc>) -> Insights {
-    let mut recs = Vec::new();
-    let mut risks = Vec::new();
-    let mut opps = Vec::new();
-    let name = lead.full_name();
-    let active = lead.status.is_active();
-    let high_budget = lead.budget.is_some_and(|b| b > Decimal::from(10_000));
-    let last_contact = lead.last_contact_date.or(lead.first_contact_date);
-    let never_contacted = last_contact.is_none() && lead.status == LeadStatus::New;
-    let overdue_days = lead
-        .next_follow_up
-        .filter(|_| lead.is_overdue(now))
-        .map(|t| (now - t).num_days());
+    let facts = Facts::of(lead, now);
+    let mut found = Findings::default();
+    if lead.status.is_active() {
+        found.qualification(lead, card);
+        found.contact(lead, &facts, now);
+        found.deal(lead);
+        found.momentum(lead, card);
+        found.enrich(lead);
+    }
+    found.stage(lead);
+    found.value(lead);
+    let Findings {
+        mut recs,
+        mut risks,
+        opps,
+    } = found;
+    // Most urgent first; the sort is stable, so rules keep their order within a level.
+    recs.sort_by_key(|r| r.priority);
+    risks.sort_by_key(|r| r.severity);
 
-    if active {
+    let next_best_action = next_best_action(lead, &recs, facts.overdue_days, facts.never_contacted);
+    Insights {
+        score_breakdown: card.factors.clone(),
+        recommendations: recs,
+        risk_factors: risks,
+        opportunities: opps,
+        next_best_action,
+        generated_by: RULES_SOURCE.into(),
+        generated_at: now,
+    }
+}
+
+/// What several rules read about the lead's contact history.
+struct Facts {
+    last_contact: Option<DateTime<Utc>>,
+    never_contacted: bool,
+    overdue_days: Option<i64>,
+}
+
+impl Facts {
+    fn of(lead: &Lead, now: DateTime<Utc>) -> Self {
+        let last_contact = lead.last_contact_date.or(lead.first_contact_date);
+        Self {
+            last_contact,
+            never_contacted: last_contact.is_none() && lead.status == LeadStatus::New,
+            overdue_days: lead
+                .next_follow_up
+                .filter(|_| lead.is_overdue(now))
+                .map(|t| (now - t).num_days()),
+        }
+    }
+}
+
+/// What the rules found, each list in the order its rules ran.
+#[derive(Default)]
+struct Findings {
+    recs: Vec<Recommendation>,
+    risks: Vec<Risk>,
+    opps: Vec<Opportunity>,
+}
+
+impl Findings {
+    /// An active lead that scores low or has no budget needs qualifying first.
+    fn qualification(&mut self, lead: &Lead, card: &ScoreCard) {
         if card.score < LOW_SCORE {
-            recs.push(rec(
+            self.recs.push(rec(
                 "qualification",
                 Level::High,
                 format!(
@@ -154,67 +204,85 @@ pub fn rule_based(lead: &Lead, card: &ScoreCard, now: DateTime<Utc>) -> Insights
             ));
         }
         if lead.budget.is_none() {
-            recs.push(rec(
+            self.recs.push(rec(
                 "discovery",
                 Level::Medium,
                 "No budget recorded: run a discovery call to establish the budget.".into(),
             ));
         }
-        if let Some(d) = overdue_days {
-            risks.push(risk(
+    }
+
+    /// Overdue follow-ups, leads never contacted or going cold, and unplanned follow-ups.
+    fn contact(&mut self, lead: &Lead, facts: &Facts, now: DateTime<Utc>) {
+        if let Some(d) = facts.overdue_days {
+            self.risks.push(risk(
                 "follow_up",
                 Level::High,
                 format!("The planned follow-up is overdue by {}.", days(d)),
             ));
         }
-        if never_contacted {
-            recs.push(rec(
-                "first_contact",
-                Level::High,
-                format!("{name} has not been contacted yet: reach out while interest is fresh."),
-            ));
-            let age = (now - lead.created_at).num_days();
-            if age >= 2 {
-                let severity = if age >= 7 { Level::High } else { Level::Medium };
-                risks.push(risk(
-                    "no_contact",
-                    severity,
-                    format!("No contact in the {} since the lead arrived.", days(age)),
-                ));
-            }
-        } else if let Some(last) = last_contact {
-            let quiet = (now - last).num_days();
-            if quiet >= STALE_DAYS {
-                let severity = if quiet >= 2 * STALE_DAYS {
-                    Level::High
-                } else {
-                    Level::Medium
-                };
-                risks.push(risk(
-                    "going_cold",
-                    severity,
-                    format!("No contact for {}: the lead is going cold.", days(quiet)),
-                ));
-                recs.push(rec(
-                    "re_engage",
-                    Level::Medium,
-                    "Re-engage with something useful to them: a case study, an offer, a \
-                     check-in call."
-                        .into(),
-                ));
-            }
+        if facts.never_contacted {
+            self.not_contacted(lead, now);
+        } else if let Some(last) = facts.last_contact {
+            self.quiet_since(last, now);
         }
         if lead.next_follow_up.is_none() {
-            recs.push(rec(
+            self.recs.push(rec(
                 "schedule_follow_up",
                 Level::Medium,
                 "No follow-up is scheduled: set the next touchpoint.".into(),
             ));
         }
+    }
+
+    fn not_contacted(&mut self, lead: &Lead, now: DateTime<Utc>) {
+        let name = lead.full_name();
+        self.recs.push(rec(
+            "first_contact",
+            Level::High,
+            format!("{name} has not been contacted yet: reach out while interest is fresh."),
+        ));
+        let age = (now - lead.created_at).num_days();
+        if age >= 2 {
+            let severity = if age >= 7 { Level::High } else { Level::Medium };
+            self.risks.push(risk(
+                "no_contact",
+                severity,
+                format!("No contact in the {} since the lead arrived.", days(age)),
+            ));
+        }
+    }
+
+    fn quiet_since(&mut self, last: DateTime<Utc>, now: DateTime<Utc>) {
+        let quiet = (now - last).num_days();
+        if quiet < STALE_DAYS {
+            return;
+        }
+        let severity = if quiet >= 2 * STALE_DAYS {
+            Level::High
+        } else {
+            Level::Medium
+        };
+        self.risks.push(risk(
+            "going_cold",
+            severity,
+            format!("No contact for {}: the lead is going cold.", days(quiet)),
+        ));
+        self.recs.push(rec(
+            "re_engage",
+            Level::Medium,
+            "Re-engage with something useful to them: a case study, an offer, a \
+             check-in call."
+                .into(),
+        ));
+    }
+
+    /// Who decides, when, and the next step of the lead's stage.
+    fn deal(&mut self, lead: &Lead) {
         if !lead.decision_maker {
             let late = matches!(lead.status, LeadStatus::Proposal | LeadStatus::Negotiation);
             if late {
-                risks.push(risk(
+                self.risks.push(risk(
                     "no_decision_maker",
                     Level::High,
                     format!(
@@ -223,39 +291,43 @@ pub fn rule_based(lead: &Lead, card: &ScoreCard, now: DateTime<Utc>) -> Insights
                     ),
                 ));
             }
-            recs.push(rec(
+            self.recs.push(rec(
                 "decision_maker",
                 if late { Level::High } else { Level::Medium },
                 "Find out who signs off and bring them into the conversation.".into(),
             ));
         }
         if !filled(&lead.timeline) {
-            recs.push(rec(
+            self.recs.push(rec(
                 "timeline",
                 Level::Low,
                 "Ask when they need a solution in place.".into(),
             ));
         }
         match lead.status {
-            LeadStatus::Qualified => recs.push(rec(
+            LeadStatus::Qualified => self.recs.push(rec(
                 "proposal",
                 Level::Medium,
                 "Qualified: prepare a proposal around their pain points.".into(),
             )),
-            LeadStatus::Proposal => recs.push(rec(
+            LeadStatus::Proposal => self.recs.push(rec(
                 "proposal_follow_up",
                 Level::Medium,
                 "Follow up on the proposal and agree a decision date.".into(),
             )),
-            LeadStatus::Negotiation => recs.push(rec(
+            LeadStatus::Negotiation => self.recs.push(rec(
                 "close",
                 Level::High,
                 "In negotiation: resolve the last objections and push to close.".into(),
             )),
             _ => {}
         }
+    }
+
+    /// A hot score or an urgent timeline.
+    fn momentum(&mut self, lead: &Lead, card: &ScoreCard) {
         if card.score >= HIGH_SCORE {
-            opps.push(opportunity(
+            self.opps.push(opportunity(
                 "hot_lead",
                 format!(
                     "Score {} puts this lead in the top band: prioritise it.",
@@ -264,93 +336,88 @@ pub fn rule_based(lead: &Lead, card: &ScoreCard, now: DateTime<Utc>) -> Insights
             ));
         }
         if urgent_timeline(lead) {
-            opps.push(opportunity(
+            self.opps.push(opportunity(
                 "urgent_timeline",
                 "They want a solution now: a fast, focused offer can win this.".into(),
             ));
         }
     }
 
-    let missing: Vec<&str> = [
-        ("phone", filled(&lead.phone)),
-        ("job title", filled(&lead.job_title)),
-        ("company", filled(&lead.company)),
-    ]
-    .into_iter()
-    .filter(|(_, have)| !have)
-    .map(|(f, _)| f)
-    .collect();
-    if active && !missing.is_empty() {
-        recs.push(rec(
-            "enrich",
-            Level::Low,
-            format!("Complete the record: {} missing.", missing.join(", ")),
-        ));
-    }
-
-    match lead.status {
-        LeadStatus::Converted => {
-            recs.push(rec(
-                "onboarding",
-                Level::Medium,
-                "Converted: hand over to onboarding and check in after the first month.".into(),
-            ));
-            opps.push(opportunity(
-                "expansion",
-                "A converted customer: look for upsell, expansion and referrals.".into(),
+    /// The contact details an active lead's record lacks.
+    fn enrich(&mut self, lead: &Lead) {
+        let missing: Vec<&str> = [
+            ("phone", filled(&lead.phone)),
+            ("job title", filled(&lead.job_title)),
+            ("company", filled(&lead.company)),
+        ]
+        .into_iter()
+        .filter(|(_, have)| !have)
+        .map(|(f, _)| f)
+        .collect();
+        if !missing.is_empty() {
+            self.recs.push(rec(
+                "enrich",
+                Level::Low,
+                format!("Complete the record: {} missing.", missing.join(", ")),
             ));
         }
-        LeadStatus::Unresponsive => {
-            risks.push(risk(
-                "unresponsive",
-                Level::High,
-                "The lead has stopped responding.".into(),
-            ));
-            recs.push(rec(
-                "re_engage",
-                Level::Medium,
-                "Try another channel or contact, or pause outreach and revisit later.".into(),
+    }
+
+    /// Advice for the stages past the active ones.
+    fn stage(&mut self, lead: &Lead) {
+        match lead.status {
+            LeadStatus::Converted => {
+                self.recs.push(rec(
+                    "onboarding",
+                    Level::Medium,
+                    "Converted: hand over to onboarding and check in after the first month.".into(),
+                ));
+                self.opps.push(opportunity(
+                    "expansion",
+                    "A converted customer: look for upsell, expansion and referrals.".into(),
+                ));
+            }
+            LeadStatus::Unresponsive => {
+                self.risks.push(risk(
+                    "unresponsive",
+                    Level::High,
+                    "The lead has stopped responding.".into(),
+                ));
+                self.recs.push(rec(
+                    "re_engage",
+                    Level::Medium,
+                    "Try another channel or contact, or pause outreach and revisit later.".into(),
+                ));
+            }
+            LeadStatus::Lost => self.recs.push(rec(
+                "win_back",
+                Level::Low,
+                "Lost: record why, and revisit in a quarter if circumstances change.".into(),
+            )),
+            _ => {}
+        }
+    }
+
+    /// A decision maker with budget, or a large organisation.
+    fn value(&mut self, lead: &Lead) {
+        let high_budget = lead.budget.is_some_and(|b| b > Decimal::from(10_000));
+        // The original's rule; for a converted customer the expansion opportunity says it.
+        if lead.decision_maker && high_budget && lead.status != LeadStatus::Converted {
+            self.opps.push(opportunity(
+                "high_value",
+                "A decision maker with a budget over 10,000: a high-value opportunity.".into(),
             ));
         }
-        LeadStatus::Lost => recs.push(rec(
-            "win_back",
-            Level::Low,
-            "Lost: record why, and revisit in a quarter if circumstances change.".into(),
-        )),
-        _ => {}
-    }
-
-    // The original's rule; for a converted customer the expansion opportunity says it.
-    if lead.decision_maker && high_budget && lead.status != LeadStatus::Converted {
-        opps.push(opportunity(
-            "high_value",
-            "A decision maker with a budget over 10,000: a high-value opportunity.".into(),
-        ));
-    }
-    if matches!(
-        lead.company_size,
-        Some(CompanySize::Large | CompanySize::Enterprise)
-    ) && lead.status != LeadStatus::Lost
-    {
-        opps.push(opportunity(
-            "large_account",
-            "A large organisation: room for a bigger deal and more seats later.".into(),
-        ));
-    }
-
-    // Most urgent first; the sort is stable, so rules keep their order within a level.
-    recs.sort_by_key(|r| r.priority);
-    risks.sort_by_key(|r| r.severity);
-
-    let next_best_action = next_best_action(lead, &recs, overdue_days, never_contacted);
-    Insights {
-        score_breakdown: card.factors.clone(),
-        recommendations: recs,
-        risk_factors: risks,
-        opportunities: opps,
-        next_best_action,
-        generated_by: RULES_SOURCE.into(),
-        generated_at: now,
+        if matches!(
+            lead.company_size,
+            Some(CompanySize::Large | CompanySize::Enterprise)
+        ) && lead.status != LeadStatus::Lost
+        {
+            self.opps.push(opportunity(
+                "large_account",
+                "A large organisation: room for a bigger deal and more seats later.".into(),
+            ));
+        }
     }
 }
 

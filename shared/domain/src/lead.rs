@@ -168,6 +168,8 @@ pub struct LeadInput {
     pub priority: Option<Priority>,
     /// `source_id`, or `source` given as an id or a name; resolved by the lead service.
     pub source: Patch<SourceRef>,
+    /// The request field the source came from (`source_id` or `source`), for messages.
+    pub source_field: &'static str,
     /// The lead's whole set of tags, when given (checked to exist by the lead service).
     pub tag_ids: Option<Vec<Uuid>>,
     /// Custom-field values as sent; checked against the definitions by the lead service,
@@ -232,6 +234,11 @@ impl LeadInput {
         } else {
             "assigned_to"
         };
+        let source_field = if i.contains("source_id") {
+            "source_id"
+        } else {
+            "source"
+        };
         let input = LeadInput {
             first_name: required(first_name),
             last_name: required(last_name),
@@ -246,6 +253,7 @@ impl LeadInput {
             status: non_null(status, &mut i, "status"),
             priority: non_null(priority, &mut i, "priority"),
             source: SourceRef::parse(&mut i),
+            source_field,
             tag_ids: crate::tags::parse_tag_ids(&mut i, body),
             custom_fields: match body.get("custom_fields") {
                 None => None,

@@ -2,10 +2,13 @@
 //!
 //! Records ([`lead`], [`sources`], [`tags`], [`activities`], [`notes`], [`custom_fields`])
 //! and their validated inputs; the rules over them ([`scoring`], [`insights`], [`search`]
-//! tokens, [`stats`] counter deltas, list [`filters`]); who acts ([`identity`], [`tenant`]);
+//! tokens, [`stats`] counter deltas, what a lead write changes besides the lead
+//! ([`lead_writes`]), list [`filters`]); who acts ([`identity`], [`tenant`]);
 //! and the one domain [`Error`]. Everything here is tested without an emulator.
 
+pub mod actions;
 pub mod activities;
+pub mod bulk;
 pub mod cursor;
 pub mod custom_fields;
 pub mod error;
@@ -14,6 +17,7 @@ pub mod identity;
 pub mod insights;
 pub mod lead;
 pub mod lead_insights;
+pub mod lead_writes;
 pub mod notes;
 pub mod query;
 pub mod scoring;

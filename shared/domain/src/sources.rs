@@ -53,15 +53,6 @@ impl SourceRef {
             Patch::Absent => Patch::Absent,
         }
     }
-
-    /// The request field the reference came from, for error messages.
-    pub fn field(&self, body: &Map<String, Value>) -> &'static str {
-        if body.contains_key("source_id") {
-            "source_id"
-        } else {
-            "source"
-        }
-    }
 }
 
 /// A lead source as stored (without its key attributes).

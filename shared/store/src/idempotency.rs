@@ -151,44 +151,40 @@ pub async fn claim(
         }
         Err(e) => return Err(classify(e)),
     };
-    // Without the old item in the error (an older DynamoDB-compatible server), read it.
+    // Without the old item in the error (an older DynamoDB-compatible server), read it;
+    // gone in between (a release): the key is free again, and the caller may retry.
     let existing = match existing {
         Some(item) => item,
-        None => {
-            let out = store
-                .client()
-                .get_item()
-                .table_name(store.table())
-                .set_key(Some(keys::idempotency(tenant, key).item_key()))
-                .consistent_read(true)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(classify)?;
-            record(Kind::Read, out.consumed_capacity.as_slice());
-            // Gone in between (a release): the key is free again; the caller may retry.
-            out.item.unwrap_or_default()
-        }
+        None => store
+            .get(&keys::idempotency(tenant, key))
+            .await?
+            .unwrap_or_default(),
     };
-    if text(&existing, "fingerprint") != Some(fingerprint) {
-        return Ok(if existing.is_empty() {
+    Ok(held(&existing, fingerprint))
+}
+
+/// What the record that refused a claim says: the same request done (its answer to
+/// replay) or still in progress, or another request under the same key.
+fn held(existing: &HashMap<String, AttributeValue>, fingerprint: &str) -> Claim {
+    if text(existing, "fingerprint") != Some(fingerprint) {
+        return if existing.is_empty() {
             Claim::InProgress
         } else {
             Claim::Mismatch
-        });
+        };
     }
-    if text(&existing, "state") == Some(DONE) {
+    if text(existing, "state") == Some(DONE) {
         let status = existing
             .get("status_code")
             .and_then(|v| v.as_n().ok())
             .and_then(|n| n.parse().ok())
             .unwrap_or(200);
-        let body = text(&existing, "response")
+        let body = text(existing, "response")
             .and_then(|r| serde_json::from_str(r).ok())
             .unwrap_or(Value::Null);
-        return Ok(Claim::Replay { status, body });
+        return Claim::Replay { status, body };
     }
-    Ok(Claim::InProgress)
+    Claim::InProgress
 }
 
 /// Stores the response of the claimed request (unless its claim was taken over, which

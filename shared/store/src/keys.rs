@@ -228,8 +228,8 @@ pub fn hot_partition(t: TenantId) -> String {
 }
 
 /// The index entries a lead has: `(index, partition, sort key)`. Which sparse indexes a
-/// lead belongs to is decided by the caller's rules (`is_hot`, active follow-up), passed in
-/// so that the key module holds no business rules.
+/// lead belongs to is decided by the domain (`crm_domain::lead_writes::sparse_indexes`),
+/// passed in so that the key module holds no business rules.
 pub struct LeadIndexInput<'a> {
     pub tenant: TenantId,
     pub id: Uuid,

@@ -1,36 +1,15 @@
 //! Lead sources in the store: the source items, their name guards, and the counter
 //! updates a lead write adds to its transaction.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use uuid::Uuid;
 
 use super::{from_item, s, to_item, Conflict, Item, Store, StoreError};
 use crate::keys;
-use crm_domain::lead::{Lead, LeadStatus};
+use crm_domain::lead::Lead;
+use crm_domain::lead_writes::source_deltas;
 use crm_domain::sources::Source;
 use crm_domain::tenant::TenantId;
-
-/// `(total, converted)` changes per source id that a lead write makes.
-pub(super) fn source_deltas(
-    before: Option<&Lead>,
-    after: Option<&Lead>,
-) -> BTreeMap<Uuid, (i64, i64)> {
-    let mut out: BTreeMap<Uuid, (i64, i64)> = BTreeMap::new();
-    let mut add = |lead: Option<&Lead>, sign: i64| {
-        if let Some(id) = lead.and_then(|l| l.source_id) {
-            let converted = lead.is_some_and(|l| l.status == LeadStatus::Converted);
-            let e = out.entry(id).or_default();
-            e.0 += sign;
-            e.1 += sign * i64::from(converted);
-        }
-    };
-    add(after, 1);
-    add(before, -1);
-    out.retain(|_, d| *d != (0, 0));
-    out
-}
 
 impl Store {
     fn source_item(source: &Source) -> Item {

@@ -5,7 +5,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, TableDescription, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::{json, Value};
@@ -79,24 +79,44 @@ fn key_elements(value: &Value) -> Vec<KeySchemaElement> {
         .collect()
 }
 
+/// The lead indexes an existing table lacks.
+fn missing_indexes(table: Option<&TableDescription>) -> Vec<String> {
+    let present: Vec<&str> = table
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|i| i.index_name())
+        .collect();
+    LeadIndex::ALL
+        .iter()
+        .map(|i| i.name())
+        .filter(|name| !present.contains(&name.as_str()))
+        .collect()
+}
+
+fn global_index(index: &Value) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(text(index, "IndexName"))
+        .set_key_schema(Some(key_elements(index)))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::from(text(
+                    &index["Projection"],
+                    "ProjectionType",
+                )))
+                .build(),
+        )
+        .build()
+        .expect("gsi")
+}
+
 /// Creates the table with its indexes unless it exists. Returns true when it created it.
 /// An existing table that lacks one of the indexes is an error that says so, rather than
 /// queries failing later (a local data file from an older version, say).
 pub async fn create_table_if_absent(client: &Client, table: &str) -> Result<bool, String> {
     match client.describe_table().table_name(table).send().await {
         Ok(out) => {
-            let present: Vec<&str> = out
-                .table()
-                .map(|t| t.global_secondary_indexes())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|i| i.index_name())
-                .collect();
-            let missing: Vec<String> = LeadIndex::ALL
-                .iter()
-                .map(|i| i.name())
-                .filter(|name| !present.contains(&name.as_str()))
-                .collect();
+            let missing = missing_indexes(out.table());
             if missing.is_empty() {
                 return Ok(false);
             }
@@ -127,21 +147,7 @@ pub async fn create_table_if_absent(client: &Client, table: &str) -> Result<bool
         );
     }
     for index in list(&def, "GlobalSecondaryIndexes") {
-        request = request.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(text(index, "IndexName"))
-                .set_key_schema(Some(key_elements(index)))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(text(
-                            &index["Projection"],
-                            "ProjectionType",
-                        )))
-                        .build(),
-                )
-                .build()
-                .expect("gsi"),
-        );
+        request = request.global_secondary_indexes(global_index(index));
     }
     request
         .send()

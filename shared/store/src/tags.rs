@@ -1,8 +1,6 @@
 //! Lead tags in the store: tag items, their name guards, and what a lead write adds to its
 //! transaction for its tags (membership copies and `leads_count`).
 
-use std::collections::BTreeSet;
-
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
 };
@@ -13,11 +11,6 @@ use crate::keys::{self, LeadIndex};
 use crm_domain::lead::Lead;
 use crm_domain::tags::Tag;
 use crm_domain::tenant::TenantId;
-
-fn tag_set(lead: Option<&Lead>) -> BTreeSet<&str> {
-    lead.map(|l| l.tag_ids.iter().map(String::as_str).collect())
-        .unwrap_or_default()
-}
 
 impl Store {
     fn tag_item(tag: &Tag) -> Item {
@@ -59,12 +52,11 @@ impl Store {
         before: Option<&Lead>,
         after: Option<&Lead>,
     ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
-        let old = tag_set(before);
-        let new = tag_set(after);
+        let tags = crm_domain::lead_writes::tag_changes(before, after);
         let id = after.or(before).expect("a lead write has a lead").id;
         let mut actions = Vec::new();
         if let Some(after) = after {
-            for tag in &new {
+            for tag in &tags.current {
                 actions.push((
                     TransactWriteItem::builder()
                         .put(self.put(Self::membership_item(after, tag), None))
@@ -73,7 +65,7 @@ impl Store {
                 ));
             }
         }
-        for tag in old.difference(&new) {
+        for tag in &tags.lost {
             let delete = Delete::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::tag_membership(tenant, id, tag).item_key()))
@@ -81,14 +73,7 @@ impl Store {
                 .expect("delete has table and key");
             actions.push((TransactWriteItem::builder().delete(delete).build(), None));
         }
-        let changes = new
-            .difference(&old)
-            .map(|t| (*t, 1))
-            .chain(old.difference(&new).map(|t| (*t, -1)));
-        for (tag, change) in changes {
-            let Ok(tag_id) = tag.parse::<Uuid>() else {
-                continue;
-            };
+        for (tag_id, change) in tags.counts {
             let update = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::lead_tag(tenant, tag_id).item_key()))

@@ -224,9 +224,7 @@ async fn records_expire_after_a_day() {
     let key = crm_store::keys::idempotency(tenant.id, "day").item_key();
     let item = apps
         .bulk
-        .state
-        .store
-        .client()
+        .dynamodb()
         .get_item()
         .table_name(apps.bulk.state.store.table())
         .set_key(Some(key))
@@ -251,9 +249,7 @@ async fn plant(apps: &Apps, tenant: &Tenant, key: &str, fields: &[(&str, Attribu
         item.insert(name.to_string(), value.clone());
     }
     apps.bulk
-        .state
-        .store
-        .client()
+        .dynamodb()
         .put_item()
         .table_name(apps.bulk.state.store.table())
         .set_item(Some(item))

@@ -48,9 +48,7 @@ async fn deep_check_is_503_when_the_table_is_unreachable() {
 async fn requests_fail_cleanly_when_the_table_is_missing() {
     let app = start().await;
     let (_, token) = tenant_owner(&app, "Acme").await;
-    app.state
-        .store
-        .client()
+    app.dynamodb()
         .delete_table()
         .table_name(crm_testkit::TABLE)
         .send()

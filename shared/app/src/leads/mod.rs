@@ -1,0 +1,217 @@
+//! Lead operations: the role rules, validation, optimistic locking and audit trail around
+//! the store. Handlers call these and only map the result to a response.
+//!
+//! This module holds the rules every lead change shares (who may edit or assign, the
+//! read-modify-write [`modify`]); `write` creates, updates and deletes leads, `list` plans
+//! and pages lists (with `search` for text queries), `related` adds what lead responses
+//! show of other records and the dashboard.
+
+mod list;
+mod related;
+mod search;
+mod write;
+
+pub use list::list;
+pub use related::{dashboard, detail_extras, Related, DETAIL_NOTES, RECENT_ACTIVITIES};
+pub use write::{create, delete, editable, require_can_create, update};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::queue::{self, Queues, ScoreRequest};
+use crm_domain::identity::{Caller, Role};
+use crm_domain::lead::Lead;
+use crm_domain::scoring;
+use crm_domain::tenant::TenantId;
+use crm_domain::validate::Patch;
+use crm_domain::Error;
+use crm_store::{AuditAction, AuditEntry, Conflict, Store, StoreError};
+
+pub const EMAIL_TAKEN: &str = "lead with this email already exists.";
+/// Attempts at a read-modify-write when no `If-Match` pins the version. Each lost race
+/// waits a little (with jitter, so racing writers spread out) before reading again.
+const UPDATE_ATTEMPTS: u32 = 10;
+
+async fn back_off(attempt: u32) {
+    let jitter = (Uuid::new_v4().as_u128() % 10) as u64;
+    tokio::time::sleep(std::time::Duration::from_millis(
+        5 * u64::from(attempt) + jitter,
+    ))
+    .await;
+}
+
+fn store_error(e: StoreError) -> Error {
+    match e {
+        StoreError::Conflict(Conflict::Email) => Error::field("email", EMAIL_TAKEN),
+        StoreError::Conflict(Conflict::Source) => {
+            Error::field("source_id", "The source was deleted; choose another.")
+        }
+        StoreError::Conflict(Conflict::Tag) => {
+            Error::field("tag_ids", "A tag was deleted meanwhile; choose again.")
+        }
+        StoreError::Conflict(Conflict::Version) => Error::PreconditionFailed(
+            "The lead was changed by another request; fetch it again.".into(),
+        ),
+        other => other.into(),
+    }
+}
+
+/// A `user` edits only leads assigned to them or to nobody; managers and above edit any.
+pub fn require_can_edit(caller: &Caller, lead: &Lead) -> Result<(), Error> {
+    caller.require(Role::User)?;
+    let mine_or_free = lead
+        .assigned_to
+        .as_deref()
+        .is_none_or(|user| user == caller.user_id);
+    if caller.is_at_least(Role::Manager) || mine_or_free {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "You can only edit leads assigned to you or unassigned.".into(),
+        ))
+    }
+}
+
+/// Assigning a lead to someone else is a manager's job; a `user` may take a lead or
+/// leave it unassigned.
+fn require_can_assign(caller: &Caller, assigned: &Patch<String>) -> Result<(), Error> {
+    match assigned {
+        Patch::Set(user) if *user != caller.user_id && !caller.is_at_least(Role::Manager) => Err(
+            Error::Forbidden("Only managers and above can assign leads to other users.".into()),
+        ),
+        _ => Ok(()),
+    }
+}
+
+pub async fn get(store: &Store, caller: &Caller, id: Uuid) -> Result<Lead, Error> {
+    store
+        .get_lead(caller.tenant, id)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// A lead before and after a change. When the change altered nothing, nothing was written
+/// and both are the stored lead.
+#[derive(Debug)]
+pub struct Modified {
+    pub before: Lead,
+    pub after: Lead,
+}
+
+impl Modified {
+    pub fn changed(&self) -> bool {
+        self.before.version != self.after.version
+    }
+}
+
+/// Who changes a lead and how the audit trail names the change.
+#[derive(Clone, Copy, Debug)]
+pub struct Actor<'a> {
+    pub tenant: TenantId,
+    pub user_id: &'a str,
+    pub action: AuditAction,
+}
+
+/// The read-modify-write every lead change goes through: read the lead (strongly
+/// consistent; or start from `first`, a copy just read, e.g. by a batch read), let
+/// `change` edit a copy or refuse, and write it back in one transaction (with its audit
+/// entry, index keys and counters) if nobody changed it in between.
+///
+/// With `if_match` the write applies only to that version (else 412). Without it, a lost
+/// race reads again and re-applies `change` to the newer version, so concurrent changes to
+/// different fields are all kept. `change` sees the stored lead and the copy to edit, and
+/// may be called several times; role checks belong in it, since they depend on the lead.
+pub async fn modify<F>(
+    store: &Store,
+    actor: Actor<'_>,
+    id: Uuid,
+    if_match: Option<u64>,
+    first: Option<Lead>,
+    mut change: F,
+) -> Result<Modified, Error>
+where
+    F: FnMut(&Lead, &mut Lead, DateTime<Utc>) -> Result<(), Error>,
+{
+    let mut first = first.filter(|lead| lead.id == id && lead.tenant_id == actor.tenant);
+    for attempt in 0..UPDATE_ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
+        let before = match first.take() {
+            Some(lead) => lead,
+            None => store
+                .get_lead(actor.tenant, id)
+                .await?
+                .ok_or(Error::NotFound)?,
+        };
+        let now = Utc::now();
+        let mut after = before.clone();
+        change(&before, &mut after, now)?;
+        if if_match.is_some_and(|v| v != before.version) {
+            return Err(stale(before.version));
+        }
+        let changes = Lead::diff(Some(&before), Some(&after));
+        if changes.is_empty() {
+            return Ok(Modified {
+                after: before.clone(),
+                before,
+            });
+        }
+        after.version = before.version + 1;
+        after.updated_at = now;
+        let audit = AuditEntry::new(id, actor.action, actor.user_id, now, changes);
+        let logged = crate::activities::for_lead_change(&before, &after, actor.user_id, now);
+        match store
+            .update_lead_logged(&before, &after, &audit, None, &logged)
+            .await
+        {
+            Ok(()) => return Ok(Modified { before, after }),
+            Err(StoreError::Conflict(Conflict::Version)) if if_match.is_none() => continue,
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    Err(Error::Conflict(
+        "The lead is being changed by other requests; try again.".into(),
+    ))
+}
+
+/// A change by a signed-in user: the lead's edit rule applies before `change` runs.
+pub async fn modify_as_caller<F>(
+    store: &Store,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<u64>,
+    first: Option<Lead>,
+    mut change: F,
+) -> Result<Modified, Error>
+where
+    F: FnMut(&Lead, &mut Lead, DateTime<Utc>) -> Result<(), Error>,
+{
+    caller.require(Role::User)?;
+    let actor = Actor {
+        tenant: caller.tenant,
+        user_id: &caller.user_id,
+        action: AuditAction::Update,
+    };
+    modify(store, actor, id, if_match, first, |before, after, now| {
+        require_can_edit(caller, before)?;
+        change(before, after, now)
+    })
+    .await
+}
+
+/// Sends a scoring request when a change touched what the score depends on. Every path
+/// that changes a lead for a user calls this after its write.
+pub async fn rescore_if_needed(queues: &Queues, modified: &Modified) {
+    if modified.changed() && scoring::is_scored_field_change(&modified.before, &modified.after) {
+        queues
+            .request_score(&ScoreRequest::new(&modified.after, queue::reason::UPDATED))
+            .await;
+    }
+}
+
+fn stale(current: u64) -> Error {
+    Error::PreconditionFailed(format!(
+        "The lead has changed: If-Match does not match the current version \"{current}\"."
+    ))
+}

@@ -1,0 +1,154 @@
+//! What lead responses show of other records (sources, tags, recent activities and
+//! notes), and the dashboard.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crm_domain::identity::Caller;
+use crm_domain::lead::Lead;
+use crm_domain::tenant::TenantId;
+use crm_domain::Error;
+use crm_store::keys::{self, LeadIndex};
+use crm_store::{IndexScan, Store};
+
+/// The dashboard: one read of the tenant's counters, and one of the top sources' names.
+pub async fn dashboard(store: &Store, caller: &Caller) -> Result<Value, Error> {
+    let counters = store.stats(caller.tenant).await?;
+    let mut body = crm_domain::stats::dashboard(&counters, Utc::now());
+    let ids: Vec<Uuid> = body["top_sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["id"].as_str()?.parse().ok())
+        .collect();
+    if !ids.is_empty() {
+        let names: HashMap<String, String> = store
+            .get_sources(caller.tenant, &ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.id.to_string(), s.name))
+            .collect();
+        for top in body["top_sources"].as_array_mut().into_iter().flatten() {
+            let name = top["id"].as_str().and_then(|id| names.get(id)).cloned();
+            top["name"] = json!(name);
+        }
+    }
+    Ok(body)
+}
+
+/// What lead responses show of other records: their sources under their current names
+/// (a source may have been renamed since the lead was written) and their tags.
+#[derive(Default)]
+pub struct Related {
+    tags: HashMap<String, Value>,
+}
+
+impl Related {
+    /// Loads the sources and tags the leads point at (one batch read of each) and brings
+    /// the leads' source names up to date.
+    pub async fn load(store: &Store, tenant: TenantId, leads: &mut [Lead]) -> Result<Self, Error> {
+        let source_ids: Vec<Uuid> = leads.iter().filter_map(|l| l.source_id).collect();
+        let tag_ids: Vec<Uuid> = leads
+            .iter()
+            .flat_map(|l| l.tag_ids.iter().filter_map(|t| t.parse().ok()))
+            .collect();
+        let (found_sources, found_tags) = futures::future::try_join(
+            async {
+                if source_ids.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    store.get_sources(tenant, &source_ids).await
+                }
+            },
+            async {
+                if tag_ids.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    store.get_tags(tenant, &tag_ids).await
+                }
+            },
+        )
+        .await?;
+        let names: HashMap<Uuid, String> =
+            found_sources.into_iter().map(|s| (s.id, s.name)).collect();
+        for lead in leads.iter_mut() {
+            if let Some(name) = lead.source_id.and_then(|id| names.get(&id)) {
+                lead.source = Some(name.clone());
+            }
+        }
+        Ok(Self {
+            tags: found_tags
+                .into_iter()
+                .map(|t| (t.id.to_string(), t.summary()))
+                .collect(),
+        })
+    }
+
+    fn tags_of(&self, lead: &Lead) -> Value {
+        Value::Array(
+            lead.tag_ids
+                .iter()
+                .filter_map(|id| self.tags.get(id).cloned())
+                .collect(),
+        )
+    }
+
+    /// The lead's detail shape with its tags.
+    pub fn detail(&self, lead: &Lead, now: chrono::DateTime<Utc>) -> Value {
+        let mut body = lead.detail(now);
+        body["tags"] = self.tags_of(lead);
+        body
+    }
+
+    /// The lead's list-row shape with its tags.
+    pub fn row(&self, lead: &Lead, now: chrono::DateTime<Utc>) -> Value {
+        let mut body = lead.row(now);
+        body["tags"] = self.tags_of(lead);
+        body
+    }
+}
+
+/// Activities a lead's detail shows (the original's `recent_activities`).
+pub const RECENT_ACTIVITIES: usize = 10;
+/// Notes a lead's detail shows under `lead_notes`, newest first; `leads/{id}/notes/` pages
+/// through all of them.
+pub const DETAIL_NOTES: usize = 20;
+
+/// A lead's recent activities and the latest notes the caller may see, for its detail
+/// (two Queries of the lead's own index partitions, bounded).
+pub async fn detail_extras(
+    store: &Store,
+    caller: &Caller,
+    lead: Uuid,
+) -> Result<(Vec<Value>, Vec<Value>), Error> {
+    let t = caller.tenant;
+    let newest = |index: LeadIndex, partition: String| IndexScan {
+        index,
+        partitions: vec![partition],
+        lo: None,
+        hi: None,
+        descending: true,
+    };
+    let activities = newest(LeadIndex::Score, keys::lead_activities_partition(t, lead));
+    let notes = newest(LeadIndex::Score, keys::lead_notes_partition(t, lead));
+    let all = |_: &crate::activities::Activity| true;
+    let visible = |n: &crate::notes::Note| n.visible_to(caller);
+    let ((activities, _), (notes, _)) = futures::future::try_join(
+        store.scan_records(
+            &activities,
+            None,
+            RECENT_ACTIVITIES,
+            RECENT_ACTIVITIES,
+            &all,
+        ),
+        store.scan_records(&notes, None, DETAIL_NOTES, DETAIL_NOTES * 5, &visible),
+    )
+    .await?;
+    Ok((
+        activities.iter().map(|(_, a)| a.json()).collect(),
+        notes.iter().map(|(_, n)| n.json()).collect(),
+    ))
+}

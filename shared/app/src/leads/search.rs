@@ -1,0 +1,100 @@
+//! Text search over the leads' search tokens: walks the tokens that start with the driving
+//! term in token order (so whole-word hits come before longer words), fetches those leads,
+//! and keeps the ones that pass every term and filter. A lead is served at its first
+//! matching token only.
+
+use uuid::Uuid;
+
+use crm_domain::cursor::Page;
+use crm_domain::filters::LeadQuery;
+use crm_domain::lead::Lead;
+use crm_domain::search;
+use crm_domain::tenant::TenantId;
+use crm_domain::Error;
+use crm_store::Store;
+
+/// One page of a search, from `after` (the token position a cursor recorded).
+pub(super) struct SearchRequest<'a> {
+    pub(super) tenant: TenantId,
+    pub(super) query: &'a LeadQuery,
+    pub(super) term: &'a str,
+    pub(super) page_size: usize,
+    pub(super) read_budget: usize,
+    pub(super) after: Option<String>,
+}
+
+pub(super) async fn search_page(
+    store: &Store,
+    request: SearchRequest<'_>,
+    link: impl Fn(String, bool) -> String,
+) -> Result<Page<Lead>, Error> {
+    let SearchRequest {
+        tenant,
+        query,
+        term,
+        page_size,
+        read_budget,
+        after,
+    } = request;
+    let mut after = after;
+    let mut kept: Vec<(String, Lead)> = Vec::new();
+    let mut read = 0;
+    loop {
+        let (hits, more) = store
+            .search_tokens(
+                tenant,
+                term,
+                after.as_deref(),
+                (page_size + 1).clamp(10, 100),
+            )
+            .await?;
+        read += hits.len();
+        let ids: Vec<Uuid> = hits.iter().map(|(_, id)| *id).collect();
+        let leads: std::collections::HashMap<Uuid, Lead> = store
+            .get_leads(tenant, &ids)
+            .await?
+            .into_iter()
+            .map(|l| (l.id, l))
+            .collect();
+        for (sk, id) in hits {
+            after = Some(sk.clone());
+            let Some(lead) = leads.get(&id) else { continue };
+            let token = sk.rsplit_once('#').map_or("", |(t, _)| t);
+            let first = search::tokens(lead)
+                .into_iter()
+                .find(|t| t.starts_with(term));
+            if first.as_deref() != Some(token) || !query.matches(lead) {
+                continue;
+            }
+            kept.push((sk, lead.clone()));
+            if kept.len() > page_size {
+                kept.truncate(page_size);
+                let next = kept.last().map(|(k, _)| link(k.clone(), false));
+                return Ok(ranked(kept, query, next));
+            }
+        }
+        if !more {
+            return Ok(ranked(kept, query, None));
+        }
+        if read >= read_budget {
+            let next = after.map(|k| link(k, false));
+            return Ok(ranked(kept, query, next));
+        }
+    }
+}
+
+/// Within a page: more whole-word hits first, then higher score.
+fn ranked(rows: Vec<(String, Lead)>, query: &LeadQuery, next: Option<String>) -> Page<Lead> {
+    let mut items: Vec<Lead> = rows.into_iter().map(|(_, l)| l).collect();
+    items.sort_by_key(|l| {
+        (
+            std::cmp::Reverse(search::rank(l, &query.search)),
+            std::cmp::Reverse(l.score),
+        )
+    });
+    Page {
+        items,
+        next,
+        previous: None,
+    }
+}

@@ -1,0 +1,162 @@
+//! What a lead write changes besides the lead itself. These are rules of the domain,
+//! decided here; the store carries them out in the write's transaction: the sparse
+//! indexes the lead belongs to, the search tokens that appear and disappear, the dashboard
+//! counters' delta ([`crate::stats::delta`]), its sources' counts and its tags'
+//! memberships and counts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::lead::{Lead, LeadStatus};
+
+/// The sparse lead indexes a lead belongs to (every lead is in the others).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SparseIndexes {
+    /// An active lead with a follow-up time is in the follow-up index, by that time.
+    pub follow_up: Option<DateTime<Utc>>,
+    /// The high-priority view's leads ([`crate::filters::is_hot`]).
+    pub hot: bool,
+}
+
+pub fn sparse_indexes(lead: &Lead) -> SparseIndexes {
+    SparseIndexes {
+        follow_up: lead.next_follow_up.filter(|_| lead.status.is_active()),
+        hot: crate::filters::is_hot(lead),
+    }
+}
+
+/// The search tokens a write takes away from the lead and gives it, in token order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenChanges {
+    pub removed: Vec<String>,
+    pub added: Vec<String>,
+}
+
+pub fn token_changes(before: Option<&Lead>, after: Option<&Lead>) -> TokenChanges {
+    let old = before.map(crate::search::tokens).unwrap_or_default();
+    let new = after.map(crate::search::tokens).unwrap_or_default();
+    TokenChanges {
+        removed: old.difference(&new).cloned().collect(),
+        added: new.difference(&old).cloned().collect(),
+    }
+}
+
+/// `(total, converted)` changes per source id that a lead write makes.
+pub fn source_deltas(before: Option<&Lead>, after: Option<&Lead>) -> BTreeMap<Uuid, (i64, i64)> {
+    let mut out: BTreeMap<Uuid, (i64, i64)> = BTreeMap::new();
+    let mut add = |lead: Option<&Lead>, sign: i64| {
+        if let Some(id) = lead.and_then(|l| l.source_id) {
+            let converted = lead.is_some_and(|l| l.status == LeadStatus::Converted);
+            let e = out.entry(id).or_default();
+            e.0 += sign;
+            e.1 += sign * i64::from(converted);
+        }
+    };
+    add(after, 1);
+    add(before, -1);
+    out.retain(|_, d| *d != (0, 0));
+    out
+}
+
+/// What a lead write does to its tags, in tag order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TagChanges<'a> {
+    /// Every tag the lead has after the write: each has a copy of the lead to rewrite.
+    pub current: Vec<&'a str>,
+    /// The tags the lead lost: their copies go.
+    pub lost: Vec<&'a str>,
+    /// The tags' `leads_count` changes: +1 for each tag gained, then -1 for each lost
+    /// (ids that are not UUIDs name no tag and are left out).
+    pub counts: Vec<(Uuid, i64)>,
+}
+
+fn tag_set(lead: Option<&Lead>) -> BTreeSet<&str> {
+    lead.map(|l| l.tag_ids.iter().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
+pub fn tag_changes<'a>(before: Option<&'a Lead>, after: Option<&'a Lead>) -> TagChanges<'a> {
+    let old = tag_set(before);
+    let new = tag_set(after);
+    let counts = new
+        .difference(&old)
+        .map(|t| (*t, 1))
+        .chain(old.difference(&new).map(|t| (*t, -1)))
+        .filter_map(|(tag, change)| Some((tag.parse::<Uuid>().ok()?, change)))
+        .collect();
+    TagChanges {
+        lost: old.difference(&new).copied().collect(),
+        current: new.into_iter().collect(),
+        counts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lead::{LeadInput, Priority, WriteMode};
+    use crate::tenant::TenantId;
+    use serde_json::json;
+
+    fn lead() -> Lead {
+        let body =
+            json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"});
+        let input = LeadInput::parse(body.as_object().unwrap(), WriteMode::Create).unwrap();
+        Lead::create(
+            TenantId::from_uuid(Uuid::from_u128(1)),
+            input,
+            "u",
+            Utc::now(),
+        )
+    }
+
+    #[test]
+    fn sparse_indexes_follow_the_lead_state() {
+        let mut l = lead();
+        l.next_follow_up = Some(Utc::now());
+        l.priority = Priority::Urgent;
+        assert_eq!(
+            sparse_indexes(&l),
+            SparseIndexes {
+                follow_up: l.next_follow_up,
+                hot: true
+            }
+        );
+        l.status = LeadStatus::Lost;
+        assert_eq!(
+            sparse_indexes(&l),
+            SparseIndexes {
+                follow_up: None,
+                hot: false
+            }
+        );
+    }
+
+    #[test]
+    fn tokens_counts_and_tags_change_by_difference() {
+        let before = lead();
+        let mut after = before.clone();
+        after.last_name = "Byron".into();
+        let tokens = token_changes(Some(&before), Some(&after));
+        assert_eq!(tokens.removed, ["lovelace"]);
+        assert_eq!(tokens.added, ["byron"]);
+
+        let (a, b) = (Uuid::from_u128(2), Uuid::from_u128(3));
+        let mut before = before;
+        before.source_id = Some(a);
+        after.source_id = Some(b);
+        after.status = LeadStatus::Converted;
+        let deltas = source_deltas(Some(&before), Some(&after));
+        assert_eq!(deltas, BTreeMap::from([(a, (-1, 0)), (b, (1, 1))]));
+        assert!(source_deltas(Some(&before), Some(&before)).is_empty());
+
+        before.tag_ids = vec![a.to_string(), "x".into()];
+        after.tag_ids = vec![b.to_string(), "x".into()];
+        let tags = tag_changes(Some(&before), Some(&after));
+        assert_eq!(tags.lost, [a.to_string()]);
+        assert_eq!(tags.current.len(), 2);
+        assert_eq!(tags.counts, [(b, 1), (a, -1)]);
+    }
+}

@@ -1,0 +1,291 @@
+//! The lead repository: a lead's item with its index keys, and the transactions that
+//! create, replace and delete it together with its email guard, audit entry, search
+//! tokens, dashboard counters, source counts and tag memberships.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use uuid::Uuid;
+
+use crate::keys;
+use crate::{from_item, s, to_item, AuditEntry, Conflict, Item, Store, StoreError};
+use crm_domain::lead::Lead;
+use crm_domain::lead_writes;
+use crm_domain::sources::Source;
+use crm_domain::stats::Counters;
+use crm_domain::tenant::TenantId;
+
+impl Store {
+    /// The lead with its table key and the key attributes of every index it belongs to.
+    fn lead_item(lead: &Lead) -> Item {
+        let mut item = to_item(lead);
+        item.extend(keys::lead(lead.tenant_id, lead.id).item_key());
+        let status = lead.status.to_string();
+        let priority = lead.priority.to_string();
+        let source_id = lead.source_id.map(|id| id.to_string());
+        let sparse = lead_writes::sparse_indexes(lead);
+        let entries = keys::lead_indexes(&keys::LeadIndexInput {
+            tenant: lead.tenant_id,
+            id: lead.id,
+            created_at: lead.created_at,
+            score: lead.score,
+            status: &status,
+            priority: &priority,
+            assigned_to: lead.assigned_to.as_deref(),
+            source: source_id.as_deref(),
+            follow_up: sparse.follow_up,
+            hot: sparse.hot,
+        });
+        for (index, pk, sk) in entries {
+            item.insert(index.pk_attr(), s(pk));
+            item.insert(index.sk_attr(), s(sk));
+        }
+        item
+    }
+
+    /// The side writes of a lead write, for its transaction: the search tokens that appear
+    /// or disappear and the dashboard counters' delta, as the domain decides them.
+    fn side_writes(
+        &self,
+        tenant: TenantId,
+        before: Option<&Lead>,
+        after: Option<&Lead>,
+    ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
+        let id = after.or(before).expect("a lead write has a lead").id;
+        let tokens = lead_writes::token_changes(before, after);
+        let mut actions = Vec::new();
+        for token in &tokens.removed {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::search_token(tenant, token, id).item_key()))
+                .build()
+                .expect("delete has table and key");
+            actions.push((TransactWriteItem::builder().delete(delete).build(), None));
+        }
+        for token in &tokens.added {
+            let mut item = keys::search_token(tenant, token, id).item_key();
+            item.insert("lead_id".into(), s(id.to_string()));
+            actions.push((
+                TransactWriteItem::builder()
+                    .put(self.put(item, None))
+                    .build(),
+                None,
+            ));
+        }
+        let delta = crm_domain::stats::delta(before, after);
+        if !delta.is_empty() {
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::stats(tenant).item_key()));
+            let mut parts = Vec::new();
+            for (n, (name, change)) in delta.iter().enumerate() {
+                parts.push(format!("#c{n} :c{n}"));
+                update = update
+                    .expression_attribute_names(format!("#c{n}"), name)
+                    .expression_attribute_values(
+                        format!(":c{n}"),
+                        AttributeValue::N(change.to_string()),
+                    );
+            }
+            let update = update
+                .update_expression(format!("ADD {}", parts.join(", ")))
+                .build()
+                .expect("update has table, key and expression");
+            actions.push((TransactWriteItem::builder().update(update).build(), None));
+        }
+        actions
+    }
+
+    fn email_guard(lead: &Lead) -> Item {
+        let mut item = keys::lead_email(lead.tenant_id, &lead.email).item_key();
+        item.insert("lead_id".into(), s(lead.id.to_string()));
+        item
+    }
+
+    fn delete_guard(&self, lead: &Lead) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(
+                        keys::lead_email(lead.tenant_id, &lead.email).item_key(),
+                    ))
+                    .condition_expression("lead_id = :id")
+                    .expression_attribute_values(":id", s(lead.id.to_string()))
+                    .build()
+                    .expect("delete has table and key"),
+            )
+            .build()
+    }
+
+    pub async fn get_lead(&self, tenant: TenantId, id: Uuid) -> Result<Option<Lead>, StoreError> {
+        let Some(item) = self.get(&keys::lead(tenant, id)).await? else {
+            return Ok(None);
+        };
+        let lead: Lead = from_item(item)?;
+        // The key already scopes the read; this guards against a key-building mistake.
+        Ok((lead.tenant_id == tenant).then_some(lead))
+    }
+
+    /// Writes a new lead with its email guard and audit entry.
+    pub async fn create_lead(&self, lead: &Lead, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.create_lead_with(lead, audit, None).await
+    }
+
+    /// [`Self::create_lead`], also creating `new_source` (the lead's source, named for the
+    /// first time) in the same transaction.
+    pub async fn create_lead_with(
+        &self,
+        lead: &Lead,
+        audit: &AuditEntry,
+        new_source: Option<&Source>,
+    ) -> Result<(), StoreError> {
+        let absent = Some("attribute_not_exists(PK)");
+        self.transact(
+            vec![
+                (
+                    TransactWriteItem::builder()
+                        .put(self.put(Self::lead_item(lead), absent))
+                        .build(),
+                    Some(Conflict::Exists),
+                ),
+                (
+                    TransactWriteItem::builder()
+                        .put(self.put(Self::email_guard(lead), absent))
+                        .build(),
+                    Some(Conflict::Email),
+                ),
+                (self.audit_put(lead.tenant_id, audit), None),
+            ]
+            .into_iter()
+            .chain(self.side_writes(lead.tenant_id, None, Some(lead)))
+            .chain(self.source_writes(lead.tenant_id, None, Some(lead), new_source))
+            .chain(self.tag_writes(lead.tenant_id, None, Some(lead)))
+            .collect(),
+        )
+        .await
+    }
+
+    /// Replaces `before` with `after` if nobody changed it in between (`version` check),
+    /// moving the email guard when the email changed.
+    pub async fn update_lead(
+        &self,
+        before: &Lead,
+        after: &Lead,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.update_lead_with(before, after, audit, None).await
+    }
+
+    /// [`Self::update_lead`], also creating `new_source` (the lead's new source, named for
+    /// the first time) in the same transaction.
+    pub async fn update_lead_with(
+        &self,
+        before: &Lead,
+        after: &Lead,
+        audit: &AuditEntry,
+        new_source: Option<&Source>,
+    ) -> Result<(), StoreError> {
+        let actions = self.update_lead_actions(before, after, audit, new_source);
+        self.transact(actions).await
+    }
+
+    /// The actions of a lead update's transaction (see [`Self::update_lead_with`]), for
+    /// writes that change a lead along with something else (an activity's side effects).
+    pub(crate) fn update_lead_actions(
+        &self,
+        before: &Lead,
+        after: &Lead,
+        audit: &AuditEntry,
+        new_source: Option<&Source>,
+    ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::lead_item(after)))
+            .condition_expression("version = :seen")
+            .expression_attribute_values(":seen", AttributeValue::N(before.version.to_string()))
+            .build()
+            .expect("put has table and item");
+        let mut actions = vec![(
+            TransactWriteItem::builder().put(put).build(),
+            Some(Conflict::Version),
+        )];
+        if before.email.to_lowercase() != after.email.to_lowercase() {
+            actions.push((self.delete_guard(before), Some(Conflict::Version)));
+            actions.push((
+                TransactWriteItem::builder()
+                    .put(self.put(Self::email_guard(after), Some("attribute_not_exists(PK)")))
+                    .build(),
+                Some(Conflict::Email),
+            ));
+        }
+        actions.push((self.audit_put(after.tenant_id, audit), None));
+        actions.extend(self.side_writes(after.tenant_id, Some(before), Some(after)));
+        actions.extend(self.source_writes(after.tenant_id, Some(before), Some(after), new_source));
+        actions.extend(self.tag_writes(after.tenant_id, Some(before), Some(after)));
+        actions
+    }
+
+    /// Deletes the lead and its email guard if it is still at the version read.
+    pub async fn delete_lead(&self, lead: &Lead, audit: &AuditEntry) -> Result<(), StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::lead(lead.tenant_id, lead.id).item_key()))
+            .condition_expression("version = :seen")
+            .expression_attribute_values(":seen", AttributeValue::N(lead.version.to_string()))
+            .build()
+            .expect("delete has table and key");
+        self.transact(
+            vec![
+                (
+                    TransactWriteItem::builder().delete(delete).build(),
+                    Some(Conflict::Version),
+                ),
+                (self.delete_guard(lead), Some(Conflict::Version)),
+                (self.audit_put(lead.tenant_id, audit), None),
+                (
+                    TransactWriteItem::builder()
+                        .delete(
+                            Delete::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(
+                                    keys::lead_insights(lead.tenant_id, lead.id).item_key(),
+                                ))
+                                .build()
+                                .expect("delete has table and key"),
+                        )
+                        .build(),
+                    None,
+                ),
+            ]
+            .into_iter()
+            .chain(self.side_writes(lead.tenant_id, Some(lead), None))
+            .chain(self.source_writes(lead.tenant_id, Some(lead), None, None))
+            .chain(self.tag_writes(lead.tenant_id, Some(lead), None))
+            .collect(),
+        )
+        .await
+    }
+
+    /// The tenant's dashboard counters (one read).
+    pub async fn stats(&self, tenant: TenantId) -> Result<Counters, StoreError> {
+        let item = self.get(&keys::stats(tenant)).await?.unwrap_or_default();
+        Ok(item
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                AttributeValue::N(n) => n.parse().ok().map(|n| (k, n)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Leads by id, in one round trip per 100 (missing ids are left out).
+    pub async fn get_leads(&self, tenant: TenantId, ids: &[Uuid]) -> Result<Vec<Lead>, StoreError> {
+        let leads: Vec<Lead> = self
+            .batch_get(ids.iter().map(|id| keys::lead(tenant, *id)))
+            .await?;
+        // The keys already scope the read; this guards against a key-building mistake.
+        Ok(leads
+            .into_iter()
+            .filter(|l| l.tenant_id == tenant)
+            .collect())
+    }
+}
