@@ -222,4 +222,31 @@ mod tests {
         assert_eq!(v.verify_header(None).unwrap_err(), AuthError::MissingToken);
         assert!(v.verify_header(Some(&format!("Token {token}"))).is_err());
     }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        let now = Utc::now().timestamp();
+        let sign = |nbf: i64| {
+            encode(
+                &Header::new(Algorithm::HS256),
+                &serde_json::json!({
+                    "sub": "u1",
+                    "tenant_id": Uuid::new_v4().to_string(),
+                    "role": "owner",
+                    "exp": now + 7200,
+                    "nbf": nbf,
+                }),
+                &EncodingKey::from_secret(config().secret.as_bytes()),
+            )
+            .unwrap()
+        };
+        let v = TokenVerifier::new(&config());
+        assert!(v.verify(&sign(now - 60)).is_ok());
+        // Within the leeway, a clock a little ahead of ours is tolerated.
+        assert!(v.verify(&sign(now + 10)).is_ok());
+        assert_eq!(
+            v.verify(&sign(now + 3600)).unwrap_err(),
+            AuthError::InvalidToken("token is not valid yet".into())
+        );
+    }
 }
