@@ -62,6 +62,8 @@ impl TokenVerifier {
     pub fn new(config: &JwtConfig) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 30;
+        // `nbf` is optional, but a token that carries one is refused before that time.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         match &config.issuer {
             Some(iss) => {
@@ -104,6 +106,7 @@ impl TokenVerifier {
             AuthError::InvalidToken(
                 match e.kind() {
                     ErrorKind::ExpiredSignature => "token has expired",
+                    ErrorKind::ImmatureSignature => "token is not valid yet",
                     ErrorKind::InvalidSignature => "signature does not match",
                     ErrorKind::InvalidAlgorithm => "algorithm not allowed",
                     ErrorKind::InvalidIssuer => "wrong issuer",
