@@ -593,6 +593,13 @@ pub async fn list(
     page_size: usize,
     cursor: Option<&str>,
 ) -> Result<Page<Lead>, Error> {
+    if query.matches_nothing() {
+        return Ok(Page {
+            items: Vec::new(),
+            next: None,
+            previous: None,
+        });
+    }
     let tenant = caller.tenant;
     let resolved;
     let query = if query.source.is_empty() && query.tags.is_empty() {
@@ -691,7 +698,7 @@ pub async fn list(
                 Some(c) => c.position.parse().map_err(|_| invalid_cursor())?,
                 None => 0,
             };
-            let end = (offset + page_size).min(leads.len());
+            let end = offset.saturating_add(page_size).min(leads.len());
             let items = leads.get(offset.min(end)..end).unwrap_or_default().to_vec();
             Ok(Page {
                 next: (end < leads.len()).then(|| link(end.to_string(), false)),
