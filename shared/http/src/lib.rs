@@ -33,6 +33,7 @@ use crm_store::Store;
 pub mod config;
 pub mod error;
 pub mod idempotency;
+mod links;
 pub mod routes;
 
 use config::Config;
@@ -314,32 +315,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     }
 }
 
+/// This request's URL without its query, for `next`/`previous` (see [`links`]).
 fn request_base_url(parts: &Parts) -> String {
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let host = header("x-forwarded-host")
-        .or_else(|| header("host"))
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()));
     // The path as the client sent it, before its trailing slash was trimmed for routing.
     let path = parts
         .extensions
         .get::<RequestedPath>()
         .map_or(parts.uri.path(), |p| p.0.as_str());
-    match host {
-        Some(host) => {
-            let local = host.starts_with("127.0.0.1") || host.starts_with("localhost");
-            let scheme = header("x-forwarded-proto")
-                .or_else(|| parts.uri.scheme_str().map(str::to_string))
-                .unwrap_or_else(|| if local { "http" } else { "https" }.into());
-            format!("{scheme}://{host}{path}")
-        }
-        None => path.to_string(),
-    }
+    links::base_url(parts, path)
 }
 
 impl std::ops::Deref for ListQuery {
