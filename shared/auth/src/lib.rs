@@ -62,6 +62,8 @@ impl TokenVerifier {
     pub fn new(config: &JwtConfig) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 30;
+        // `nbf` is optional, but a token that carries one is refused before that time.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         match &config.issuer {
             Some(iss) => {
@@ -104,6 +106,7 @@ impl TokenVerifier {
             AuthError::InvalidToken(
                 match e.kind() {
                     ErrorKind::ExpiredSignature => "token has expired",
+                    ErrorKind::ImmatureSignature => "token is not valid yet",
                     ErrorKind::InvalidSignature => "signature does not match",
                     ErrorKind::InvalidAlgorithm => "algorithm not allowed",
                     ErrorKind::InvalidIssuer => "wrong issuer",
@@ -221,5 +224,32 @@ mod tests {
         assert_eq!(c.role, Role::Manager);
         assert_eq!(v.verify_header(None).unwrap_err(), AuthError::MissingToken);
         assert!(v.verify_header(Some(&format!("Token {token}"))).is_err());
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        let now = Utc::now().timestamp();
+        let sign = |nbf: i64| {
+            encode(
+                &Header::new(Algorithm::HS256),
+                &serde_json::json!({
+                    "sub": "u1",
+                    "tenant_id": Uuid::new_v4().to_string(),
+                    "role": "owner",
+                    "exp": now + 7200,
+                    "nbf": nbf,
+                }),
+                &EncodingKey::from_secret(config().secret.as_bytes()),
+            )
+            .unwrap()
+        };
+        let v = TokenVerifier::new(&config());
+        assert!(v.verify(&sign(now - 60)).is_ok());
+        // Within the leeway, a clock a little ahead of ours is tolerated.
+        assert!(v.verify(&sign(now + 10)).is_ok());
+        assert_eq!(
+            v.verify(&sign(now + 3600)).unwrap_err(),
+            AuthError::InvalidToken("token is not valid yet".into())
+        );
     }
 }

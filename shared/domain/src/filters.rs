@@ -1,7 +1,7 @@
 //! The lead list's query language: the original's filters, orderings and views, parsed from
 //! the query string with 400s naming the parameter, and the predicate every row must pass.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -111,6 +111,8 @@ pub struct LeadQuery {
     /// `cf_<name>=value`: `(name, value)`.
     pub custom: Vec<(String, String)>,
     pub search: Vec<String>,
+    /// `search` was given but has no words (`search=!!!`): no lead matches.
+    pub search_without_words: bool,
     pub ordering: Vec<Ordering>,
     /// The time the query was asked: relative filters (`created_today`, overdue) use it.
     pub now: DateTime<Utc>,
@@ -162,6 +164,14 @@ const PARAMS: [&str; 33] = [
     "search",
     "tag",
 ];
+
+/// `no_activity_days` at most this (a century): a count of days the calendar can hold.
+pub const MAX_NO_ACTIVITY_DAYS: u32 = 36_500;
+
+/// `now` moved back by `days`, or `None` before the calendar's start (nothing is older).
+fn days_before(now: DateTime<Utc>, days: u32) -> Option<DateTime<Utc>> {
+    now.checked_sub_signed(TimeDelta::try_days(i64::from(days))?)
+}
 
 /// `cf_<name>=value` filters on custom-field values.
 const CUSTOM_PREFIX: &str = "cf_";
@@ -277,6 +287,7 @@ impl Parser<'_> {
         now: DateTime<Utc>,
         created_after: Option<DateTime<Utc>>,
     ) -> Option<DateTime<Utc>> {
+        const MIN: DateTime<Utc> = DateTime::<Utc>::MIN_UTC;
         let mut after = created_after;
         for (name, since) in [
             (
@@ -286,8 +297,8 @@ impl Parser<'_> {
                     .expect("midnight")
                     .and_utc(),
             ),
-            ("created_this_week", now - Duration::days(7)),
-            ("created_this_month", now - Duration::days(30)),
+            ("created_this_week", days_before(now, 7).unwrap_or(MIN)),
+            ("created_this_month", days_before(now, 30).unwrap_or(MIN)),
         ] {
             if self.flag(name) == Some(true) {
                 after = Some(after.map_or(since, |a| a.max(since)));
@@ -431,6 +442,7 @@ impl LeadQuery {
         };
         let score = |v: &u8| *v <= 100;
         let budget = |d: &Decimal| !d.is_sign_negative();
+        let search = p.one("search");
         let mut query = LeadQuery {
             view,
             status: p.choices("status"),
@@ -456,18 +468,16 @@ impl LeadQuery {
             industry: p.one("industry"),
             no_activity_days: p.number(
                 "no_activity_days",
-                |_: &u32| true,
-                "Enter a whole number of days.",
+                |d: &u32| *d <= MAX_NO_ACTIVITY_DAYS,
+                &format!("Enter a whole number of days from 0 to {MAX_NO_ACTIVITY_DAYS}."),
             ),
             utm_source: p.one("utm_source"),
             utm_medium: p.one("utm_medium"),
             utm_campaign: p.one("utm_campaign"),
             text: Vec::new(),
             custom: custom_filters(q),
-            search: p
-                .one("search")
-                .map(|s| search::terms(&s))
-                .unwrap_or_default(),
+            search: search.as_deref().map(search::terms).unwrap_or_default(),
+            search_without_words: search.is_some_and(|s| search::terms(&s).is_empty()),
             ordering: Vec::new(),
             now,
             fingerprint: fingerprint(q, view),
@@ -485,6 +495,11 @@ impl LeadQuery {
             return Err(Error::Validation(p.errors));
         }
         Ok(query)
+    }
+
+    /// No lead can match (a search without words): the list is empty without a read.
+    pub fn matches_nothing(&self) -> bool {
+        self.search_without_words
     }
 
     /// Does the lead pass every filter (and the view's condition)?
@@ -565,7 +580,7 @@ impl LeadQuery {
     fn matches_text(&self, lead: &Lead) -> bool {
         let no_activity = |days: u32| {
             let last = lead.last_contact_date.unwrap_or(lead.created_at);
-            last <= self.now - Duration::days(i64::from(days))
+            days_before(self.now, days).is_some_and(|cutoff| last <= cutoff)
         };
         (self.assigned_to.is_empty()
             || lead
@@ -590,6 +605,7 @@ impl LeadQuery {
                 .as_deref()
                 .is_none_or(|v| text_eq(&lead.utm_campaign, v))
             && self.text.iter().all(|f| text_matches(lead, f))
+            && !self.search_without_words
             && (self.search.is_empty() || search::matches_all(lead, &self.search))
     }
 }

@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use tower::util::MapRequest;
 use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -33,6 +34,7 @@ use crm_store::Store;
 pub mod config;
 pub mod error;
 pub mod idempotency;
+mod links;
 pub mod routes;
 
 use config::Config;
@@ -314,32 +316,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     }
 }
 
+/// This request's URL without its query, for `next`/`previous` (see [`links`]).
 fn request_base_url(parts: &Parts) -> String {
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let host = header("x-forwarded-host")
-        .or_else(|| header("host"))
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()));
     // The path as the client sent it, before its trailing slash was trimmed for routing.
     let path = parts
         .extensions
         .get::<RequestedPath>()
         .map_or(parts.uri.path(), |p| p.0.as_str());
-    match host {
-        Some(host) => {
-            let local = host.starts_with("127.0.0.1") || host.starts_with("localhost");
-            let scheme = header("x-forwarded-proto")
-                .or_else(|| parts.uri.scheme_str().map(str::to_string))
-                .unwrap_or_else(|| if local { "http" } else { "https" }.into());
-            format!("{scheme}://{host}{path}")
-        }
-        None => path.to_string(),
-    }
+    links::base_url(parts, path)
 }
 
 impl std::ops::Deref for ListQuery {
@@ -451,6 +435,51 @@ async fn not_found() -> ApiError {
     ApiError::Domain(crm_domain::Error::NotFound)
 }
 
+/// A path whose percent-escapes do not decode to UTF-8 (`/leads/%ff/`) names nothing: a
+/// 404 like any unknown id, for every route, before axum's `Path` would answer a plain-text
+/// 400.
+async fn undecodable_path(req: Request, next: Next) -> Response {
+    if percent_decodes_to_utf8(req.uri().path()) {
+        next.run(req).await
+    } else {
+        not_found().await.into_response()
+    }
+}
+
+fn percent_decodes_to_utf8(path: &str) -> bool {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes.get(i + 1..i + 3) {
+            Some(&[hi, lo]) if bytes[i] == b'%' => hex(hi).zip(hex(lo)),
+            _ => None,
+        };
+        match escaped {
+            Some((hi, lo)) => {
+                decoded.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
+/// A handler's panic, caught: logged, and answered as any internal error (a JSON 500).
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    ApiError::Domain(crm_domain::Error::Internal(format!("panic: {message}"))).into_response()
+}
+
 async fn method_not_allowed(method: Method) -> ApiError {
     ApiError::MethodNotAllowed(method.to_string())
 }
@@ -483,13 +512,17 @@ fn trim_trailing_slash(mut req: lambda_http::Request) -> lambda_http::Request {
 }
 
 /// A function's router as served: DRF-shaped 404/405, logging and headers, state, and
-/// paths accepted with or without their trailing slash.
+/// paths accepted with or without their trailing slash. A panic in a handler is caught
+/// inside the logging and headers layer, so its JSON 500 carries the request id and the
+/// security headers, and the instance keeps serving (the release profile unwinds).
 pub type App = MapRequest<Router, fn(lambda_http::Request) -> lambda_http::Request>;
 
 pub fn app(routes: Router<AppState>, state: AppState) -> App {
     let router = routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(undecodable_path))
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(observe))
         .with_state(state);
     router.map_request(trim_trailing_slash as fn(_) -> _)
@@ -565,4 +598,27 @@ pub fn with_etag(status: StatusCode, version: u64, body: Value) -> Response {
     let (name, value) = etag(version);
     headers.insert(name, value);
     (status, headers, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decodes_to_utf8;
+
+    #[test]
+    fn paths_that_decode_to_utf8() {
+        for ok in [
+            "/a/b/",
+            "/a/%20b",
+            "/caf%C3%A9",
+            "/100%",
+            "/%zz",
+            "/%e",
+            "/%25ff",
+        ] {
+            assert!(percent_decodes_to_utf8(ok), "{ok}");
+        }
+        for bad in ["/a/%ff/", "/%c3%28", "/%80", "/caf%C3"] {
+            assert!(!percent_decodes_to_utf8(bad), "{bad}");
+        }
+    }
 }

@@ -4,5 +4,6 @@
 mod common;
 
 mod actions;
+mod contract;
 mod insights;
 mod settings;

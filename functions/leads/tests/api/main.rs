@@ -8,6 +8,7 @@ mod common;
 
 mod auth;
 mod concurrency;
+mod contract;
 mod crud;
 mod dashboard;
 mod health;

@@ -5,6 +5,7 @@
 mod common;
 
 mod activities;
+mod contract;
 mod counts;
 mod custom_fields;
 mod notes;

@@ -213,6 +213,13 @@ pub async fn list(
     page_size: usize,
     cursor: Option<&str>,
 ) -> Result<Page<Lead>, Error> {
+    if query.matches_nothing() {
+        return Ok(Page {
+            items: Vec::new(),
+            next: None,
+            previous: None,
+        });
+    }
     let tenant = caller.tenant;
     let query = with_filter_ids(store, tenant, query).await?;
     let query = query.as_ref();
@@ -345,7 +352,7 @@ impl Paging<'_> {
             None => 0,
         };
         let (link, page_size) = (self.link, self.page_size);
-        let end = (offset + page_size).min(leads.len());
+        let end = offset.saturating_add(page_size).min(leads.len());
         let items = leads.get(offset.min(end)..end).unwrap_or_default().to_vec();
         Ok(Page {
             next: (end < leads.len()).then(|| link(end.to_string(), false)),

@@ -1,0 +1,33 @@
+//! The HTTP contract's robustness rules on this function's `{id}` routes.
+
+use crate::common::*;
+
+#[tokio::test]
+async fn an_undecodable_lead_id_is_a_json_404() {
+    let apps = start().await;
+    let tenant = apps.actions.tenant("Acme").await;
+    let token = apps.actions.token(&tenant, "owner-1", Role::Owner);
+    for action in [
+        "update-score",
+        "mark-contacted",
+        "convert",
+        "mark-lost",
+        "ai-insights",
+    ] {
+        let path = action_url("%ff", action);
+        let method = if action == "ai-insights" {
+            "GET"
+        } else {
+            "POST"
+        };
+        let res = apps
+            .actions
+            .request(method, &path)
+            .bearer(&token)
+            .json(json!({}))
+            .send()
+            .await;
+        assert_eq!(res.status, 404, "{method} {path}: {}", res.text);
+        assert_eq!(res.body, json!({"detail": "Not found."}), "{path}");
+    }
+}

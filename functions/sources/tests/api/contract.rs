@@ -1,0 +1,78 @@
+//! The HTTP contract's robustness rules on this function's routes: every `{id}` route
+//! answers an undecodable id with a JSON 404, every list answers `next` and `previous`
+//! with links from the platform, and out-of-range list filters are 400s.
+
+use crate::common::*;
+
+const ID_ROUTES: [&str; 9] = [
+    "/api/leads/api/v1/sources/%ff/",
+    "/api/leads/api/v1/tags/%ff/",
+    "/api/leads/api/v1/activities/%ff/",
+    "/api/leads/api/v1/notes/%ff/",
+    "/api/leads/api/v1/custom-fields/%ff/",
+    "/api/leads/api/v1/leads/%ff/activities/",
+    "/api/leads/api/v1/leads/%ff/notes/",
+    "/api/leads/api/v1/sources/%c3%28",
+    "/api/leads/api/v1/leads/%80/notes",
+];
+
+#[tokio::test]
+async fn every_id_route_answers_an_undecodable_id_with_a_json_404() {
+    let apps = start().await;
+    let (_, token) = tenant_owner(&apps.sources, "Acme").await;
+    for path in ID_ROUTES {
+        let res = apps.sources.get(path).bearer(&token).send().await;
+        assert_eq!(res.status, 404, "{path}: {}", res.text);
+        assert_eq!(res.body, json!({"detail": "Not found."}), "{path}");
+        assert!(res.header("x-request-id").is_some(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_list_answers_next_and_previous_from_the_platform() {
+    let apps = start().await;
+    let (_, token) = tenant_owner(&apps.sources, "Acme").await;
+    let lead = create_lead(&apps.leads, &token, person(1)).await;
+    let lead_id = lead["id"].as_str().unwrap();
+    for n in 0..2 {
+        create_source(&apps.sources, &token, &format!("source {n}")).await;
+    }
+    let lists = [
+        SOURCES.to_string(),
+        "/api/leads/api/v1/tags/".to_string(),
+        "/api/leads/api/v1/activities/".to_string(),
+        "/api/leads/api/v1/activities/upcoming/".to_string(),
+        "/api/leads/api/v1/activities/overdue/".to_string(),
+        "/api/leads/api/v1/notes/".to_string(),
+        "/api/leads/api/v1/custom-fields/".to_string(),
+        format!("{LEADS}{lead_id}/activities/"),
+        format!("{LEADS}{lead_id}/notes/"),
+    ];
+    for list in &lists {
+        let res = apps
+            .sources
+            .get(list)
+            .bearer(&token)
+            .header("x-forwarded-host", "evil.example")
+            .send()
+            .await;
+        assert_eq!(res.status, 200, "{list}: {}", res.text);
+        let body = res.body.as_object().unwrap();
+        for key in ["next", "previous", "results"] {
+            assert!(body.contains_key(key), "{list}: {key} in {}", res.text);
+        }
+    }
+    let res = apps
+        .sources
+        .get(&format!("{SOURCES}?page_size=1"))
+        .bearer(&token)
+        .header("x-forwarded-host", "evil.example")
+        .header("x-forwarded-proto", "http")
+        .send()
+        .await;
+    let next = res.body["next"].as_str().expect("a next link");
+    assert!(
+        next.starts_with("https://api.example.com/api/leads/api/v1/sources/?"),
+        "{next}"
+    );
+}
