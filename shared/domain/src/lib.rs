@@ -16,6 +16,7 @@ pub mod lead;
 pub mod lead_insights;
 pub mod notes;
 pub mod query;
+pub mod record;
 pub mod scoring;
 pub mod search;
 pub mod sources;

@@ -33,6 +33,7 @@ use crm_store::Store;
 pub mod config;
 pub mod error;
 pub mod idempotency;
+pub mod resource;
 pub mod routes;
 
 use config::Config;
@@ -59,6 +60,17 @@ impl Deref for AppState {
     type Target = Services;
     fn deref(&self) -> &Services {
         &self.0
+    }
+}
+
+impl Services {
+    /// What the use cases reach.
+    pub fn ctx(&self) -> crm_app::resource::Ctx<'_> {
+        crm_app::resource::Ctx {
+            store: &self.store,
+            queues: &self.queues,
+            cursors: &self.cursors,
+        }
     }
 }
 

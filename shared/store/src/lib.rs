@@ -28,12 +28,15 @@ pub mod idempotency;
 pub mod keys;
 pub mod table;
 pub mod usage;
+pub mod versioned;
 
 mod activities;
 mod custom_fields;
 mod notes;
 mod sources;
 mod tags;
+
+pub use versioned::{NameGuard, Partitioned, Versioned};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -343,32 +346,6 @@ impl Store {
                 _ => classify(e),
             })?;
         Ok(())
-    }
-
-    /// A new named record (source, tag, custom field) with its name guard, both
-    /// conditioned on not existing: `Conflict::Exists` for a taken id, `Conflict::Name` for
-    /// a taken name.
-    pub(crate) async fn create_named(
-        &self,
-        record: Item,
-        name_guard: Item,
-    ) -> Result<(), StoreError> {
-        let absent = Some("attribute_not_exists(PK)");
-        self.transact(vec![
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(record, absent))
-                    .build(),
-                Some(Conflict::Exists),
-            ),
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(name_guard, absent))
-                    .build(),
-                Some(Conflict::Name),
-            ),
-        ])
-        .await
     }
 
     // ---- scoring settings and insights -------------------------------------------
