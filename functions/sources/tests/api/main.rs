@@ -7,6 +7,7 @@ mod common;
 mod activities;
 mod counts;
 mod custom_fields;
+mod lifecycle;
 mod notes;
 mod sources;
 mod tags;
