@@ -9,70 +9,47 @@
 
 pub use crm_domain::activities::*;
 
-use chrono::Utc;
-use serde_json::{Map, Value};
+use chrono::{DateTime, Utc};
+use serde_json::Map;
 use uuid::Uuid;
 
-use crate::queue::{reason, Queues, ScoreRequest};
-use crm_domain::cursor::{CursorCodec, Page};
-use crm_domain::identity::Caller;
-use crm_domain::lead::{Lead, WriteMode};
+use crate::lead_records::{editable_lead, lead_deleted, newest_first, require_timeline, scan_page};
+use crate::queue::{reason, ScoreRequest};
+use crate::resource::{store_error, Ctx, Resource};
+use crate::retry::Attempts;
+use crm_domain::cursor::Page;
+use crm_domain::identity::{Caller, Role};
+use crm_domain::lead::Lead;
 use crm_domain::query::QueryParams;
+use crm_domain::record::Edit;
 use crm_domain::Error;
 use crm_store::keys::{self, LeadIndex};
-use crm_store::{AuditAction, AuditEntry, Conflict, IndexScan, Store, StoreError};
-const UPDATE_ATTEMPTS: u32 = 10;
-/// Index entries one list request may examine when filters reject most of them.
-const READ_BUDGET: usize = 1_000;
+use crm_store::{AuditAction, AuditEntry, Conflict, IndexScan, StoreError};
 
-fn store_error(e: StoreError) -> Error {
-    match e {
-        StoreError::Conflict(Conflict::Lead) => {
-            Error::field("lead", "The lead was deleted meanwhile.")
+/// An activity is written by who may edit its lead (checked with the lead as read, after
+/// the body: see `check_update`), and stays on it.
+impl Resource for Activity {
+    type Input = ActivityInput;
+
+    /// A deleted lead's activities stay as history; deleting one then is an admin's job.
+    async fn may_delete(ctx: Ctx<'_>, caller: &Caller, activity: &Self) -> Result<(), Error> {
+        match ctx.store.get_lead(caller.tenant, activity.lead).await? {
+            Some(lead) => crate::leads::require_can_edit(caller, &lead),
+            None if caller.is_at_least(Role::Admin) => Ok(()),
+            None => Err(Error::forbidden()),
         }
-        StoreError::Conflict(Conflict::Version) => Error::PreconditionFailed(
-            "The activity was changed by another request; fetch it again.".into(),
-        ),
-        other => other.into(),
     }
-}
 
-pub async fn get(store: &Store, caller: &Caller, id: Uuid) -> Result<Activity, Error> {
-    store
-        .get_activity(caller.tenant, id)
-        .await?
-        .ok_or(Error::NotFound)
-}
+    fn conflict(conflict: Conflict) -> Option<Error> {
+        lead_deleted(conflict)
+    }
 
-/// The lead an activity is written on, checked against the caller's edit rule. A lead of
-/// another tenant (or none) is a 400 naming `lead`, as DRF answers an unknown related id.
-async fn editable_lead(store: &Store, caller: &Caller, id: Uuid) -> Result<Lead, Error> {
-    let lead = store
-        .get_lead(caller.tenant, id)
-        .await?
-        .ok_or_else(|| crate::sources::missing("lead", id))?;
-    crate::leads::require_can_edit(caller, &lead)?;
-    Ok(lead)
-}
-
-/// Creates an activity, applies its side effects to the lead in the same transaction, and
-/// asks for a rescore (the activity changes the lead's engagement).
-pub async fn create(
-    store: &Store,
-    queues: &Queues,
-    caller: &Caller,
-    body: &Map<String, Value>,
-) -> Result<Activity, Error> {
-    let input = ActivityInput::parse(body, WriteMode::Create)?;
-    let lead_id = input.lead.expect("required on create");
-    for _ in 0..UPDATE_ATTEMPTS {
-        let lead = editable_lead(store, caller, lead_id).await?;
-        let now = Utc::now();
-        let mut activity = Activity {
+    fn blank(caller: &Caller, input: &ActivityInput, now: DateTime<Utc>) -> Self {
+        Activity {
             id: Uuid::new_v4(),
             tenant_id: caller.tenant,
             version: 1,
-            lead: lead_id,
+            lead: input.lead.expect("required on create"),
             activity_type: ActivityType::Note,
             title: String::new(),
             description: String::new(),
@@ -82,8 +59,47 @@ pub async fn create(
             user: caller.user_id.clone(),
             created_at: now,
             updated_at: now,
-        };
-        input.clone().apply(&mut activity, now);
+        }
+    }
+
+    async fn insert(ctx: Ctx<'_>, caller: &Caller, input: ActivityInput) -> Result<Self, Error> {
+        create(ctx, caller, input).await
+    }
+
+    async fn check_update(
+        ctx: Ctx<'_>,
+        caller: &Caller,
+        before: &Self,
+        input: &ActivityInput,
+    ) -> Result<(), Error> {
+        if input.lead.is_some_and(|l| l != before.lead) {
+            return Err(Error::field(
+                "lead",
+                "An activity cannot be moved to another lead.",
+            ));
+        }
+        editable_lead(ctx.store, caller, before.lead).await?;
+        Ok(())
+    }
+
+    async fn list(ctx: Ctx<'_>, caller: &Caller, query: &QueryParams) -> Result<Page<Self>, Error> {
+        let filters = ActivityQuery::parse(query, "activities")?;
+        let page_size = query.page_size()?;
+        list(ctx, caller, &filters, View::All, page_size, query.cursor()).await
+    }
+}
+
+/// Creates an activity, applies its side effects to the lead in the same transaction, and
+/// asks for a rescore (the activity changes the lead's engagement). A lead changed between
+/// the read and the write is read again, and the side effects applied to its new version.
+async fn create(ctx: Ctx<'_>, caller: &Caller, input: ActivityInput) -> Result<Activity, Error> {
+    let lead_id = input.lead.expect("required on create");
+    let mut attempts = Attempts::default();
+    while attempts.next().await {
+        let lead = editable_lead(ctx.store, caller, lead_id).await?;
+        let now = Utc::now();
+        let mut activity = Activity::blank(caller, &input, now);
+        input.clone().apply(&mut activity, now)?;
         let after = side_effects(&lead, activity.activity_type, now);
         let audit = after.as_ref().map(|after| {
             AuditEntry::new(
@@ -98,18 +114,17 @@ pub async fn create(
             .as_ref()
             .zip(audit.as_ref())
             .map(|(a, au)| (&lead, a, au));
-        match store.create_activity(&activity, change).await {
+        match ctx.store.create_activity(&activity, change).await {
             Ok(()) => {
                 if let Some(after) = &after {
-                    queues
+                    ctx.queues
                         .request_score(&ScoreRequest::new(after, reason::ACTIVITY))
                         .await;
                 }
                 return Ok(activity);
             }
-            // The lead changed between the read and the write: apply to the new version.
             Err(StoreError::Conflict(Conflict::Version)) => continue,
-            Err(e) => return Err(store_error(e)),
+            Err(e) => return Err(store_error::<Activity>(e)),
         }
     }
     Err(Error::Conflict(
@@ -117,73 +132,10 @@ pub async fn create(
     ))
 }
 
-pub async fn update(
-    store: &Store,
-    caller: &Caller,
-    id: Uuid,
-    body: &Map<String, Value>,
-    mode: WriteMode,
-    if_match: Option<u64>,
-) -> Result<Activity, Error> {
-    let mut before = get(store, caller, id).await?;
-    let input = ActivityInput::parse(body, mode)?;
-    if input.lead.is_some_and(|l| l != before.lead) {
-        return Err(Error::field(
-            "lead",
-            "An activity cannot be moved to another lead.",
-        ));
-    }
-    for attempt in 0..UPDATE_ATTEMPTS {
-        if attempt > 0 {
-            before = get(store, caller, id).await?;
-        }
-        editable_lead(store, caller, before.lead).await?;
-        if if_match.is_some_and(|v| v != before.version) {
-            return Err(Error::PreconditionFailed(format!(
-                "The activity has changed: If-Match does not match the current version \"{}\".",
-                before.version
-            )));
-        }
-        let mut after = before.clone();
-        input.clone().apply(&mut after, Utc::now());
-        after.version = before.version + 1;
-        match store.update_activity(&before, &after).await {
-            Ok(()) => return Ok(after),
-            Err(StoreError::Conflict(Conflict::Version)) if if_match.is_none() => continue,
-            Err(e) => return Err(store_error(e)),
-        }
-    }
-    Err(Error::Conflict(
-        "The activity is being changed by other requests; try again.".into(),
-    ))
-}
-
-pub async fn delete(
-    store: &Store,
-    caller: &Caller,
-    id: Uuid,
-    if_match: Option<u64>,
-) -> Result<(), Error> {
-    let activity = get(store, caller, id).await?;
-    // A deleted lead's activities stay as history; deleting one then is an admin's job.
-    match store.get_lead(caller.tenant, activity.lead).await? {
-        Some(lead) => crate::leads::require_can_edit(caller, &lead)?,
-        None if caller.is_at_least(crm_domain::identity::Role::Admin) => {}
-        None => return Err(Error::forbidden()),
-    }
-    if if_match.is_some_and(|v| v != activity.version) {
-        return Err(Error::PreconditionFailed(
-            "The activity has changed: If-Match does not match.".into(),
-        ));
-    }
-    store.delete_activity(&activity).await.map_err(store_error)
-}
-
 /// One page of activities: the tenant's (or, with `lead`, one lead's timeline, newest
 /// first), or the open tasks of a view, each read from its index and bounded per request.
 pub async fn list(
-    store: &Store,
-    cursors: &CursorCodec,
+    ctx: Ctx<'_>,
     caller: &Caller,
     query: &ActivityQuery,
     view: View,
@@ -193,20 +145,10 @@ pub async fn list(
     let t = caller.tenant;
     let now = Utc::now();
     let scan = match (view, query.lead) {
-        (View::All, Some(lead)) => IndexScan {
-            index: LeadIndex::Score,
-            partitions: vec![keys::lead_activities_partition(t, lead)],
-            lo: None,
-            hi: None,
-            descending: true,
-        },
-        (View::All, None) => IndexScan {
-            index: LeadIndex::Created,
-            partitions: vec![keys::activities_partition(t)],
-            lo: None,
-            hi: None,
-            descending: true,
-        },
+        (View::All, Some(lead)) => {
+            newest_first(LeadIndex::Score, keys::lead_activities_partition(t, lead))
+        }
+        (View::All, None) => newest_first(LeadIndex::Created, keys::activities_partition(t)),
         (View::Upcoming, _) => IndexScan {
             index: LeadIndex::FollowUp,
             partitions: vec![keys::tasks_partition(t)],
@@ -224,44 +166,24 @@ pub async fn list(
         },
     };
     let scope = &query.fingerprint;
-    let after = cursors.position(t, scope, cursor)?;
+    let after = ctx.cursors.position(t, scope, cursor)?;
     let keep = |a: &Activity| query.matches(a);
-    let (rows, next) = store
-        .scan_records(&scan, after.as_deref(), page_size, READ_BUDGET, &keep)
-        .await?;
-    Ok(Page {
-        items: rows.into_iter().map(|(_, a)| a).collect(),
-        next: next.map(|position| cursors.forward(t, scope, position)),
-        previous: None,
-    })
+    scan_page(ctx, caller, scope, &scan, after, page_size, &keep).await
 }
 
 /// A lead's timeline (`leads/{id}/activities/`): 404 for a lead the tenant does not have.
 pub async fn timeline(
-    store: &Store,
-    cursors: &CursorCodec,
+    ctx: Ctx<'_>,
     caller: &Caller,
     lead: Uuid,
     query: &QueryParams,
 ) -> Result<Page<Activity>, Error> {
-    query.reject_unknown(&["page_size", "cursor"])?;
-    store
-        .get_lead(caller.tenant, lead)
-        .await?
-        .ok_or(Error::NotFound)?;
+    require_timeline(ctx.store, caller, lead, query).await?;
     let filters = ActivityQuery {
         lead: Some(lead),
         fingerprint: format!("timeline:{lead}"),
         ..ActivityQuery::default()
     };
-    list(
-        store,
-        cursors,
-        caller,
-        &filters,
-        View::All,
-        query.page_size()?,
-        query.cursor(),
-    )
-    .await
+    let page_size = query.page_size()?;
+    list(ctx, caller, &filters, View::All, page_size, query.cursor()).await
 }

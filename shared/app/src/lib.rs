@@ -3,7 +3,9 @@
 //! function here returns the domain's [`crm_domain::Error`].
 //!
 //! A module per resource (`sources`, `tags`, ...) re-exports its domain types, so a caller
-//! finds a resource's records, inputs and operations in one place.
+//! finds a resource's records, inputs and operations in one place; their lifecycle (read,
+//! create, versioned update, delete, list) is the one of [`resource`], over what each
+//! states as its own in `impl Resource`. Lost races follow the one policy of [`retry`].
 
 pub mod actions;
 pub mod activities;
@@ -12,10 +14,13 @@ pub mod bulk;
 pub mod config;
 pub mod custom_fields;
 pub mod lead_insights;
+pub mod lead_records;
 pub mod leads;
 pub mod notes;
 pub mod queue;
 pub mod rescoring;
+pub mod resource;
+pub mod retry;
 pub mod sources;
 pub mod tags;
 pub mod telemetry;

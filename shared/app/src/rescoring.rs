@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::leads::{self, Actor};
 use crm_domain::lead::Lead;
 use crm_domain::scoring::{self, ScoreCard, ScoringSettings, Signals};
+use crm_domain::sources::Source;
 use crm_domain::tenant::TenantId;
 use crm_domain::Error;
 use crm_store::{AuditAction, Store};
@@ -41,7 +42,7 @@ pub const MIN_SOURCE_LEADS: i64 = 5;
 /// the activity writes) and its source's real conversion rate (one read).
 pub async fn signals_for(store: &Store, lead: &Lead) -> Result<Signals, Error> {
     let source = match lead.source_id {
-        Some(id) => store.get_source(lead.tenant_id, id).await?,
+        Some(id) => store.get_record::<Source>(lead.tenant_id, id).await?,
         None => None,
     };
     Ok(Signals {

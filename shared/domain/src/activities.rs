@@ -16,6 +16,7 @@ use crate::choice_enum;
 use crate::error::Error;
 use crate::lead::{Lead, LeadStatus, WriteMode};
 use crate::query::QueryParams;
+use crate::record::{record, Edit};
 use crate::validate::{Choice, FieldErrors, Input, Patch, Text};
 choice_enum!(ActivityType {
     Note = "note",
@@ -95,6 +96,8 @@ impl Activity {
     }
 }
 
+record!(Activity, "activity");
+
 pub const TITLE_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 10_000;
 /// Metadata is stored with the activity; keep it well inside an item.
@@ -111,8 +114,8 @@ pub struct ActivityInput {
     is_completed: Option<bool>,
 }
 
-impl ActivityInput {
-    pub fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
+impl Edit<Activity> for ActivityInput {
+    fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
         let mut i = Input::new(body);
         let must = mode != WriteMode::Partial;
         for field in ["activity_type", "title", "description"] {
@@ -182,7 +185,7 @@ impl ActivityInput {
         })
     }
 
-    pub fn apply(self, a: &mut Activity, now: DateTime<Utc>) {
+    fn apply(self, a: &mut Activity, now: DateTime<Utc>) -> Result<(), Error> {
         if let Some(v) = self.activity_type {
             a.activity_type = v;
         }
@@ -200,6 +203,7 @@ impl ActivityInput {
             a.is_completed = v;
         }
         a.updated_at = now;
+        Ok(())
     }
 }
 

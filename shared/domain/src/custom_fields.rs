@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::choice_enum;
 use crate::error::Error;
 use crate::lead::WriteMode;
+use crate::record::{record, Edit};
 use crate::validate::{FieldErrors, Input, Patch, Text};
 choice_enum!(FieldType {
     Text = "text",
@@ -53,6 +54,8 @@ pub struct CustomField {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+record!(CustomField, "custom field");
 
 impl CustomField {
     pub fn json(&self) -> Value {
@@ -183,8 +186,8 @@ pub fn flag(i: &mut Input<'_>, field: &str) -> Option<bool> {
     }
 }
 
-impl FieldInput {
-    pub fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
+impl Edit<CustomField> for FieldInput {
+    fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
         let mut i = Input::new(body);
         if mode == WriteMode::Create {
             i.require("name", true);
@@ -261,48 +264,48 @@ impl FieldInput {
             is_active,
         })
     }
-}
 
-/// Applies a validated input, then checks the definition as a whole (options for the
-/// select types, a default that is a valid value).
-pub fn apply(input: FieldInput, f: &mut CustomField, now: DateTime<Utc>) -> Result<(), Error> {
-    let mut errors = FieldErrors::default();
-    if input.name.as_ref().is_some_and(|n| *n != f.name) && f.version > 0 {
-        errors.add("name", "A custom field's name cannot change.");
-    }
-    if input.field_type.is_some_and(|t| t != f.field_type) && f.version > 0 {
-        errors.add("field_type", "A custom field's type cannot change.");
-    }
-    if f.version == 0 {
-        f.name = input.name.unwrap_or_default();
-        f.field_type = input.field_type.unwrap_or(FieldType::Text);
-    }
-    if let Some(v) = input.is_required {
-        f.is_required = v;
-    }
-    if let Some(v) = input.is_active {
-        f.is_active = v;
-    }
-    if let Some(v) = input.options {
-        f.options = v;
-    }
-    if let Some(v) = input.order {
-        f.order = v;
-    }
-    input.help_text.apply_to(&mut f.help_text);
-    input.default_value.apply_to(&mut f.default_value);
-    let selects = matches!(f.field_type, FieldType::Select | FieldType::MultiSelect);
-    if selects && f.options.is_empty() {
-        errors.add("options", "A select field needs at least one option.");
-    }
-    if let Some(default) = f.default_value.clone() {
-        match f.check(&default) {
-            Ok(v) => f.default_value = Some(v),
-            Err(e) => errors.add("default_value", e),
+    /// Applies a validated input, then checks the definition as a whole (options for the
+    /// select types, a default that is a valid value).
+    fn apply(self, f: &mut CustomField, now: DateTime<Utc>) -> Result<(), Error> {
+        let mut errors = FieldErrors::default();
+        if self.name.as_ref().is_some_and(|n| *n != f.name) && f.version > 0 {
+            errors.add("name", "A custom field's name cannot change.");
         }
+        if self.field_type.is_some_and(|t| t != f.field_type) && f.version > 0 {
+            errors.add("field_type", "A custom field's type cannot change.");
+        }
+        if f.version == 0 {
+            f.name = self.name.unwrap_or_default();
+            f.field_type = self.field_type.unwrap_or(FieldType::Text);
+        }
+        if let Some(v) = self.is_required {
+            f.is_required = v;
+        }
+        if let Some(v) = self.is_active {
+            f.is_active = v;
+        }
+        if let Some(v) = self.options {
+            f.options = v;
+        }
+        if let Some(v) = self.order {
+            f.order = v;
+        }
+        self.help_text.apply_to(&mut f.help_text);
+        self.default_value.apply_to(&mut f.default_value);
+        let selects = matches!(f.field_type, FieldType::Select | FieldType::MultiSelect);
+        if selects && f.options.is_empty() {
+            errors.add("options", "A select field needs at least one option.");
+        }
+        if let Some(default) = f.default_value.clone() {
+            match f.check(&default) {
+                Ok(v) => f.default_value = Some(v),
+                Err(e) => errors.add("default_value", e),
+            }
+        }
+        f.updated_at = now;
+        errors.into_result().map_err(Error::Validation)
     }
-    f.updated_at = now;
-    errors.into_result().map_err(Error::Validation)
 }
 
 /// Validates a lead write's `custom_fields` against the tenant's active definitions and

@@ -20,6 +20,7 @@ pub mod lead_insights;
 pub mod lead_writes;
 pub mod notes;
 pub mod query;
+pub mod record;
 pub mod scoring;
 pub mod search;
 pub mod sources;

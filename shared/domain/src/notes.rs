@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::identity::{Caller, Role};
 use crate::lead::WriteMode;
+use crate::record::{record, Edit};
 use crate::validate::{Input, Patch, Text};
 pub const CONTENT_MAX: usize = 10_000;
 
@@ -47,6 +48,8 @@ impl Note {
     }
 }
 
+record!(Note, "note");
+
 #[derive(Clone, Debug, Default)]
 pub struct NoteInput {
     pub lead: Option<Uuid>,
@@ -54,8 +57,8 @@ pub struct NoteInput {
     is_private: Option<bool>,
 }
 
-impl NoteInput {
-    pub fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
+impl Edit<Note> for NoteInput {
+    fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
         let mut i = Input::new(body);
         i.require("content", mode != WriteMode::Partial);
         if mode == WriteMode::Create {
@@ -89,7 +92,7 @@ impl NoteInput {
         })
     }
 
-    pub fn apply(self, n: &mut Note, now: DateTime<Utc>) {
+    fn apply(self, n: &mut Note, now: DateTime<Utc>) -> Result<(), Error> {
         if let Some(c) = self.content {
             n.content = c;
         }
@@ -97,6 +100,7 @@ impl NoteInput {
             n.is_private = p;
         }
         n.updated_at = now;
+        Ok(())
     }
 }
 

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::lead::WriteMode;
+use crate::record::{record, Edit};
 use crate::tenant::TenantId;
 use crate::validate::{Input, Patch, Text};
 pub const NAME_MAX: usize = 100;
@@ -120,6 +121,8 @@ impl Source {
     }
 }
 
+record!(Source, "source");
+
 /// A validated source create or update.
 #[derive(Clone, Debug, Default)]
 pub struct SourceInput {
@@ -128,8 +131,8 @@ pub struct SourceInput {
     pub is_active: Option<bool>,
 }
 
-impl SourceInput {
-    pub fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
+impl Edit<Source> for SourceInput {
+    fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
         let mut i = Input::new(body);
         i.require("name", mode != WriteMode::Partial);
         let name = match i.text("name", Text::required(NAME_MAX)) {
@@ -153,7 +156,7 @@ impl SourceInput {
         })
     }
 
-    pub fn apply(self, s: &mut Source, now: DateTime<Utc>) {
+    fn apply(self, s: &mut Source, now: DateTime<Utc>) -> Result<(), Error> {
         if let Some(name) = self.name {
             s.name = name;
         }
@@ -162,13 +165,8 @@ impl SourceInput {
             s.is_active = active;
         }
         s.updated_at = now;
+        Ok(())
     }
-}
-
-pub fn stale(current: u64) -> Error {
-    Error::PreconditionFailed(format!(
-        "The source has changed: If-Match does not match the current version \"{current}\"."
-    ))
 }
 
 /// What a lead write's source reference comes to.

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::lead::WriteMode;
+use crate::record::{record, Edit};
 use crate::tenant::TenantId;
 use crate::validate::{Input, Patch, Text};
 pub const NAME_MAX: usize = 50;
@@ -59,6 +60,8 @@ impl Tag {
     }
 }
 
+record!(Tag, "tag");
+
 fn is_hex_color(c: &str) -> bool {
     c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|ch| ch.is_ascii_hexdigit())
 }
@@ -71,8 +74,8 @@ pub struct TagInput {
     pub is_active: Option<bool>,
 }
 
-impl TagInput {
-    pub fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
+impl Edit<Tag> for TagInput {
+    fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
         let mut i = Input::new(body);
         i.require("name", mode != WriteMode::Partial);
         let name = match i.text("name", Text::required(NAME_MAX)) {
@@ -105,7 +108,7 @@ impl TagInput {
         })
     }
 
-    pub fn apply(self, t: &mut Tag, now: DateTime<Utc>) {
+    fn apply(self, t: &mut Tag, now: DateTime<Utc>) -> Result<(), Error> {
         if let Some(name) = self.name {
             t.name = name;
         }
@@ -117,6 +120,7 @@ impl TagInput {
             t.is_active = active;
         }
         t.updated_at = now;
+        Ok(())
     }
 }
 
@@ -157,10 +161,4 @@ pub fn parse_tag_ids(i: &mut Input<'_>, body: &Map<String, Value>) -> Option<Vec
         return None;
     }
     Some(ids)
-}
-
-pub fn stale(current: u64) -> Error {
-    Error::PreconditionFailed(format!(
-        "The tag has changed: If-Match does not match the current version \"{current}\"."
-    ))
 }

@@ -35,6 +35,7 @@ pub mod config;
 pub mod error;
 pub mod idempotency;
 mod links;
+pub mod resource;
 pub mod routes;
 
 use config::Config;
@@ -61,6 +62,17 @@ impl Deref for AppState {
     type Target = Services;
     fn deref(&self) -> &Services {
         &self.0
+    }
+}
+
+impl Services {
+    /// What the use cases reach.
+    pub fn ctx(&self) -> crm_app::resource::Ctx<'_> {
+        crm_app::resource::Ctx {
+            store: &self.store,
+            queues: &self.queues,
+            cursors: &self.cursors,
+        }
     }
 }
 

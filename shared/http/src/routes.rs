@@ -3,9 +3,11 @@
 //! gateway (root Cargo.toml) and `template.yaml` are checked against the code, not against
 //! a second list.
 
-use axum::routing::MethodRouter;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
+use crm_app::resource::Resource;
 
+use crate::resource::{create, destroy, list, retrieve, update};
 use crate::{app, health_routes, App, AppState};
 
 /// Paths are written without their trailing slash; each is served with and without it.
@@ -28,6 +30,19 @@ impl RouteTable {
     pub fn route(mut self, path: impl Into<String>, methods: MethodRouter<AppState>) -> Self {
         self.routes.push((path.into(), methods));
         self
+    }
+
+    /// A resource's collection (`GET` list, `POST` create) and detail path (`GET`, `PUT`,
+    /// `PATCH`, `DELETE`), served by the generic handlers of [`crate::resource`].
+    pub fn resource<R: Resource>(self, collection: &str, detail: &str) -> Self {
+        self.route(collection, get(list::<R>).post(create::<R>))
+            .route(
+                detail,
+                get(retrieve::<R>)
+                    .put(update::<R, false>)
+                    .patch(update::<R, true>)
+                    .delete(destroy::<R>),
+            )
     }
 
     /// The same handlers under several paths (the original's hyphen and underscore names).

@@ -1,12 +1,12 @@
 //! Activities in the store: the activity items with their index entries, the transaction
 //! that writes one together with its lead's side effects, and bounded index reads.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::{from_item, s, to_item, AuditEntry, Conflict, IndexScan, Item, Store, StoreError};
-use crate::keys::{self, LeadIndex};
+use super::{from_item, AuditEntry, IndexScan, Store, StoreError};
+use crate::keys::{self, Key, LeadIndex};
+use crate::versioned::Versioned;
 use crm_domain::activities::Activity;
 use crm_domain::lead::Lead;
 use crm_domain::tenant::TenantId;
@@ -14,45 +14,42 @@ use crm_domain::tenant::TenantId;
 /// A lead change that goes with an activity: `(before, after, audit entry)`.
 pub type LeadChange<'a> = (&'a Lead, &'a Lead, &'a AuditEntry);
 
-impl Store {
-    fn activity_item(a: &Activity) -> Item {
-        let mut item = to_item(a);
-        let t = a.tenant_id;
-        item.extend(keys::activity(t, a.id).item_key());
-        let by_time = keys::time_sort_key(a.created_at, a.id);
-        let mut index = |i: LeadIndex, pk: String, sk: String| {
-            item.insert(i.pk_attr(), s(pk));
-            item.insert(i.sk_attr(), s(sk));
-        };
-        index(
-            LeadIndex::Created,
-            keys::activities_partition(t),
-            by_time.clone(),
-        );
-        index(
-            LeadIndex::Score,
-            keys::lead_activities_partition(t, a.lead),
-            by_time,
-        );
-        if let Some(at) = a.task_time() {
-            index(
+impl Versioned for Activity {
+    fn key(tenant: TenantId, id: Uuid) -> Key {
+        keys::activity(tenant, id)
+    }
+
+    fn indexes(&self) -> Vec<(LeadIndex, String, String)> {
+        let t = self.tenant_id;
+        let by_time = keys::time_sort_key(self.created_at, self.id);
+        let mut out = vec![
+            (
+                LeadIndex::Created,
+                keys::activities_partition(t),
+                by_time.clone(),
+            ),
+            (
+                LeadIndex::Score,
+                keys::lead_activities_partition(t, self.lead),
+                by_time,
+            ),
+        ];
+        if let Some(at) = self.task_time() {
+            out.push((
                 LeadIndex::FollowUp,
                 keys::tasks_partition(t),
-                keys::time_sort_key(at, a.id),
-            );
+                keys::time_sort_key(at, self.id),
+            ));
         }
-        item
+        out
     }
 
-    pub(super) fn activity_put(&self, a: &Activity) -> (TransactWriteItem, Option<Conflict>) {
-        (
-            TransactWriteItem::builder()
-                .put(self.put(Self::activity_item(a), Some("attribute_not_exists(PK)")))
-                .build(),
-            Some(Conflict::Exists),
-        )
+    fn lead(&self) -> Option<Uuid> {
+        Some(self.lead)
     }
+}
 
+impl Store {
     /// [`Store::update_lead_with`], also writing `activities` (the change's own record:
     /// status, assignment, tags) in the same transaction.
     pub async fn update_lead_logged(
@@ -64,7 +61,7 @@ impl Store {
         activities: &[Activity],
     ) -> Result<(), StoreError> {
         let mut actions = self.update_lead_actions(before, after, audit, new_source);
-        actions.extend(activities.iter().map(|a| self.activity_put(a)));
+        actions.extend(activities.iter().map(|a| self.put_new(a)));
         self.transact(actions).await
     }
 
@@ -76,82 +73,20 @@ impl Store {
         activity: &Activity,
         lead_change: Option<LeadChange<'_>>,
     ) -> Result<(), StoreError> {
-        let mut actions = vec![self.activity_put(activity)];
-        match lead_change {
-            Some((before, after, audit)) => {
-                actions.extend(self.update_lead_actions(before, after, audit, None));
-                // The lead's change is logged too (a status change, from a call, say).
-                let logged = crm_domain::activities::for_lead_change(
-                    before,
-                    after,
-                    &activity.user,
-                    activity.created_at,
-                );
-                actions.extend(logged.iter().map(|a| self.activity_put(a)));
-            }
-            None => {
-                let check = ConditionCheck::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(
-                        keys::lead(activity.tenant_id, activity.lead).item_key(),
-                    ))
-                    .condition_expression("attribute_exists(PK)")
-                    .build()
-                    .expect("check has table, key and condition");
-                actions.push((
-                    TransactWriteItem::builder().condition_check(check).build(),
-                    Some(Conflict::Lead),
-                ));
-            }
-        }
-        self.transact(actions).await
-    }
-
-    pub async fn get_activity(
-        &self,
-        tenant: TenantId,
-        id: Uuid,
-    ) -> Result<Option<Activity>, StoreError> {
-        let Some(item) = self.get(&keys::activity(tenant, id)).await? else {
-            return Ok(None);
+        let Some((before, after, audit)) = lead_change else {
+            return self.create_record(activity).await;
         };
-        let a: Activity = from_item(item)?;
-        Ok((a.tenant_id == tenant).then_some(a))
-    }
-
-    /// Replaces an activity if it is still at `before`'s version (its index entries follow).
-    pub async fn update_activity(
-        &self,
-        before: &Activity,
-        after: &Activity,
-    ) -> Result<(), StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(Self::activity_item(after)))
-            .condition_expression("version = :seen")
-            .expression_attribute_values(":seen", AttributeValue::N(before.version.to_string()))
-            .build()
-            .expect("put has table and item");
-        self.transact(vec![(
-            TransactWriteItem::builder().put(put).build(),
-            Some(Conflict::Version),
-        )])
-        .await
-    }
-
-    pub async fn delete_activity(&self, a: &Activity) -> Result<(), StoreError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::activity(a.tenant_id, a.id).item_key()))
-            .condition_expression("version = :seen")
-            .expression_attribute_values(":seen", AttributeValue::N(a.version.to_string()))
-            .build()
-            .expect("delete has table and key");
-        self.transact(vec![(
-            TransactWriteItem::builder().delete(delete).build(),
-            Some(Conflict::Version),
-        )])
-        .await
+        let mut actions = vec![self.put_new(activity)];
+        actions.extend(self.update_lead_actions(before, after, audit, None));
+        // The lead's change is logged too (a status change, from a call, say).
+        let logged = crm_domain::activities::for_lead_change(
+            before,
+            after,
+            &activity.user,
+            activity.created_at,
+        );
+        actions.extend(logged.iter().map(|a| self.put_new(a)));
+        self.transact(actions).await
     }
 
     /// Reads one index partition (the scan's first) in key order from `after` (exclusive),

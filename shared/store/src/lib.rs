@@ -23,6 +23,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod table;
 pub mod usage;
+pub mod versioned;
 
 mod activities;
 mod audit;
@@ -41,6 +42,7 @@ pub use audit::{AuditAction, AuditEntry};
 pub(crate) use error::classify;
 pub use error::{describe, Conflict, StoreError};
 pub use scan::{IndexScan, ScanPage};
+pub use versioned::{NameGuard, Partitioned, Versioned};
 
 pub type Item = HashMap<String, AttributeValue>;
 

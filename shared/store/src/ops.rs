@@ -85,30 +85,4 @@ impl Store {
             Err(e) => Err(classify(e)),
         }
     }
-
-    /// A new named record (source, tag, custom field) with its name guard, both
-    /// conditioned on not existing: `Conflict::Exists` for a taken id, `Conflict::Name` for
-    /// a taken name.
-    pub(crate) async fn create_named(
-        &self,
-        record: Item,
-        name_guard: Item,
-    ) -> Result<(), StoreError> {
-        let absent = Some("attribute_not_exists(PK)");
-        self.transact(vec![
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(record, absent))
-                    .build(),
-                Some(Conflict::Exists),
-            ),
-            (
-                TransactWriteItem::builder()
-                    .put(self.put(name_guard, absent))
-                    .build(),
-                Some(Conflict::Name),
-            ),
-        ])
-        .await
-    }
 }

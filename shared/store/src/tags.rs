@@ -2,30 +2,52 @@
 //! transaction for its tags (membership copies and `leads_count`).
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnConsumedCapacity, TransactWriteItem, Update,
+    AttributeValue, Delete, ReturnConsumedCapacity, TransactWriteItem, Update,
 };
 use uuid::Uuid;
 
-use super::{classify, from_item, record, s, to_item, Conflict, Item, Kind, Store, StoreError};
-use crate::keys::{self, LeadIndex};
+use super::{classify, record, s, to_item, Conflict, Item, Kind, Store, StoreError};
+use crate::keys::{self, Key, LeadIndex};
+use crate::versioned::{NameGuard, Partitioned, Versioned};
 use crm_domain::lead::Lead;
 use crm_domain::tags::Tag;
 use crm_domain::tenant::TenantId;
 
+impl Versioned for Tag {
+    const COUNTERS: &'static [&'static str] = &["leads_count"];
+
+    fn key(tenant: TenantId, id: Uuid) -> Key {
+        keys::lead_tag(tenant, id)
+    }
+
+    fn edited(&self) -> Vec<(&'static str, Option<AttributeValue>)> {
+        vec![
+            ("name", Some(s(&self.name))),
+            ("color", Some(s(&self.color))),
+            ("is_active", Some(AttributeValue::Bool(self.is_active))),
+            ("updated_at", Some(s(keys::sortable_time(self.updated_at)))),
+            ("description", self.description.as_deref().map(s)),
+        ]
+    }
+
+    fn name_guard(&self) -> Option<NameGuard> {
+        Some(NameGuard {
+            key: keys::lead_tag_name(self.tenant_id, &self.name),
+            owner: "tag_id",
+            name: Some(self.name.clone()),
+            released_on_delete: true,
+        })
+    }
+}
+
+impl Partitioned for Tag {
+    const PREFIX: &'static str = keys::TAG_PREFIX;
+    fn partition(tenant: TenantId) -> String {
+        keys::tags_partition(tenant)
+    }
+}
+
 impl Store {
-    fn tag_item(tag: &Tag) -> Item {
-        let mut item = to_item(tag);
-        item.extend(keys::lead_tag(tag.tenant_id, tag.id).item_key());
-        item
-    }
-
-    fn tag_name_guard(tag: &Tag) -> Item {
-        let mut item = keys::lead_tag_name(tag.tenant_id, &tag.name).item_key();
-        item.insert("tag_id".into(), s(tag.id.to_string()));
-        item.insert("name".into(), s(&tag.name));
-        item
-    }
-
     /// A lead's copy under one tag: the lead's fields, its membership key, and only the
     /// GSI6 key (by score), so it shows in that tag's partition and in no lead index.
     fn membership_item(lead: &Lead, tag_id: &str) -> Item {
@@ -90,14 +112,6 @@ impl Store {
         actions
     }
 
-    pub async fn get_tag(&self, tenant: TenantId, id: Uuid) -> Result<Option<Tag>, StoreError> {
-        let Some(item) = self.get(&keys::lead_tag(tenant, id)).await? else {
-            return Ok(None);
-        };
-        let tag: Tag = from_item(item)?;
-        Ok((tag.tenant_id == tenant).then_some(tag))
-    }
-
     /// The tag with this name (case-insensitively): its id, from its guard.
     pub async fn tag_by_name(
         &self,
@@ -112,24 +126,7 @@ impl Store {
 
     /// Tags by id, one round trip per 100 (missing ids left out).
     pub async fn get_tags(&self, tenant: TenantId, ids: &[Uuid]) -> Result<Vec<Tag>, StoreError> {
-        let records: Vec<Tag> = self
-            .batch_get(ids.iter().map(|id| keys::lead_tag(tenant, *id)))
-            .await?;
-        Ok(records
-            .into_iter()
-            .filter(|r| r.tenant_id == tenant)
-            .collect())
-    }
-
-    /// Up to `limit` tags after the sort key `after` (exclusive), and whether more follow.
-    pub async fn list_tags(
-        &self,
-        tenant: TenantId,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<(Vec<(String, Tag)>, bool), StoreError> {
-        self.query_prefix(keys::tags_partition(tenant), keys::TAG_PREFIX, after, limit)
-            .await
+        self.get_records(tenant, ids).await
     }
 
     /// Ids of up to `limit` leads that have the tag (its GSI6 membership partition).
@@ -161,114 +158,5 @@ impl Store {
             .iter()
             .filter_map(|i| i.get("id")?.as_s().ok()?.parse().ok())
             .collect())
-    }
-
-    pub async fn create_tag(&self, tag: &Tag) -> Result<(), StoreError> {
-        self.create_named(Self::tag_item(tag), Self::tag_name_guard(tag))
-            .await
-    }
-
-    /// Writes a tag's own fields at `before`'s version (an `Update`: `leads_count` moves
-    /// with lead writes), moving its name guard with a rename.
-    pub async fn update_tag(&self, before: &Tag, after: &Tag) -> Result<(), StoreError> {
-        let t = after.tenant_id;
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::lead_tag(t, after.id).item_key()))
-            .condition_expression("version = :seen")
-            .expression_attribute_values(":seen", AttributeValue::N(before.version.to_string()))
-            .expression_attribute_values(":v", AttributeValue::N(after.version.to_string()))
-            .expression_attribute_values(":n", s(&after.name))
-            .expression_attribute_values(":c", s(&after.color))
-            .expression_attribute_values(":a", AttributeValue::Bool(after.is_active))
-            .expression_attribute_values(":u", s(keys::sortable_time(after.updated_at)))
-            .expression_attribute_names("#n", "name");
-        update = match &after.description {
-            Some(d) => update
-                .update_expression(
-                    "SET version = :v, #n = :n, color = :c, is_active = :a, updated_at = :u, description = :d",
-                )
-                .expression_attribute_values(":d", s(d)),
-            None => update.update_expression(
-                "SET version = :v, #n = :n, color = :c, is_active = :a, updated_at = :u REMOVE description",
-            ),
-        };
-        let mut actions = vec![(
-            TransactWriteItem::builder()
-                .update(
-                    update
-                        .build()
-                        .expect("update has table, key and expression"),
-                )
-                .build(),
-            Some(Conflict::Version),
-        )];
-        if before.name.to_lowercase() != after.name.to_lowercase() {
-            let delete = Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(keys::lead_tag_name(t, &before.name).item_key()))
-                .condition_expression("tag_id = :id")
-                .expression_attribute_values(":id", s(before.id.to_string()))
-                .build()
-                .expect("delete has table and key");
-            actions.push((
-                TransactWriteItem::builder().delete(delete).build(),
-                Some(Conflict::Version),
-            ));
-            actions.push((
-                TransactWriteItem::builder()
-                    .put(self.put(
-                        Self::tag_name_guard(after),
-                        Some("attribute_not_exists(PK)"),
-                    ))
-                    .build(),
-                Some(Conflict::Name),
-            ));
-        } else if before.name != after.name {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(Self::tag_name_guard(after)))
-                .condition_expression("tag_id = :id")
-                .expression_attribute_values(":id", s(before.id.to_string()))
-                .build()
-                .expect("put has table and item");
-            actions.push((
-                TransactWriteItem::builder().put(put).build(),
-                Some(Conflict::Version),
-            ));
-        }
-        self.transact(actions).await
-    }
-
-    /// Deletes a tag and its name guard, only while no lead has it (`leads_count` is exact).
-    pub async fn delete_tag(&self, tag: &Tag) -> Result<(), StoreError> {
-        let t = tag.tenant_id;
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::lead_tag(t, tag.id).item_key()))
-            .condition_expression(
-                "attribute_exists(PK) AND (attribute_not_exists(leads_count) OR leads_count <= :zero)",
-            )
-            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-            .build()
-            .expect("delete has table and key");
-        let guard = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::lead_tag_name(t, &tag.name).item_key()))
-            .condition_expression("tag_id = :id")
-            .expression_attribute_values(":id", s(tag.id.to_string()))
-            .build()
-            .expect("delete has table and key");
-        self.transact(vec![
-            (
-                TransactWriteItem::builder().delete(delete).build(),
-                Some(Conflict::Version),
-            ),
-            (
-                TransactWriteItem::builder().delete(guard).build(),
-                Some(Conflict::Version),
-            ),
-        ])
-        .await
     }
 }

@@ -8,6 +8,7 @@ mod activities;
 mod contract;
 mod counts;
 mod custom_fields;
+mod lifecycle;
 mod notes;
 mod sources;
 mod tags;
