@@ -11,17 +11,13 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use crm_domain::lead::{Lead, LeadInput, WriteMode};
 use crm_domain::Role;
 use crm_store::usage::{measure, Usage};
-use crm_store::{AuditAction, AuditEntry};
+use crm_testkit::fixtures::{env_number, seed_lead};
+use crm_testkit::paths::{self, BULK_ASSIGN, BULK_UPDATE};
 use crm_testkit::{TestApp, TestRequest};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
-
-const BULK_UPDATE: &str = "/api/leads/api/v1/leads/bulk-update/";
-const BULK_ASSIGN: &str = "/api/leads/api/v1/leads/bulk-assign/";
 
 /// Leads of one shape (same fields, same lengths), so that every lead's write costs the
 /// same and the per-lead figures compare exactly.
@@ -52,17 +48,7 @@ async fn seed(app: &TestApp, tenant: crm_domain::TenantId, count: u32) -> Vec<St
         .map(|n| {
             let store = store.clone();
             async move {
-                let input =
-                    LeadInput::parse(&lead_body(n), WriteMode::Create).expect("valid seed lead");
-                let lead = Lead::create(tenant, input, "seed", Utc::now());
-                let audit = AuditEntry::new(
-                    lead.id,
-                    AuditAction::Create,
-                    "seed",
-                    lead.created_at,
-                    Map::new(),
-                );
-                store.create_lead(&lead, &audit).await.expect("seed write");
+                let lead = seed_lead(&store, tenant, &lead_body(n), 0).await;
                 lead.id.to_string()
             }
         })
@@ -112,10 +98,7 @@ fn row(name: &str, s: &Sample) {
 
 #[tokio::main]
 async fn main() {
-    let count: u32 = std::env::var("BENCH_LEADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    let count: u32 = env_number("BENCH_LEADS", 1000);
     // As deployed: a warm instance trusts a tenant's status for TENANT_CACHE_SECONDS.
     let mut config = crm_testkit::test_config();
     config.tenant_cache_ttl = Duration::from_secs(300);
@@ -130,78 +113,55 @@ async fn main() {
     let token = app.token(&tenant, "bench-manager", Role::Manager);
 
     // Warm the tenant cache, so every measured request starts from a warm instance.
-    run(leads
-        .get(&format!("/api/leads/api/v1/leads/{single}/"))
-        .bearer(&token))
-    .await;
+    let single = paths::lead(&single);
+    run(leads.get(&single).bearer(&token)).await;
 
     println!(
         "\n{count} leads in one tenant, each changed by every bulk operation; 16 writes in flight.\n"
     );
     println!("| operation | leads changed | round trips | read units | write units | write units per changed lead | wall ms |");
     println!("|---|---|---|---|---|---|---|");
-    let patch = run(leads
-        .patch(&format!("/api/leads/api/v1/leads/{single}/"))
-        .bearer(&token)
-        .json(json!({"status": "qualified"})))
-    .await;
-    row("PATCH one lead (status)", &patch);
-    let update = run(app
-        .post(BULK_UPDATE)
-        .bearer(&token)
-        .json(json!({"lead_ids": ids, "status": "qualified"})))
+    // The single lead's PATCH, and a bulk route's POST, as the manager.
+    let patch = |body: Value| leads.patch(&single).bearer(&token).json(body);
+    let bulk = |path: &str, body: Value| app.post(path).bearer(&token).json(body);
+    let patch1 = run(patch(json!({"status": "qualified"}))).await;
+    row("PATCH one lead (status)", &patch1);
+    let update = run(bulk(
+        BULK_UPDATE,
+        json!({"lead_ids": ids, "status": "qualified"}),
+    ))
     .await;
     row("bulk-update (status)", &update);
-    let patch2 = run(leads
-        .patch(&format!("/api/leads/api/v1/leads/{single}/"))
-        .bearer(&token)
-        .json(json!({"priority": "high", "source": "event"})))
-    .await;
+    let patch2 = run(patch(json!({"priority": "high", "source": "event"}))).await;
     row("PATCH one lead (priority, source)", &patch2);
-    let keyed = app
-        .post(BULK_UPDATE)
-        .bearer(&token)
-        .header("Idempotency-Key", "bench-1")
-        .json(json!({"lead_ids": ids, "priority": "high", "source": "event"}));
-    let update2 = run(keyed).await;
+    let keyed = || {
+        let body = json!({"lead_ids": ids, "priority": "high", "source": "event"});
+        bulk(BULK_UPDATE, body).header("Idempotency-Key", "bench-1")
+    };
+    let update2 = run(keyed()).await;
     row(
         "bulk-update (priority, source) with Idempotency-Key",
         &update2,
     );
-    let replay = run(app
-        .post(BULK_UPDATE)
-        .bearer(&token)
-        .header("Idempotency-Key", "bench-1")
-        .json(json!({"lead_ids": ids, "priority": "high", "source": "event"})))
-    .await;
+    let replay = run(keyed()).await;
     let replay = Sample {
         changed: 0,
         ..replay
     };
     row("the same request replayed (same key)", &replay);
-    let unchanged = run(app
-        .post(BULK_UPDATE)
-        .bearer(&token)
-        .json(json!({"lead_ids": ids, "status": "qualified"})))
+    let unchanged = run(bulk(
+        BULK_UPDATE,
+        json!({"lead_ids": ids, "status": "qualified"}),
+    ))
     .await;
     row("bulk-update that changes nothing", &unchanged);
-    let patch3 = run(leads
-        .patch(&format!("/api/leads/api/v1/leads/{single}/"))
-        .bearer(&token)
-        .json(json!({"assigned_to": "user-0"})))
-    .await;
+    let patch3 = run(patch(json!({"assigned_to": "user-0"}))).await;
     row("PATCH one lead (assigned_to)", &patch3);
     let assignees: Vec<String> = (0..10).map(|n| format!("user-{n}")).collect();
-    let balanced = run(app
-        .post(BULK_ASSIGN)
-        .bearer(&token)
-        .json(json!({"lead_ids": ids, "assignees": assignees, "strategy": "least_loaded"})))
-    .await;
+    let body = json!({"lead_ids": ids, "assignees": assignees, "strategy": "least_loaded"});
+    let balanced = run(bulk(BULK_ASSIGN, body)).await;
     row("bulk-assign least_loaded over 10 users", &balanced);
-    let rr = run(app
-        .post(BULK_ASSIGN)
-        .bearer(&token)
-        .json(json!({"lead_ids": ids, "assignees": assignees[5..], "strategy": "round_robin"})))
-    .await;
+    let body = json!({"lead_ids": ids, "assignees": assignees[5..], "strategy": "round_robin"});
+    let rr = run(bulk(BULK_ASSIGN, body)).await;
     row("bulk-assign round_robin over 5 users", &rr);
 }
