@@ -11,7 +11,7 @@ use crm_worker::Worker;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::fixtures::{person, with};
+use crate::fixtures::{self, person, with};
 use crate::queues::TestQueues;
 use crate::requests::TestRequest;
 use crate::{dynamodb_client, paths, sqs_client, start_dynamodb, test_config};
@@ -188,7 +188,7 @@ impl TestApp {
         let mut ids = Vec::new();
         for n in 0..count {
             let lead = self.create_lead(token, with(person(n), &extra)).await;
-            ids.push(crate::fixtures::id(&lead));
+            ids.push(fixtures::id(&lead));
         }
         ids
     }
@@ -200,18 +200,22 @@ impl TestApp {
 
     /// PATCHes lead `id` with `change` as `token`, expects 200 and returns the lead.
     pub async fn update_lead(&self, token: &str, id: &str, change: Value) -> Value {
-        let res = self
-            .patch(&paths::lead(id))
+        self.patch(&paths::lead(id))
             .bearer(token)
             .json(change)
-            .send();
-        res.await.expect(200).body
+            .send()
+            .await
+            .expect(200)
+            .body
     }
 
     /// DELETEs lead `id` as `token` and expects 204.
     pub async fn delete_lead(&self, token: &str, id: &str) {
-        let res = self.delete(&paths::lead(id)).bearer(token).send();
-        res.await.expect(204);
+        self.delete(&paths::lead(id))
+            .bearer(token)
+            .send()
+            .await
+            .expect(204);
     }
 
     /// The tenant's dashboard (through the leads function's routes).

@@ -15,12 +15,7 @@ fn given(res: &TestResponse) -> Vec<String> {
 
 #[tokio::test]
 async fn assigns_every_lead_to_one_user_or_to_nobody() {
-    let apps = start().await;
-    let (_, token) = apps.bulk.manager("Acme").await;
-    let ids = apps
-        .leads
-        .create_leads(&token, 3, json!({"assigned_to": "ann"}))
-        .await;
+    let (apps, _, token, ids) = acme_with_leads(3, json!({"assigned_to": "ann"})).await;
     let missing = Uuid::new_v4().to_string();
     let mut request = ids.clone();
     request.insert(1, missing.clone());
@@ -101,9 +96,7 @@ async fn exactly_one_of_assigned_to_and_assignees() {
 
 #[tokio::test]
 async fn round_robin_follows_the_order_of_lead_ids() {
-    let apps = start().await;
-    let (_, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 7, json!({})).await;
+    let (apps, _, token, ids) = acme_with_leads(7, json!({})).await;
     let missing = Uuid::new_v4().to_string();
     let mut request: Vec<String> = ids.iter().rev().cloned().collect();
     request.insert(2, missing);

@@ -22,6 +22,15 @@ pub async fn start() -> Apps {
     Apps { bulk, leads }
 }
 
+/// What most tests start from: both functions, tenant Acme with a manager's token, and
+/// `count` of its leads (`person(n)` with `extra`'s fields), by id in creation order.
+pub async fn acme_with_leads(count: usize, extra: Value) -> (Apps, Tenant, String, Vec<String>) {
+    let apps = start().await;
+    let (tenant, token) = apps.bulk.manager("Acme").await;
+    let ids = apps.leads.create_leads(&token, count, extra).await;
+    (apps, tenant, token, ids)
+}
+
 pub async fn bulk(apps: &Apps, token: &str, path: &str, body: Value) -> TestResponse {
     apps.bulk.post(path).bearer(token).json(body).send().await
 }

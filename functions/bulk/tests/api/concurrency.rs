@@ -6,9 +6,7 @@ use futures::future::join_all;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bulk_updates_and_patches_on_the_same_leads_lose_nothing() {
-    let apps = start().await;
-    let (tenant, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 20, json!({})).await;
+    let (apps, tenant, token, ids) = acme_with_leads(20, json!({})).await;
     let bulk_write = apps.update(
         &token,
         json!({"lead_ids": ids, "status": "qualified", "priority": "urgent"}),
@@ -39,9 +37,7 @@ async fn bulk_updates_and_patches_on_the_same_leads_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_bulk_operations_on_overlapping_leads_both_apply() {
-    let apps = start().await;
-    let (_, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 12, json!({})).await;
+    let (apps, _, token, ids) = acme_with_leads(12, json!({})).await;
     let (a, b) = join(
         apps.update(&token, json!({"lead_ids": ids[..8], "source": "event"})),
         apps.assign(&token, json!({"lead_ids": ids[4..], "assigned_to": "ann"})),

@@ -32,12 +32,7 @@ async fn check_counts(apps: &Apps, token: &str) {
 
 #[tokio::test]
 async fn counters_are_exact_after_bulk_operations() {
-    let apps = start().await;
-    let (_, token) = apps.bulk.manager("Acme").await;
-    let ids = apps
-        .leads
-        .create_leads(&token, 15, json!({"source": "website"}))
-        .await;
+    let (apps, _, token, ids) = acme_with_leads(15, json!({"source": "website"})).await;
     check_counts(&apps, &token).await;
     for change in [
         json!({"lead_ids": ids[..10], "status": "converted", "priority": "high"}),

@@ -15,9 +15,7 @@ fn keyed(apps: &Apps, token: &str, key: &str, path: &str) -> TestRequest {
 
 #[tokio::test]
 async fn a_retry_returns_the_first_answer_and_applies_once() {
-    let apps = start().await;
-    let (tenant, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 3, json!({})).await;
+    let (apps, tenant, token, ids) = acme_with_leads(3, json!({})).await;
     let body = json!({"lead_ids": ids, "status": "contacted"});
     let first = keyed(&apps, &token, "retry-1", BULK_UPDATE)
         .json(body.clone())
@@ -58,9 +56,7 @@ async fn a_retry_returns_the_first_answer_and_applies_once() {
 
 #[tokio::test]
 async fn the_same_key_for_another_request_is_a_409() {
-    let apps = start().await;
-    let (tenant, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 1, json!({})).await;
+    let (apps, tenant, token, ids) = acme_with_leads(1, json!({})).await;
     keyed(&apps, &token, "k", BULK_UPDATE)
         .json(json!({"lead_ids": ids, "status": "lost"}))
         .send()
@@ -100,9 +96,7 @@ async fn the_same_key_for_another_request_is_a_409() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_duplicates_apply_once() {
-    let apps = start().await;
-    let (tenant, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 5, json!({})).await;
+    let (apps, tenant, token, ids) = acme_with_leads(5, json!({})).await;
     let body = json!({"lead_ids": ids, "assignees": ["ann", "bob"], "strategy": "round_robin"});
     let attempts = (0..6).map(|_| {
         keyed(&apps, &token, "once", BULK_ASSIGN)
@@ -136,9 +130,7 @@ async fn concurrent_duplicates_apply_once() {
 
 #[tokio::test]
 async fn a_claimed_unfinished_key_answers_409_in_progress() {
-    let apps = start().await;
-    let (tenant, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 1, json!({})).await;
+    let (apps, tenant, token, ids) = acme_with_leads(1, json!({})).await;
     let body = json!({"lead_ids": ids, "status": "lost"});
     // A request that claimed the key and is still working (or died within the lease).
     let fingerprint =
@@ -191,9 +183,7 @@ async fn keys_are_checked() {
 
 #[tokio::test]
 async fn records_expire_after_a_day() {
-    let apps = start().await;
-    let (tenant, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 1, json!({})).await;
+    let (apps, tenant, token, ids) = acme_with_leads(1, json!({})).await;
     keyed(&apps, &token, "day", BULK_UPDATE)
         .json(json!({"lead_ids": ids, "status": "lost"}))
         .send()
@@ -258,9 +248,7 @@ fn lapsed_claim(fingerprint: String) -> Vec<(&'static str, AttributeValue)> {
 
 #[tokio::test]
 async fn a_lapsed_claim_of_the_same_request_is_taken_over() {
-    let apps = start().await;
-    let (tenant, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 1, json!({})).await;
+    let (apps, tenant, token, ids) = acme_with_leads(1, json!({})).await;
     let body = json!({"lead_ids": ids, "status": "lost"});
     let fingerprint =
         idempotency::fingerprint("manager-1", "bulk-update", body.as_object().unwrap());
@@ -295,9 +283,7 @@ async fn a_lapsed_claim_of_the_same_request_is_taken_over() {
 
 #[tokio::test]
 async fn an_expired_record_frees_its_key_before_dynamodb_deletes_it() {
-    let apps = start().await;
-    let (tenant, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 1, json!({})).await;
+    let (apps, tenant, token, ids) = acme_with_leads(1, json!({})).await;
     plant(
         &apps,
         &tenant,

@@ -4,12 +4,7 @@ use crate::common::*;
 
 #[tokio::test]
 async fn users_and_readonly_get_403_before_anything_is_read() {
-    let apps = start().await;
-    let (tenant, manager) = apps.bulk.manager("Acme").await;
-    let ids = apps
-        .leads
-        .create_leads(&manager, 1, json!({"assigned_to": "user-1"}))
-        .await;
+    let (apps, tenant, manager, ids) = acme_with_leads(1, json!({"assigned_to": "user-1"})).await;
     for role in [Role::User, Role::Readonly] {
         let token = apps.bulk.token(&tenant, "user-1", role);
         for path in [BULK_UPDATE, BULK_ASSIGN] {
@@ -42,12 +37,7 @@ async fn users_and_readonly_get_403_before_anything_is_read() {
 
 #[tokio::test]
 async fn managers_admins_and_owners_may() {
-    let apps = start().await;
-    let (tenant, manager) = apps.bulk.manager("Acme").await;
-    let ids = apps
-        .leads
-        .create_leads(&manager, 1, json!({"assigned_to": "someone-else"}))
-        .await;
+    let (apps, tenant, _, ids) = acme_with_leads(1, json!({"assigned_to": "someone-else"})).await;
     for (role, status) in [
         (Role::Manager, "contacted"),
         (Role::Admin, "qualified"),

@@ -4,9 +4,7 @@ use crate::common::*;
 
 #[tokio::test]
 async fn changes_every_lead_and_reports_each_in_request_order() {
-    let apps = start().await;
-    let (tenant, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 3, json!({})).await;
+    let (apps, tenant, token, ids) = acme_with_leads(3, json!({})).await;
     let res = apps
         .update(
             &token,
@@ -92,42 +90,35 @@ async fn more_than_a_thousand_ids_is_a_400_naming_lead_ids() {
     assert_eq!(res.body["results"].as_array().unwrap().len(), 1000);
 }
 
-#[tokio::test]
-async fn fields_are_validated_exactly_like_a_patch() {
-    let apps = start().await;
-    let (_, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 1, json!({})).await;
-    let bad = json!({"status": "won", "priority": null, "assigned_to": "x".repeat(129)});
+/// A PATCH of the first of `ids` with `bad`, and a bulk-update of `ids` with the same
+/// fields: both 400, with the same errors. Returns them.
+async fn refused_as_a_patch_is(apps: &Apps, token: &str, ids: &[String], bad: Value) -> Value {
     let patch = apps
         .leads
         .patch(&paths::lead(&ids[0]))
-        .bearer(&token)
+        .bearer(token)
         .json(bad.clone())
         .send()
         .await
         .expect(400);
-    let mut body = bad.clone();
-    body["lead_ids"] = json!(ids);
-    let res = apps.update(&token, body).await.expect(400);
+    let bulk_body = with(bad, &json!({ "lead_ids": ids }));
+    let res = apps.update(token, bulk_body).await.expect(400);
     assert_eq!(res.body, patch.body);
+    patch.body
+}
+
+#[tokio::test]
+async fn fields_are_validated_exactly_like_a_patch() {
+    let (apps, _, token, ids) = acme_with_leads(1, json!({})).await;
+    let bad = json!({"status": "won", "priority": null, "assigned_to": "x".repeat(129)});
+    refused_as_a_patch_is(&apps, &token, &ids, bad).await;
     // Nothing was written.
     assert_eq!(apps.leads.lead(&token, &ids[0]).await["version"], 1);
 
     // The original's names, with errors under those names, as a PATCH reports them.
     let bad = json!({"source_id": "not-an-id", "assigned_to_id": ""});
-    let patch = apps
-        .leads
-        .patch(&paths::lead(&ids[0]))
-        .bearer(&token)
-        .json(bad.clone())
-        .send()
-        .await
-        .expect(400);
-    assert!(patch.body["source_id"].is_array(), "{}", patch.text);
-    let mut body = bad;
-    body["lead_ids"] = json!(ids);
-    let res = apps.update(&token, body).await.expect(400);
-    assert_eq!(res.body, patch.body);
+    let errors = refused_as_a_patch_is(&apps, &token, &ids, bad).await;
+    assert!(errors["source_id"].is_array(), "{errors}");
 
     // A source named for the first time is created once, then set by id like any other.
     let res = apps
@@ -214,9 +205,7 @@ async fn malformed_requests_name_their_fields() {
 
 #[tokio::test]
 async fn served_with_and_without_slash_and_under_the_old_name() {
-    let apps = start().await;
-    let (_, token) = apps.bulk.manager("Acme").await;
-    let ids = apps.leads.create_leads(&token, 1, json!({})).await;
+    let (apps, _, token, ids) = acme_with_leads(1, json!({})).await;
     let underscored = paths::underscored(BULK_UPDATE);
     for (path, status) in [
         (paths::bare(BULK_UPDATE), "contacted"),

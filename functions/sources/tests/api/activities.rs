@@ -216,14 +216,7 @@ async fn the_lead_timeline_is_newest_first() {
     for n in 0..5 {
         let mut body = activity(&lead, "note");
         body["title"] = json!(format!("n{n}"));
-        made.push(id(&app
-            .post(ACTIVITIES)
-            .bearer(&token)
-            .json(body)
-            .send()
-            .await
-            .expect(201)
-            .body));
+        made.push(id(&app.create(ACTIVITIES, &token, body).await));
         app.post(ACTIVITIES)
             .bearer(&token)
             .json(activity(&elsewhere, "note"))
@@ -273,14 +266,7 @@ async fn tasks_views_and_filters() {
         ("done", task("follow_up", -3, true)),
         ("plain", activity(&lead, "note")),
     ] {
-        let a = app
-            .post(ACTIVITIES)
-            .bearer(&token)
-            .json(body)
-            .send()
-            .await
-            .expect(201)
-            .body;
+        let a = app.create(ACTIVITIES, &token, body).await;
         ids.insert(name, id(&a));
     }
     let names = |rows: Vec<Value>| -> Vec<&str> {

@@ -11,13 +11,12 @@ async fn note_crud_and_validation() {
     let (_, other) = app.owner("Other").await;
     let lead = id(&apps.leads.create_lead(&token, person(1)).await);
     let note = app
-        .post(NOTES)
-        .bearer(&token)
-        .json(json!({"lead": lead, "content": "Called back"}))
-        .send()
-        .await
-        .expect(201)
-        .body;
+        .create(
+            NOTES,
+            &token,
+            json!({"lead": lead, "content": "Called back"}),
+        )
+        .await;
     assert_eq!(note["is_private"], false);
     assert_eq!(note["user"], "owner-1");
     assert_eq!(note["lead"], lead.as_str());
