@@ -6,12 +6,11 @@
 //! creation to deletion, a tag deleted while a lead has it).
 
 use crm_domain::Role;
+use crm_testkit::paths::{self, LEADS};
 use crm_testkit::{TestApp, TestResponse};
 
 use crate::common::*;
 use crate::recorder::{assert_granted, recorded_function};
-
-const LEADS: &str = "/api/leads/api/v1/leads/";
 
 #[track_caller]
 fn answered(what: &str, res: TestResponse) -> TestResponse {
@@ -51,11 +50,11 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
         format!("{LEADS}?ordering=company&status=new"),
         format!("{LEADS}?search=acme"),
         format!("{LEADS}?source=Web"),
-        format!("{LEADS}dashboard/"),
-        format!("{LEADS}overdue/"),
-        format!("{LEADS}high-priority/"),
-        format!("{LEADS}unassigned/"),
-        format!("{LEADS}{}/", ids[0]),
+        paths::DASHBOARD.to_string(),
+        paths::leads_view("overdue"),
+        paths::leads_view("high-priority"),
+        paths::leads_view("unassigned"),
+        paths::lead(&ids[0]),
         "/health-check/".to_string(),
         "/".to_string(),
     ] {
@@ -64,7 +63,7 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
     answered(
         "patch",
         leads
-            .patch(&format!("{LEADS}{}/", ids[2]))
+            .patch(&paths::lead(&ids[2]))
             .bearer(&manager)
             .json(
                 json!({"email": "other@acme.example", "company": "Other", "source": "Fair",
@@ -76,7 +75,7 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
     answered(
         "delete",
         leads
-            .delete(&format!("{LEADS}{}/", ids[2]))
+            .delete(&paths::lead(&ids[2]))
             .bearer(&owner)
             .send()
             .await,
@@ -85,7 +84,6 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
     // sources: each resource created, listed, read, edited and deleted; an activity (a lead
     // write, and a rescore request) and a note (written only while its lead exists); the
     // activity views; a tag deleted while a lead has it (its membership dropped).
-    const V1: &str = "/api/leads/api/v1";
     let created = |what: &str, res: TestResponse| -> String {
         let res = answered(what, res);
         assert_eq!(res.status, 201, "{what}: {}", res.text);
@@ -94,7 +92,7 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
     let tag = created(
         "create tag",
         sources
-            .post(&format!("{V1}/tags/"))
+            .post(paths::TAGS)
             .bearer(&owner)
             .json(json!({"name": "Hot", "color": "#FF0000"}))
             .send()
@@ -103,61 +101,59 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
     let tagged = answered(
         "tag a lead",
         leads
-            .patch(&format!("{LEADS}{}/", ids[1]))
+            .patch(&paths::lead(&ids[1]))
             .bearer(&manager)
             .json(json!({"tag_ids": [tag]}))
             .send()
             .await,
     );
     assert_eq!(tagged.status, 200, "tag a lead: {}", tagged.text);
-    let mut records = vec![("tags", tag)];
+    let mut records = vec![(paths::TAGS, tag)];
     for (kind, body) in [
-        ("sources", json!({"name": "Trade fair"})),
+        (paths::SOURCES, json!({"name": "Trade fair"})),
         (
-            "custom-fields",
+            paths::CUSTOM_FIELDS,
             json!({"name": "tier", "field_type": "select", "options": ["gold", "silver"]}),
         ),
         (
-            "activities",
+            paths::ACTIVITIES,
             json!({"lead": ids[0], "activity_type": "call", "title": "Discovery call", "description": "Budget and timeline",
                    "scheduled_at": "2030-02-01T09:00:00Z", "is_completed": false}),
         ),
-        ("notes", json!({"lead": ids[0], "content": "Called back"})),
+        (
+            paths::NOTES,
+            json!({"lead": ids[0], "content": "Called back"}),
+        ),
     ] {
         let id = created(
             &format!("create {kind}"),
-            sources
-                .post(&format!("{V1}/{kind}/"))
-                .bearer(&owner)
-                .json(body)
-                .send()
-                .await,
+            sources.post(kind).bearer(&owner).json(body).send().await,
         );
         records.push((kind, id));
     }
     for path in [
-        format!("{V1}/sources/"),
-        format!("{V1}/tags/"),
-        format!("{V1}/custom-fields/"),
-        format!("{V1}/activities/"),
-        format!("{V1}/activities/upcoming/"),
-        format!("{V1}/activities/overdue/"),
-        format!("{LEADS}{}/activities/", ids[0]),
-        format!("{V1}/notes/"),
-        format!("{LEADS}{}/notes/", ids[0]),
+        paths::SOURCES.to_string(),
+        paths::TAGS.to_string(),
+        paths::CUSTOM_FIELDS.to_string(),
+        paths::ACTIVITIES.to_string(),
+        format!("{}upcoming/", paths::ACTIVITIES),
+        format!("{}overdue/", paths::ACTIVITIES),
+        paths::lead_path(&ids[0], "activities"),
+        paths::NOTES.to_string(),
+        paths::lead_path(&ids[0], "notes"),
     ] {
         let res = answered(&path, sources.get(&path).bearer(&manager).send().await);
         assert_eq!(res.status, 200, "{path}: {}", res.text);
     }
     let edits = [
-        ("tags", json!({"name": "Warm"})),
-        ("sources", json!({"name": "Trade show"})),
-        ("custom-fields", json!({"help_text": "Plan"})),
-        ("activities", json!({"is_completed": true})),
-        ("notes", json!({"content": "Edited"})),
+        (paths::TAGS, json!({"name": "Warm"})),
+        (paths::SOURCES, json!({"name": "Trade show"})),
+        (paths::CUSTOM_FIELDS, json!({"help_text": "Plan"})),
+        (paths::ACTIVITIES, json!({"is_completed": true})),
+        (paths::NOTES, json!({"content": "Edited"})),
     ];
     for ((kind, id), (_, edit)) in records.iter().zip(edits) {
-        let path = format!("{V1}/{kind}/{id}/");
+        let path = format!("{kind}{id}/");
         let res = answered(&path, sources.get(&path).bearer(&owner).send().await);
         assert_eq!(res.status, 200, "GET {path}: {}", res.text);
         let res = answered(
@@ -170,7 +166,7 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
     }
 
     // actions: every action, insights read and refresh, settings.
-    let lead = |id: &str, action: &str| format!("{LEADS}{id}/{action}/");
+    let lead = paths::lead_path;
     for (method, path, body) in [
         ("POST", lead(&ids[0], "mark-contacted"), None),
         ("POST", lead(&ids[0], "update-score"), None),
@@ -186,17 +182,13 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
         ),
         ("GET", lead(&ids[1], "ai-insights"), None),
         ("POST", lead(&ids[1], "ai-insights"), None),
-        ("GET", "/api/leads/api/v1/scoring-settings/".into(), None),
-        (
-            "PATCH",
-            "/api/leads/api/v1/scoring-settings/".into(),
-            Some(json!({})),
-        ),
+        ("GET", paths::SCORING_SETTINGS.into(), None),
+        ("PATCH", paths::SCORING_SETTINGS.into(), Some(json!({}))),
     ] {
-        let mut request = actions.request(method, &path).bearer(&owner);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+        let request = actions
+            .request(method, &path)
+            .bearer(&owner)
+            .maybe_json(body);
         answered(&format!("{method} {path}"), request.send().await);
     }
 
@@ -206,7 +198,7 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
     for _ in 0..2 {
         answered(
             "bulk-update",
-            bulk.post(&format!("{LEADS}bulk-update/"))
+            bulk.post(paths::BULK_UPDATE)
                 .bearer(&manager)
                 .header("idempotency-key", "calls-1")
                 .json(json!({"lead_ids": both, "priority": "high", "source": "Referral"}))
@@ -216,26 +208,22 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
     }
     for (path, body) in [
         (
-            "bulk-assign/",
+            paths::BULK_ASSIGN,
             json!({"lead_ids": both, "assignees": ["u1", "u2"], "strategy": "least_loaded"}),
         ),
         (
-            "bulk-assign/",
+            paths::BULK_ASSIGN,
             json!({"lead_ids": both, "assigned_to": null}),
         ),
         (
-            "bulk-tag/",
+            paths::BULK_TAG,
             json!({"lead_ids": both, "add": ["0b6c3f0e-2a4d-4c8e-9f1a-7d5e3b2c1a00"]}),
         ),
-        ("update-scores/", json!({"lead_ids": both})),
+        (paths::UPDATE_SCORES, json!({"lead_ids": both})),
     ] {
         answered(
             path,
-            bulk.post(&format!("{LEADS}{path}"))
-                .bearer(&manager)
-                .json(body)
-                .send()
-                .await,
+            bulk.post(path).bearer(&manager).json(body).send().await,
         );
     }
 

@@ -90,17 +90,9 @@ async fn seeded() -> (TestApp, Tenant, String) {
     );
     app.state.store.create_tenant(&tenant).await.unwrap();
     let seeder = app.token(&tenant, "seeder", Role::Manager);
-    let lead = app
-        .post("/api/leads/api/v1/leads/")
-        .bearer(&seeder)
-        .json(
-            json!({"first_name": "Seed", "last_name": "Lead", "email": "seed@example.com",
-                     "company": "Acme Seed", "job_title": "CTO", "budget": 50000}),
-        )
-        .send()
-        .await
-        .expect(201);
-    let id = lead.body["id"].as_str().unwrap().to_string();
+    let lead = json!({"first_name": "Seed", "last_name": "Lead", "email": "seed@example.com",
+                      "company": "Acme Seed", "job_title": "CTO", "budget": 50000});
+    let id = crm_testkit::fixtures::id(&app.create_lead(&seeder, lead).await);
     (app, tenant, id)
 }
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common::*;
 use crm_domain::Role;
-use crm_testkit::TestApp;
+use crm_testkit::{paths, TestApp};
 
 /// Served by every router that merges `crm_http::health_routes` (so a function
 /// invoked directly answers them), deployed on one function only.
@@ -253,7 +253,7 @@ fn the_local_gateway_routes_every_template_route_to_its_function() {
     }
     // The lead paths the design names: actions under a lead go to actions, the lead itself
     // and the views to leads, bulk operations to bulk.
-    let base = "/api/leads/api/v1/leads";
+    let base = paths::bare(paths::LEADS);
     for (path, function) in [
         (format!("{base}/{EXAMPLE_LEAD_ID}/convert"), "actions"),
         (format!("{base}/{EXAMPLE_LEAD_ID}/convert/"), "actions"),
@@ -263,11 +263,8 @@ fn the_local_gateway_routes_every_template_route_to_its_function() {
         (format!("{base}/bulk-update/"), "bulk"),
         (format!("{base}/{EXAMPLE_LEAD_ID}/activities/"), "sources"),
         (format!("{base}/{EXAMPLE_LEAD_ID}/notes"), "sources"),
-        ("/api/leads/api/v1/activities/upcoming/".into(), "sources"),
-        (
-            format!("/api/leads/api/v1/activities/{EXAMPLE_LEAD_ID}/"),
-            "sources",
-        ),
+        (format!("{}upcoming/", paths::ACTIVITIES), "sources"),
+        (paths::activity(EXAMPLE_LEAD_ID), "sources"),
     ] {
         assert_eq!(
             local_gateway_target(&router, "POST", &path).as_deref(),
@@ -287,7 +284,7 @@ fn the_local_gateway_routes_every_template_route_to_its_function() {
 /// some), the paths the functions list, and path literals from the function's source.
 fn probe_patterns(binary: &str, router: &[(String, String, Vec<String>)]) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = router.iter().map(|(p, _, _)| p.clone()).collect();
-    let base = "/api/leads/api/v1";
+    let base = paths::V1;
     let tails = [
         "leads",
         "leads/{id}",
@@ -383,14 +380,8 @@ async fn check_function_router(binary: &'static str) {
     let (app, calls) = crate::recorder::recorded_function(&creator, build).await;
     let tenant = app.tenant("Routes Co").await;
     let owner = app.token(&tenant, "owner-1", Role::Owner);
-    let lead = creator
-        .post("/api/leads/api/v1/leads/")
-        .bearer(&owner)
-        .json(json!({"first_name": "John", "last_name": "Doe", "email": "john@company.com"}))
-        .send()
-        .await
-        .expect(201);
-    let id = lead.body["id"].as_str().unwrap().to_string();
+    let lead = json!({"first_name": "John", "last_name": "Doe", "email": "john@company.com"});
+    let id = crm_testkit::fixtures::id(&creator.create_lead(&owner, lead).await);
     // A read-only caller: every existing route answers (200, 202, 400, 403, ...) without
     // changing leads, while an unknown route is the router's 404 and a wrong method its 405.
     let reader = app.token(&tenant, "reader", Role::Readonly);

@@ -11,17 +11,13 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use crm_domain::lead::{Lead, LeadInput, WriteMode};
 use crm_domain::Role;
 use crm_store::usage::{measure, Usage};
-use crm_store::{AuditAction, AuditEntry};
+use crm_testkit::fixtures::{env_number, seed_lead};
+use crm_testkit::paths::{self, BULK_ASSIGN, BULK_UPDATE};
 use crm_testkit::{TestApp, TestRequest};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
-
-const BULK_UPDATE: &str = "/api/leads/api/v1/leads/bulk-update/";
-const BULK_ASSIGN: &str = "/api/leads/api/v1/leads/bulk-assign/";
 
 /// Leads of one shape (same fields, same lengths), so that every lead's write costs the
 /// same and the per-lead figures compare exactly.
@@ -52,17 +48,7 @@ async fn seed(app: &TestApp, tenant: crm_domain::TenantId, count: u32) -> Vec<St
         .map(|n| {
             let store = store.clone();
             async move {
-                let input =
-                    LeadInput::parse(&lead_body(n), WriteMode::Create).expect("valid seed lead");
-                let lead = Lead::create(tenant, input, "seed", Utc::now());
-                let audit = AuditEntry::new(
-                    lead.id,
-                    AuditAction::Create,
-                    "seed",
-                    lead.created_at,
-                    Map::new(),
-                );
-                store.create_lead(&lead, &audit).await.expect("seed write");
+                let lead = seed_lead(&store, tenant, &lead_body(n), 0).await;
                 lead.id.to_string()
             }
         })
@@ -112,10 +98,7 @@ fn row(name: &str, s: &Sample) {
 
 #[tokio::main]
 async fn main() {
-    let count: u32 = std::env::var("BENCH_LEADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    let count: u32 = env_number("BENCH_LEADS", 1000);
     // As deployed: a warm instance trusts a tenant's status for TENANT_CACHE_SECONDS.
     let mut config = crm_testkit::test_config();
     config.tenant_cache_ttl = Duration::from_secs(300);
@@ -130,17 +113,14 @@ async fn main() {
     let token = app.token(&tenant, "bench-manager", Role::Manager);
 
     // Warm the tenant cache, so every measured request starts from a warm instance.
-    run(leads
-        .get(&format!("/api/leads/api/v1/leads/{single}/"))
-        .bearer(&token))
-    .await;
+    let lead = paths::lead(&single);
+    run(leads.get(&lead).bearer(&token)).await;
 
     println!(
         "\n{count} leads in one tenant, each changed by every bulk operation; 16 writes in flight.\n"
     );
     println!("| operation | leads changed | round trips | read units | write units | write units per changed lead | wall ms |");
     println!("|---|---|---|---|---|---|---|");
-    let lead = format!("/api/leads/api/v1/leads/{single}/");
     updates(&app, &leads, &token, &ids, &lead).await;
     assignments(&app, &leads, &token, &ids, &lead).await;
 }

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
 use crm_domain::filters::{LeadQuery, View};
-use crm_domain::lead::{Lead, LeadInput, WriteMode};
+use crm_domain::lead::Lead;
 use crm_domain::tenant::Tenant;
 use crm_domain::Role;
 use crm_http::ListQuery;
 use crm_store::usage::{measure, Usage};
-use crm_store::{AuditAction, AuditEntry};
-use crm_testkit::TestApp;
+use crm_testkit::fixtures::{env_number, seed_lead, Rng};
+use crm_testkit::{paths, TestApp};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
 
@@ -86,48 +86,22 @@ const WORDS: [&str; 24] = [
     "Cooper",
 ];
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, n: u32) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % u64::from(n)) as u32
-    }
-    fn weighted<'a>(&mut self, items: &[(&'a str, u32)]) -> &'a str {
-        let total: u32 = items.iter().map(|(_, w)| w).sum();
-        let mut r = self.next(total);
-        for (item, w) in items {
-            if r < *w {
-                return item;
-            }
-            r -= w;
-        }
-        items[0].0
-    }
-}
-
 fn lead_body(n: u32, rng: &mut Rng) -> Map<String, Value> {
-    let company = format!(
-        "{} {}",
-        WORDS[rng.next(24) as usize],
-        WORDS[rng.next(24) as usize]
-    );
+    let company = format!("{} {}", WORDS[rng.next(24)], WORDS[rng.next(24)]);
     let mut body = json!({
         "first_name": format!("First{n}"),
         "last_name": format!("Last{}", rng.next(5000)),
         "email": format!("lead{n}@{}.example", company.to_lowercase().replace(' ', "-")),
         "company": company,
-        "job_title": TITLES[rng.next(6) as usize],
-        "industry": INDUSTRIES[rng.next(6) as usize],
+        "job_title": TITLES[rng.next(6)],
+        "industry": INDUSTRIES[rng.next(6)],
         "status": rng.weighted(&STATUSES),
         "priority": rng.weighted(&PRIORITIES),
         "decision_maker": rng.next(3) == 0,
         "budget": rng.next(200) * 1000,
     });
     if rng.next(10) > 0 {
-        body["source"] = json!(SOURCES[rng.next(8) as usize]);
+        body["source"] = json!(SOURCES[rng.next(8)]);
     }
     if rng.next(100) >= 15 {
         body["assigned_to"] = json!(format!("user{}", rng.next(20)));
@@ -136,7 +110,7 @@ fn lead_body(n: u32, rng: &mut Rng) -> Map<String, Value> {
         body["phone"] = json!(format!("+1 555 {:04}", rng.next(10000)));
     }
     if rng.next(10) < 4 {
-        let days = i64::from(rng.next(60)) - 30;
+        let days = rng.next(60) as i64 - 30;
         body["next_follow_up"] = json!((Utc::now() + Days::days(days)).to_rfc3339());
     }
     body.as_object().unwrap().clone()
@@ -158,17 +132,7 @@ async fn seed(app: &TestApp, tenant: &Tenant, count: u32, seed: u64) {
             let store = store.clone();
             let tenant = tenant.id;
             async move {
-                let input = LeadInput::parse(&body, WriteMode::Create).expect("valid seed lead");
-                let mut lead = Lead::create(tenant, input, "seed", Utc::now());
-                lead.score = score;
-                let audit = AuditEntry::new(
-                    lead.id,
-                    AuditAction::Create,
-                    "seed",
-                    lead.created_at,
-                    Map::new(),
-                );
-                store.create_lead(&lead, &audit).await.expect("seed write");
+                seed_lead(&store, tenant, &body, score).await;
                 if n > 0 && n % 10_000 == 0 {
                     eprintln!("  seeded {n}");
                 }
@@ -193,10 +157,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn run(app: &TestApp, token: &str, method: &str, path: &str, body: Option<Value>) -> Sample {
-    let mut req = app.request(method, path).bearer(token);
-    if let Some(b) = body {
-        req = req.json(b);
-    }
+    let req = app.request(method, path).bearer(token).maybe_json(body);
     let started = Instant::now();
     let (res, usage) = measure(req.send()).await;
     let latency = started.elapsed();
@@ -280,14 +241,6 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// A number from the environment, or `default`.
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// The list reads measured: name, query string and view.
 fn list_reads(created_after: &str) -> Vec<(&'static str, String, Option<View>)> {
     vec![
@@ -318,12 +271,12 @@ fn list_reads(created_after: &str) -> Vec<(&'static str, String, Option<View>)> 
     ]
 }
 
-const LIST: &str = "/api/leads/api/v1/leads/";
+const LIST: &str = paths::LEADS;
 
 #[tokio::main]
 async fn main() {
-    let count: u32 = env_or("BENCH_LEADS", 100_000);
-    let repeats: usize = env_or("BENCH_REPEATS", 20);
+    let count: u32 = env_number("BENCH_LEADS", 100_000);
+    let repeats: usize = env_number("BENCH_REPEATS", 20);
     // As deployed: a warm instance trusts a tenant's status for TENANT_CACHE_SECONDS.
     let mut config = crm_testkit::test_config();
     config.tenant_cache_ttl = Duration::from_secs(30);

@@ -3,29 +3,16 @@
 
 use crate::common::*;
 
-async fn dashboard(apps: &Apps, token: &str) -> Value {
-    apps.leads
-        .get(&format!("{LEADS}dashboard/"))
-        .bearer(token)
-        .send()
-        .await
-        .expect(200)
-        .body
-}
-
 #[tokio::test]
 async fn mark_contacted_moves_a_new_lead_and_stamps_the_contact_dates() {
     let apps = start().await;
-    let tenant = apps.actions.tenant("Acme").await;
-    let owner = apps.actions.token(&tenant, "owner", Role::Owner);
+    let (_, owner) = apps.actions.tenant_with("Acme", "owner", Role::Owner).await;
     let id = create(&apps, &owner, person(1)).await;
-    assert_eq!(dashboard(&apps, &owner).await["new_leads"], 1);
+    assert_eq!(apps.leads.dashboard(&owner).await["new_leads"], 1);
 
     // No body and no content type: the action needs none.
     let first = apps
-        .actions
-        .post(&action_url(&id, "mark-contacted"))
-        .bearer(&owner)
+        .act(&owner, &id, "mark-contacted")
         .send()
         .await
         .expect(200);
@@ -36,13 +23,11 @@ async fn mark_contacted_moves_a_new_lead_and_stamps_the_contact_dates() {
         .unwrap()
         .to_string();
     assert_eq!(first.body["last_contact_date"], first_contact.as_str());
-    assert_eq!(dashboard(&apps, &owner).await["new_leads"], 0);
+    assert_eq!(apps.leads.dashboard(&owner).await["new_leads"], 0);
 
     // Again, through the old name: the first contact stays, the last moves on.
     let again = apps
-        .actions
-        .post(&action_url(&id, "mark_contacted"))
-        .bearer(&owner)
+        .act(&owner, &id, "mark_contacted")
         .send()
         .await
         .expect(200);
@@ -52,16 +37,10 @@ async fn mark_contacted_moves_a_new_lead_and_stamps_the_contact_dates() {
     // A lead further along keeps its status.
     let qualified = create(&apps, &owner, person(2)).await;
     apps.leads
-        .patch(&format!("{LEADS}{qualified}/"))
-        .bearer(&owner)
-        .json(json!({"status": "qualified"}))
-        .send()
-        .await
-        .expect(200);
+        .update_lead(&owner, &qualified, json!({"status": "qualified"}))
+        .await;
     let res = apps
-        .actions
-        .post(&action_url(&qualified, "mark-contacted"))
-        .bearer(&owner)
+        .act(&owner, &qualified, "mark-contacted")
         .send()
         .await
         .expect(200);
@@ -72,25 +51,20 @@ async fn mark_contacted_moves_a_new_lead_and_stamps_the_contact_dates() {
 #[tokio::test]
 async fn convert_records_the_outcome_and_refuses_closed_leads() {
     let apps = start().await;
-    let tenant = apps.actions.tenant("Acme").await;
-    let owner = apps.actions.token(&tenant, "owner", Role::Owner);
+    let (_, owner) = apps.actions.tenant_with("Acme", "owner", Role::Owner).await;
     let id = create(&apps, &owner, person(1)).await;
 
     let bad = apps
-        .actions
-        .post(&action_url(&id, "convert"))
-        .bearer(&owner)
+        .act(&owner, &id, "convert")
         .json(json!({"conversion_value": "lots"}))
         .send()
         .await
         .expect(400);
     assert!(bad.body["conversion_value"].is_array(), "{}", bad.text);
-    assert_eq!(get_lead(&apps, &owner, &id).await["status"], "new");
+    assert_eq!(apps.leads.lead(&owner, &id).await["status"], "new");
 
     let res = apps
-        .actions
-        .post(&action_url(&id, "convert"))
-        .bearer(&owner)
+        .act(&owner, &id, "convert")
         .json(json!({"conversion_value": "1500.5"}))
         .send()
         .await
@@ -98,39 +72,24 @@ async fn convert_records_the_outcome_and_refuses_closed_leads() {
     assert_eq!(res.body["status"], "converted");
     assert_eq!(res.body["conversion_value"], "1500.50");
     assert!(res.body["converted_at"].is_string());
-    let board = dashboard(&apps, &owner).await;
+    let board = apps.leads.dashboard(&owner).await;
     assert_eq!(board["converted_leads"], 1);
     assert_eq!(board["conversion_rate"], 100.0);
 
-    let again = apps
-        .actions
-        .post(&action_url(&id, "convert"))
-        .bearer(&owner)
-        .send()
-        .await
-        .expect(409);
+    let again = apps.act(&owner, &id, "convert").send().await.expect(409);
     assert!(again.body["detail"].as_str().unwrap().contains("converted"));
 
     // A lost lead cannot be converted either; without a value the conversion has none.
     let lost = create(&apps, &owner, person(2)).await;
-    apps.actions
-        .post(&action_url(&lost, "mark-lost"))
-        .bearer(&owner)
+    apps.act(&owner, &lost, "mark-lost")
         .json(json!({"reason": "Went with a competitor"}))
         .send()
         .await
         .expect(200);
-    apps.actions
-        .post(&action_url(&lost, "convert"))
-        .bearer(&owner)
-        .send()
-        .await
-        .expect(409);
+    apps.act(&owner, &lost, "convert").send().await.expect(409);
     let plain = create(&apps, &owner, person(3)).await;
     let res = apps
-        .actions
-        .post(&action_url(&plain, "convert"))
-        .bearer(&owner)
+        .act(&owner, &plain, "convert")
         .json(json!({}))
         .send()
         .await
@@ -141,33 +100,26 @@ async fn convert_records_the_outcome_and_refuses_closed_leads() {
 #[tokio::test]
 async fn mark_lost_needs_a_reason_and_clears_a_conversion() {
     let apps = start().await;
-    let tenant = apps.actions.tenant("Acme").await;
-    let owner = apps.actions.token(&tenant, "owner", Role::Owner);
+    let (_, owner) = apps.actions.tenant_with("Acme", "owner", Role::Owner).await;
     let id = create(&apps, &owner, person(1)).await;
 
     for body in [json!({}), json!({"reason": "  "}), json!({"reason": null})] {
         let res = apps
-            .actions
-            .post(&action_url(&id, "mark-lost"))
-            .bearer(&owner)
+            .act(&owner, &id, "mark-lost")
             .json(body.clone())
             .send()
             .await
             .expect(400);
         assert!(res.body["reason"].is_array(), "{body}: {}", res.text);
     }
-    apps.actions
-        .post(&action_url(&id, "convert"))
-        .bearer(&owner)
+    apps.act(&owner, &id, "convert")
         .json(json!({"conversion_value": "99"}))
         .send()
         .await
         .expect(200);
 
     let res = apps
-        .actions
-        .post(&action_url(&id, "mark_lost"))
-        .bearer(&owner)
+        .act(&owner, &id, "mark_lost")
         .json(json!({"reason": "Budget cut"}))
         .send()
         .await
@@ -176,11 +128,9 @@ async fn mark_lost_needs_a_reason_and_clears_a_conversion() {
     assert_eq!(res.body["lost_reason"], "Budget cut");
     assert_eq!(res.body["converted_at"], Value::Null);
     assert_eq!(res.body["conversion_value"], Value::Null);
-    assert_eq!(dashboard(&apps, &owner).await["converted_leads"], 0);
+    assert_eq!(apps.leads.dashboard(&owner).await["converted_leads"], 0);
 
-    apps.actions
-        .post(&action_url(&id, "mark-lost"))
-        .bearer(&owner)
+    apps.act(&owner, &id, "mark-lost")
         .json(json!({"reason": "Again"}))
         .send()
         .await
@@ -190,8 +140,7 @@ async fn mark_lost_needs_a_reason_and_clears_a_conversion() {
 #[tokio::test]
 async fn actions_follow_the_edit_rule_and_if_match() {
     let apps = start().await;
-    let tenant = apps.actions.tenant("Acme").await;
-    let owner = apps.actions.token(&tenant, "owner", Role::Owner);
+    let (tenant, owner) = apps.actions.tenant_with("Acme", "owner", Role::Owner).await;
     let reader = apps.actions.token(&tenant, "reader", Role::Readonly);
     let user = apps.actions.token(&tenant, "user-1", Role::User);
     let theirs = create(&apps, &owner, {
@@ -203,40 +152,24 @@ async fn actions_follow_the_edit_rule_and_if_match() {
     let free = create(&apps, &owner, person(2)).await;
 
     for action in ["mark-contacted", "convert", "update-score"] {
-        apps.actions
-            .post(&action_url(&free, action))
-            .bearer(&reader)
-            .send()
-            .await
-            .expect(403);
-        apps.actions
-            .post(&action_url(&theirs, action))
-            .bearer(&user)
-            .send()
-            .await
-            .expect(403);
+        apps.act(&reader, &free, action).send().await.expect(403);
+        apps.act(&user, &theirs, action).send().await.expect(403);
     }
-    assert_eq!(get_lead(&apps, &owner, &free).await["version"], 1);
+    assert_eq!(apps.leads.lead(&owner, &free).await["version"], 1);
 
     // A user may act on an unassigned lead.
-    apps.actions
-        .post(&action_url(&free, "mark-contacted"))
-        .bearer(&user)
+    apps.act(&user, &free, "mark-contacted")
         .send()
         .await
         .expect(200);
 
     // If-Match pins the version, as for edits.
-    apps.actions
-        .post(&action_url(&free, "convert"))
-        .bearer(&owner)
+    apps.act(&owner, &free, "convert")
         .header("if-match", "\"1\"")
         .send()
         .await
         .expect(412);
-    apps.actions
-        .post(&action_url(&free, "convert"))
-        .bearer(&owner)
+    apps.act(&owner, &free, "convert")
         .header("if-match", "\"2\"")
         .send()
         .await
@@ -262,7 +195,7 @@ async fn another_tenants_lead_is_not_found_for_every_action() {
     ] {
         let res = apps
             .actions
-            .request(method, &action_url(&id, action))
+            .request(method, &paths::lead_path(&id, action))
             .bearer(&owner_b)
             .json(json!({"reason": "x"}))
             .send()
@@ -270,14 +203,14 @@ async fn another_tenants_lead_is_not_found_for_every_action() {
         assert_eq!(res.status, 404, "{method} {action}: {}", res.text);
         let res = apps
             .actions
-            .request(method, &action_url("not-a-uuid", action))
+            .request(method, &paths::lead_path("not-a-uuid", action))
             .bearer(&owner_a)
             .json(json!({"reason": "x"}))
             .send()
             .await;
         assert_eq!(res.status, 404, "{method} {action} with a malformed id");
     }
-    let lead = get_lead(&apps, &owner_a, &id).await;
+    let lead = apps.leads.lead(&owner_a, &id).await;
     assert_eq!(lead["version"], 1);
     assert_eq!(lead["status"], "new");
 }
@@ -285,8 +218,7 @@ async fn another_tenants_lead_is_not_found_for_every_action() {
 #[tokio::test]
 async fn update_score_scores_now_and_explains_every_factor() {
     let apps = start().await;
-    let tenant = apps.actions.tenant("Acme").await;
-    let owner = apps.actions.token(&tenant, "owner", Role::Owner);
+    let (_, owner) = apps.actions.tenant_with("Acme", "owner", Role::Owner).await;
     let id = create(
         &apps,
         &owner,
@@ -298,12 +230,10 @@ async fn update_score_scores_now_and_explains_every_factor() {
         }),
     )
     .await;
-    assert_eq!(get_lead(&apps, &owner, &id).await["score"], 0);
+    assert_eq!(apps.leads.lead(&owner, &id).await["score"], 0);
 
     let res = apps
-        .actions
-        .post(&action_url(&id, "update-score"))
-        .bearer(&owner)
+        .act(&owner, &id, "update-score")
         .send()
         .await
         .expect(200);
@@ -321,7 +251,7 @@ async fn update_score_scores_now_and_explains_every_factor() {
         assert!(f["points"].as_u64() <= f["max"].as_u64());
     }
 
-    let lead = get_lead(&apps, &owner, &id).await;
+    let lead = apps.leads.lead(&owner, &id).await;
     assert_eq!(lead["score"], score);
     assert_eq!(lead["score_factors"], res.body["score_factors"]);
     assert!(lead["last_scored_at"].is_string());
@@ -331,34 +261,24 @@ async fn update_score_scores_now_and_explains_every_factor() {
     );
 
     // Nothing changed since: scoring again writes nothing.
-    apps.actions
-        .post(&action_url(&id, "update_score"))
-        .bearer(&owner)
+    apps.act(&owner, &id, "update_score")
         .send()
         .await
         .expect(200);
     assert_eq!(
-        get_lead(&apps, &owner, &id).await["version"],
+        apps.leads.lead(&owner, &id).await["version"],
         lead["version"]
     );
 
     // The dashboard's score figures follow the stored score.
-    let board = apps
-        .leads
-        .get(&format!("{LEADS}dashboard/"))
-        .bearer(&owner)
-        .send()
-        .await
-        .expect(200)
-        .body;
+    let board = apps.leads.dashboard(&owner).await;
     assert_eq!(board["average_score"], score as f64);
 }
 
 #[tokio::test]
 async fn the_legacy_model_reproduces_the_original_points() {
     let apps = start().await;
-    let tenant = apps.actions.tenant("Acme").await;
-    let owner = apps.actions.token(&tenant, "owner", Role::Owner);
+    let (_, owner) = apps.actions.tenant_with("Acme", "owner", Role::Owner).await;
     apps.actions
         .patch(SETTINGS)
         .bearer(&owner)
@@ -378,9 +298,7 @@ async fn the_legacy_model_reproduces_the_original_points() {
     )
     .await;
     let res = apps
-        .actions
-        .post(&action_url(&id, "update-score"))
-        .bearer(&owner)
+        .act(&owner, &id, "update-score")
         .send()
         .await
         .expect(200);
@@ -388,16 +306,9 @@ async fn the_legacy_model_reproduces_the_original_points() {
     assert_eq!(res.body["score"], 75, "{}", res.text);
 
     // Converting forces 100 in the original's table.
-    apps.actions
-        .post(&action_url(&id, "convert"))
-        .bearer(&owner)
-        .send()
-        .await
-        .expect(200);
+    apps.act(&owner, &id, "convert").send().await.expect(200);
     let res = apps
-        .actions
-        .post(&action_url(&id, "update-score"))
-        .bearer(&owner)
+        .act(&owner, &id, "update-score")
         .send()
         .await
         .expect(200);

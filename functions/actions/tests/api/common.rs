@@ -1,10 +1,10 @@
-//! Helpers shared by the test modules.
+//! What the test modules share: both functions on one emulator, and the testkit's helpers,
+//! paths and fixtures.
 pub use crm_domain::Role;
-pub use crm_testkit::TestApp;
+pub use crm_testkit::fixtures::*;
+pub use crm_testkit::paths::{self, SCORING_SETTINGS as SETTINGS};
+pub use crm_testkit::{TestApp, TestRequest};
 pub use serde_json::{json, Value};
-
-pub const LEADS: &str = "/api/leads/api/v1/leads/";
-pub const SETTINGS: &str = "/api/leads/api/v1/scoring-settings/";
 
 /// `actions` routes on an app, with a `leads` sibling on the same table for setting up.
 pub struct Apps {
@@ -22,31 +22,16 @@ pub async fn start_with(config: crm_http::config::Config) -> Apps {
     Apps { actions, leads }
 }
 
-pub fn action_url(id: &str, action: &str) -> String {
-    format!("{LEADS}{id}/{action}/")
+impl Apps {
+    /// `action` on lead `id`, POSTed as `token` (with no body unless one is added).
+    pub fn act(&self, token: &str, id: &str, action: &str) -> TestRequest {
+        self.actions
+            .post(&paths::lead_path(id, action))
+            .bearer(token)
+    }
 }
 
 /// Creates a lead through the leads function and returns its id.
 pub async fn create(apps: &Apps, token: &str, body: Value) -> String {
-    let res = apps.leads.post(LEADS).bearer(token).json(body).send().await;
-    assert_eq!(res.status, 201, "{}", res.text);
-    res.body["id"].as_str().unwrap().to_string()
-}
-
-pub async fn get_lead(apps: &Apps, token: &str, id: &str) -> Value {
-    apps.leads
-        .get(&format!("{LEADS}{id}/"))
-        .bearer(token)
-        .send()
-        .await
-        .expect(200)
-        .body
-}
-
-pub fn person(n: usize) -> Value {
-    json!({
-        "first_name": format!("First{n}"),
-        "last_name": format!("Last{n}"),
-        "email": format!("person{n}@example.com"),
-    })
+    id(&apps.leads.create_lead(token, body).await)
 }

@@ -14,7 +14,7 @@ async fn an_undecodable_lead_id_is_a_json_404() {
         "mark-lost",
         "ai-insights",
     ] {
-        let path = action_url("%ff", action);
+        let path = paths::lead_path("%ff", action);
         let method = if action == "ai-insights" {
             "GET"
         } else {

@@ -5,27 +5,21 @@ use crate::common::*;
 #[tokio::test]
 async fn admins_read_and_change_the_scoring_settings() {
     let apps = start().await;
-    let tenant = apps.actions.tenant("Acme").await;
-    let admin = apps.actions.token(&tenant, "admin", Role::Admin);
-    let manager = apps.actions.token(&tenant, "manager", Role::Manager);
+    let actions = &apps.actions;
+    let (tenant, admin) = actions.tenant_with("Acme", "admin", Role::Admin).await;
+    let manager = actions.token(&tenant, "manager", Role::Manager);
 
-    let defaults = apps
-        .actions
-        .get(SETTINGS)
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(defaults.body["model"], "explainable");
-    assert!(defaults.body["title_keywords"].as_array().unwrap().len() > 5);
+    let defaults = actions.read(SETTINGS, &admin).await;
+    assert_eq!(defaults["model"], "explainable");
+    assert!(defaults["title_keywords"].as_array().unwrap().len() > 5);
 
-    apps.actions
+    actions
         .get(SETTINGS)
         .bearer(&manager)
         .send()
         .await
         .expect(403);
-    apps.actions
+    actions
         .patch(SETTINGS)
         .bearer(&manager)
         .json(json!({"model": "legacy"}))
@@ -33,8 +27,7 @@ async fn admins_read_and_change_the_scoring_settings() {
         .await
         .expect(403);
 
-    let bad = apps
-        .actions
+    let bad = actions
         .put(SETTINGS)
         .bearer(&admin)
         .json(json!({"model": "magic", "ideal_industries": "software"}))
@@ -43,8 +36,7 @@ async fn admins_read_and_change_the_scoring_settings() {
         .expect(400);
     assert!(bad.body["model"].is_array() && bad.body["ideal_industries"].is_array());
 
-    let saved = apps
-        .actions
+    let saved = actions
         .patch(SETTINGS)
         .bearer(&admin)
         .json(json!({"ideal_industries": ["Software"], "target_countries": ["DE"]}))
@@ -53,24 +45,11 @@ async fn admins_read_and_change_the_scoring_settings() {
         .expect(200);
     assert_eq!(saved.body["ideal_industries"], json!(["Software"]));
     assert_eq!(saved.body["model"], "explainable");
-    let read = apps
-        .actions
-        .get(SETTINGS)
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(read.body, saved.body);
+    let read = actions.read(SETTINGS, &admin).await;
+    assert_eq!(read, saved.body);
 
     // Another tenant still has the defaults.
-    let other = apps.actions.tenant("Other").await;
-    let other_admin = apps.actions.token(&other, "admin", Role::Admin);
-    let theirs = apps
-        .actions
-        .get(SETTINGS)
-        .bearer(&other_admin)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(theirs.body, defaults.body);
+    let (_, other_admin) = actions.tenant_with("Other", "admin", Role::Admin).await;
+    let theirs = actions.read(SETTINGS, &other_admin).await;
+    assert_eq!(theirs, defaults);
 }

@@ -15,20 +15,14 @@ fn given(res: &TestResponse) -> Vec<String> {
 
 #[tokio::test]
 async fn assigns_every_lead_to_one_user_or_to_nobody() {
-    let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
-    let ids = create_leads(&apps, &token, 3, json!({"assigned_to": "ann"})).await;
+    let (apps, _, token, ids) = acme_with_leads(3, json!({"assigned_to": "ann"})).await;
     let missing = Uuid::new_v4().to_string();
     let mut request = ids.clone();
     request.insert(1, missing.clone());
-    let res = bulk(
-        &apps,
-        &token,
-        BULK_ASSIGN,
-        json!({"lead_ids": request, "assigned_to": "bob"}),
-    )
-    .await
-    .expect(200);
+    let res = apps
+        .assign(&token, json!({"lead_ids": request, "assigned_to": "bob"}))
+        .await
+        .expect(200);
     assert_eq!(res.body["updated_count"], 3);
     assert_eq!(
         outcomes(&res),
@@ -40,39 +34,32 @@ async fn assigns_every_lead_to_one_user_or_to_nobody() {
         ]
     );
     for id in &ids {
-        assert_eq!(get_lead(&apps, &token, id).await["assigned_to"], "bob");
+        assert_eq!(apps.leads.lead(&token, id).await["assigned_to"], "bob");
     }
     // `assigned_to_id` (the original's name) and null: unassigned.
-    let res = bulk(
-        &apps,
-        &token,
-        BULK_ASSIGN,
-        json!({"lead_ids": ids, "assigned_to_id": null}),
-    )
-    .await
-    .expect(200);
-    assert_eq!(res.body["updated_count"], 3);
     let res = apps
-        .leads
-        .get(&format!("{LEADS}unassigned/"))
-        .bearer(&token)
-        .send()
+        .assign(&token, json!({"lead_ids": ids, "assigned_to_id": null}))
         .await
         .expect(200);
-    assert_eq!(res.body["results"].as_array().unwrap().len(), 3);
+    assert_eq!(res.body["updated_count"], 3);
+    let unassigned = apps
+        .leads
+        .read(&paths::leads_view("unassigned"), &token)
+        .await;
+    assert_eq!(unassigned["results"].as_array().unwrap().len(), 3);
 }
 
 #[tokio::test]
 async fn exactly_one_of_assigned_to_and_assignees() {
     let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
+    let (_, token) = apps.bulk.manager("Acme").await;
     let ids = vec![Uuid::new_v4().to_string()];
     let either = json!({"non_field_errors": ["Provide either assigned_to (one user) or assignees (several users), not both."]});
     for body in [
         json!({"lead_ids": ids}),
         json!({"lead_ids": ids, "assigned_to": "a", "assignees": ["b"]}),
     ] {
-        let res = bulk(&apps, &token, BULK_ASSIGN, body).await.expect(400);
+        let res = apps.assign(&token, body).await.expect(400);
         assert_eq!(res.body, either);
     }
     let cases = [
@@ -102,22 +89,20 @@ async fn exactly_one_of_assigned_to_and_assignees() {
         ),
     ];
     for (body, expected) in cases {
-        let res = bulk(&apps, &token, BULK_ASSIGN, body.clone()).await;
+        let res = apps.assign(&token, body.clone()).await;
         assert_eq!((res.status, &res.body), (400, &expected), "{body}");
     }
 }
 
 #[tokio::test]
 async fn round_robin_follows_the_order_of_lead_ids() {
-    let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
-    let ids = create_leads(&apps, &token, 7, json!({})).await;
+    let (apps, _, token, ids) = acme_with_leads(7, json!({})).await;
     let missing = Uuid::new_v4().to_string();
     let mut request: Vec<String> = ids.iter().rev().cloned().collect();
     request.insert(2, missing);
     let body =
         json!({"lead_ids": request, "assignees": ["ann", "bob", "cid"], "strategy": "round_robin"});
-    let res = bulk(&apps, &token, BULK_ASSIGN, body).await.expect(200);
+    let res = apps.assign(&token, body).await.expect(200);
     assert_eq!(res.body["updated_count"], 7);
     // Only leads found take a turn; the missing id gets nobody.
     assert_eq!(
@@ -131,26 +116,25 @@ async fn round_robin_follows_the_order_of_lead_ids() {
         .zip(given(&res))
     {
         if expected != "-" {
-            let lead = get_lead(&apps, &token, r["id"].as_str().unwrap()).await;
+            let lead = apps.leads.lead(&token, r["id"].as_str().unwrap()).await;
             assert_eq!(lead["assigned_to"], expected.as_str());
         }
     }
     // `strategy` defaults to round robin.
-    let res = bulk(
-        &apps,
-        &token,
-        BULK_ASSIGN,
-        json!({"lead_ids": ids[..2], "assignees": ["dan", "eve"]}),
-    )
-    .await
-    .expect(200);
+    let res = apps
+        .assign(
+            &token,
+            json!({"lead_ids": ids[..2], "assignees": ["dan", "eve"]}),
+        )
+        .await
+        .expect(200);
     assert_eq!(given(&res), ["dan", "eve"]);
 }
 
 #[tokio::test]
 async fn least_loaded_gives_each_lead_to_whoever_has_fewest_active_leads() {
     let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
+    let (_, token) = apps.bulk.manager("Acme").await;
     // ann has 4 active leads, bob 1 active (and 3 closed ones, which do not count), cid 0.
     let mut n = 1000;
     for (user, status, count) in [
@@ -164,25 +148,19 @@ async fn least_loaded_gives_each_lead_to_whoever_has_fewest_active_leads() {
             n += 1;
             body["assigned_to"] = json!(user);
             body["status"] = json!(status);
-            apps.leads
-                .post(LEADS)
-                .bearer(&token)
-                .json(body)
-                .send()
-                .await
-                .expect(201);
+            apps.leads.create_lead(&token, body).await;
         }
     }
-    let ids = create_leads(&apps, &token, 6, json!({})).await;
+    let ids = apps.leads.create_leads(&token, 6, json!({})).await;
     let body =
         json!({"lead_ids": ids, "assignees": ["ann", "bob", "cid"], "strategy": "least_loaded"});
-    let res = bulk(&apps, &token, BULK_ASSIGN, body).await.expect(200);
+    let res = apps.assign(&token, body).await.expect(200);
     assert_eq!(res.body["updated_count"], 6);
     // Loads (4, 1, 0): cid, then bob and cid in turn (ties to the earlier), ... until
     // everyone has 4: ann gets none of six.
     assert_eq!(given(&res), ["cid", "bob", "cid", "bob", "cid", "bob"]);
     let mut load: BTreeMap<String, usize> = BTreeMap::new();
-    for lead in all_leads(&apps, &token).await {
+    for lead in all_pages(&apps.leads, &token, &format!("{LEADS}?page_size=100")).await {
         if lead["status"] != "lost" && lead["status"] != "converted" {
             *load
                 .entry(lead["assigned_to"].as_str().unwrap_or("-").to_string())

@@ -1,22 +1,16 @@
-//! Helpers shared by the test modules: the two functions on one emulator, tenants, tokens
-//! and leads.
-#![allow(dead_code)]
+//! What the test modules share: the two functions on one emulator, bulk requests and their
+//! outcomes, and the testkit's helpers, paths and fixtures.
 
 pub use crm_domain::tenant::Tenant;
 pub use crm_domain::Role;
-pub use crm_testkit::{TestApp, TestResponse};
+pub use crm_testkit::fixtures::*;
+pub use crm_testkit::paths::{self, BULK_ASSIGN, BULK_UPDATE, LEADS};
+pub use crm_testkit::{all_pages, TestApp, TestRequest, TestResponse};
 pub use serde_json::{json, Value};
 pub use uuid::Uuid;
 
-pub const LEADS: &str = "/api/leads/api/v1/leads/";
-pub const BULK_UPDATE: &str = "/api/leads/api/v1/leads/bulk-update/";
-pub const BULK_ASSIGN: &str = "/api/leads/api/v1/leads/bulk-assign/";
-
-pub fn lead_url(id: &str) -> String {
-    format!("{LEADS}{id}/")
-}
-
-/// The bulk function, and the leads function on the same emulator and table.
+/// The bulk function, and the leads function on the same emulator and table (leads are
+/// created and read through it, as clients do).
 pub struct Apps {
     pub bulk: TestApp,
     pub leads: TestApp,
@@ -28,65 +22,29 @@ pub async fn start() -> Apps {
     Apps { bulk, leads }
 }
 
-/// A tenant with a manager token (the least role that may run bulk operations).
-pub async fn tenant_manager(apps: &Apps, name: &str) -> (Tenant, String) {
-    let tenant = apps.bulk.tenant(name).await;
-    let token = apps.bulk.token(&tenant, "manager-1", Role::Manager);
-    (tenant, token)
-}
-
-pub fn person(n: usize) -> Value {
-    json!({
-        "first_name": format!("First{n}"),
-        "last_name": format!("Last{n}"),
-        "email": format!("person{n}@example.com"),
-    })
-}
-
-/// Creates `count` leads through the leads function; returns their ids in creation order.
-pub async fn create_leads(apps: &Apps, token: &str, count: usize, extra: Value) -> Vec<String> {
-    let mut ids = Vec::new();
-    for n in 0..count {
-        let mut body = person(n);
-        for (k, v) in extra.as_object().unwrap() {
-            body[k] = v.clone();
-        }
-        let res = apps
-            .leads
-            .post(LEADS)
-            .bearer(token)
-            .json(body)
-            .send()
-            .await
-            .expect(201);
-        ids.push(res.body["id"].as_str().unwrap().to_string());
-    }
-    ids
-}
-
-pub async fn get_lead(apps: &Apps, token: &str, id: &str) -> Value {
-    apps.leads
-        .get(&lead_url(id))
-        .bearer(token)
-        .send()
-        .await
-        .expect(200)
-        .body
+/// What most tests start from: both functions, tenant Acme with a manager's token, and
+/// `count` of its leads (`person(n)` with `extra`'s fields), by id in creation order.
+pub async fn acme_with_leads(count: usize, extra: Value) -> (Apps, Tenant, String, Vec<String>) {
+    let apps = start().await;
+    let (tenant, token) = apps.bulk.manager("Acme").await;
+    let ids = apps.leads.create_leads(&token, count, extra).await;
+    (apps, tenant, token, ids)
 }
 
 pub async fn bulk(apps: &Apps, token: &str, path: &str, body: Value) -> TestResponse {
     apps.bulk.post(path).bearer(token).json(body).send().await
 }
 
-/// The audit entries of a lead (the store's own read: the API exposes no audit yet).
-pub async fn audit_len(apps: &Apps, tenant: &Tenant, id: &str) -> usize {
-    apps.bulk
-        .state
-        .store
-        .lead_audit(tenant.id, id.parse().unwrap())
-        .await
-        .unwrap()
-        .len()
+impl Apps {
+    /// POSTs `body` to bulk-update as `token`.
+    pub async fn update(&self, token: &str, body: Value) -> TestResponse {
+        bulk(self, token, BULK_UPDATE, body).await
+    }
+
+    /// POSTs `body` to bulk-assign as `token`.
+    pub async fn assign(&self, token: &str, body: Value) -> TestResponse {
+        bulk(self, token, BULK_ASSIGN, body).await
+    }
 }
 
 /// `(id, status)` of each result.
@@ -102,22 +60,4 @@ pub fn outcomes(res: &TestResponse) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-/// Every lead of the tenant, following `next` links.
-pub async fn all_leads(apps: &Apps, token: &str) -> Vec<Value> {
-    let mut rows = Vec::new();
-    let mut url = format!("{LEADS}?page_size=100");
-    loop {
-        let res = apps.leads.get(&url).bearer(token).send().await.expect(200);
-        rows.extend(res.body["results"].as_array().unwrap().iter().cloned());
-        match res.body["next"].as_str() {
-            Some(next) => {
-                url = next
-                    .trim_start_matches("https://api.example.com")
-                    .to_string()
-            }
-            None => return rows,
-        }
-    }
 }

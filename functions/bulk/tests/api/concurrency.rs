@@ -6,18 +6,14 @@ use futures::future::join_all;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bulk_updates_and_patches_on_the_same_leads_lose_nothing() {
-    let apps = start().await;
-    let (tenant, token) = tenant_manager(&apps, "Acme").await;
-    let ids = create_leads(&apps, &token, 20, json!({})).await;
-    let bulk_write = bulk(
-        &apps,
+    let (apps, tenant, token, ids) = acme_with_leads(20, json!({})).await;
+    let bulk_write = apps.update(
         &token,
-        BULK_UPDATE,
         json!({"lead_ids": ids, "status": "qualified", "priority": "urgent"}),
     );
     let patches = join_all(ids.iter().map(|id| {
         apps.leads
-            .patch(&lead_url(id))
+            .patch(&paths::lead(id))
             .bearer(&token)
             .json(json!({"phone": "555", "job_title": "CTO"}))
             .send()
@@ -29,40 +25,28 @@ async fn bulk_updates_and_patches_on_the_same_leads_lose_nothing() {
         assert_eq!(p.status, 200, "{}", p.text);
     }
     for id in &ids {
-        let lead = get_lead(&apps, &token, id).await;
+        let lead = apps.leads.lead(&token, id).await;
         assert_eq!(lead["status"], "qualified");
         assert_eq!(lead["priority"], "urgent");
         assert_eq!(lead["phone"], "555");
         assert_eq!(lead["job_title"], "CTO");
         assert_eq!(lead["version"], 3);
-        assert_eq!(audit_len(&apps, &tenant, id).await, 3);
+        assert_eq!(apps.bulk.audit(&tenant, id).await.len(), 3);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_bulk_operations_on_overlapping_leads_both_apply() {
-    let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
-    let ids = create_leads(&apps, &token, 12, json!({})).await;
+    let (apps, _, token, ids) = acme_with_leads(12, json!({})).await;
     let (a, b) = join(
-        bulk(
-            &apps,
-            &token,
-            BULK_UPDATE,
-            json!({"lead_ids": ids[..8], "source": "event"}),
-        ),
-        bulk(
-            &apps,
-            &token,
-            BULK_ASSIGN,
-            json!({"lead_ids": ids[4..], "assigned_to": "ann"}),
-        ),
+        apps.update(&token, json!({"lead_ids": ids[..8], "source": "event"})),
+        apps.assign(&token, json!({"lead_ids": ids[4..], "assigned_to": "ann"})),
     )
     .await;
     assert_eq!(a.expect(200).body["updated_count"], 8);
     assert_eq!(b.expect(200).body["updated_count"], 8);
     for (n, id) in ids.iter().enumerate() {
-        let lead = get_lead(&apps, &token, id).await;
+        let lead = apps.leads.lead(&token, id).await;
         assert_eq!(
             lead["source"]["name"].as_str(),
             (n < 8).then_some("event"),

@@ -4,28 +4,9 @@ use std::collections::BTreeMap;
 
 use crate::common::*;
 
-const STATUSES: [&str; 8] = [
-    "new",
-    "contacted",
-    "qualified",
-    "proposal",
-    "negotiation",
-    "converted",
-    "lost",
-    "unresponsive",
-];
-const PRIORITIES: [&str; 4] = ["low", "medium", "high", "urgent"];
-
 async fn check_counts(apps: &Apps, token: &str) {
-    let leads = all_leads(apps, token).await;
-    let dash = apps
-        .leads
-        .get(&format!("{LEADS}dashboard/"))
-        .bearer(token)
-        .send()
-        .await
-        .expect(200)
-        .body;
+    let leads = all_pages(&apps.leads, token, &format!("{LEADS}?page_size=100")).await;
+    let dash = apps.leads.dashboard(token).await;
     let count =
         |field: &str, value: &str| leads.iter().filter(|l| l[field] == value).count() as u64;
     assert_eq!(dash["total_leads"], leads.len() as u64);
@@ -51,53 +32,26 @@ async fn check_counts(apps: &Apps, token: &str) {
 
 #[tokio::test]
 async fn counters_are_exact_after_bulk_operations() {
-    let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
-    let ids = create_leads(&apps, &token, 15, json!({"source": "website"})).await;
+    let (apps, _, token, ids) = acme_with_leads(15, json!({"source": "website"})).await;
     check_counts(&apps, &token).await;
-    bulk(
-        &apps,
-        &token,
-        BULK_UPDATE,
+    for change in [
         json!({"lead_ids": ids[..10], "status": "converted", "priority": "high"}),
-    )
-    .await
-    .expect(200);
-    check_counts(&apps, &token).await;
-    bulk(
-        &apps,
-        &token,
-        BULK_UPDATE,
         json!({"lead_ids": ids[5..], "status": "lost", "source": "event", "priority": "low"}),
-    )
-    .await
-    .expect(200);
-    check_counts(&apps, &token).await;
-    bulk(
-        &apps,
+    ] {
+        apps.update(&token, change).await.expect(200);
+        check_counts(&apps, &token).await;
+    }
+    apps.update(&token, json!({"lead_ids": ids, "source": null}))
+        .await
+        .expect(200);
+    apps.assign(
         &token,
-        BULK_UPDATE,
-        json!({"lead_ids": ids, "source": null}),
-    )
-    .await
-    .expect(200);
-    bulk(
-        &apps,
-        &token,
-        BULK_ASSIGN,
         json!({"lead_ids": ids, "assignees": ["a", "b"], "strategy": "least_loaded"}),
     )
     .await
     .expect(200);
     check_counts(&apps, &token).await;
-    let dash = apps
-        .leads
-        .get(&format!("{LEADS}dashboard/"))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200)
-        .body;
+    let dash = apps.leads.dashboard(&token).await;
     assert_eq!(dash["by_status"]["converted"], 5);
     assert_eq!(dash["by_status"]["lost"], 10);
     assert_eq!(dash["top_sources"], json!([]));

@@ -4,9 +4,7 @@ use crate::common::*;
 
 #[tokio::test]
 async fn users_and_readonly_get_403_before_anything_is_read() {
-    let apps = start().await;
-    let (tenant, manager) = tenant_manager(&apps, "Acme").await;
-    let ids = create_leads(&apps, &manager, 1, json!({"assigned_to": "user-1"})).await;
+    let (apps, tenant, manager, ids) = acme_with_leads(1, json!({"assigned_to": "user-1"})).await;
     for role in [Role::User, Role::Readonly] {
         let token = apps.bulk.token(&tenant, "user-1", role);
         for path in [BULK_UPDATE, BULK_ASSIGN] {
@@ -30,7 +28,7 @@ async fn users_and_readonly_get_403_before_anything_is_read() {
             assert_eq!(res.status, 403);
         }
     }
-    let lead = get_lead(&apps, &manager, &ids[0]).await;
+    let lead = apps.leads.lead(&manager, &ids[0]).await;
     assert_eq!(
         (lead["status"].as_str(), lead["version"].as_u64()),
         (Some("new"), Some(1))
@@ -39,23 +37,17 @@ async fn users_and_readonly_get_403_before_anything_is_read() {
 
 #[tokio::test]
 async fn managers_admins_and_owners_may() {
-    let apps = start().await;
-    let (tenant, manager) = tenant_manager(&apps, "Acme").await;
-    let ids = create_leads(&apps, &manager, 1, json!({"assigned_to": "someone-else"})).await;
+    let (apps, tenant, _, ids) = acme_with_leads(1, json!({"assigned_to": "someone-else"})).await;
     for (role, status) in [
         (Role::Manager, "contacted"),
         (Role::Admin, "qualified"),
         (Role::Owner, "proposal"),
     ] {
         let token = apps.bulk.token(&tenant, "boss", role);
-        let res = bulk(
-            &apps,
-            &token,
-            BULK_UPDATE,
-            json!({"lead_ids": ids, "status": status}),
-        )
-        .await
-        .expect(200);
+        let res = apps
+            .update(&token, json!({"lead_ids": ids, "status": status}))
+            .await
+            .expect(200);
         assert_eq!(res.body["updated_count"], 1, "{role:?}");
     }
 }

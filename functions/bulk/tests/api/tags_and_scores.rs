@@ -3,20 +3,13 @@
 
 use crate::common::*;
 
-const BULK_TAG: &str = "/api/leads/api/v1/leads/bulk-tag/";
-const UPDATE_SCORES: &str = "/api/leads/api/v1/leads/update-scores/";
-const TAGS: &str = "/api/leads/api/v1/tags/";
+use crm_testkit::paths::{BULK_TAG, UPDATE_SCORES};
 
 async fn new_tag(apps: &Apps, token: &str, name: &str) -> String {
     let sources = apps.bulk.with_function(sources::app);
-    let res = sources
-        .post(TAGS)
-        .bearer(token)
-        .json(json!({"name": name}))
-        .send()
-        .await
-        .expect(201);
-    res.body["id"].as_str().unwrap().to_string()
+    id(&sources
+        .create(paths::TAGS, token, json!({"name": name}))
+        .await)
 }
 
 fn tag_ids(lead: &Value) -> Vec<String> {
@@ -33,18 +26,14 @@ fn tag_ids(lead: &Value) -> Vec<String> {
 #[tokio::test]
 async fn bulk_tag_adds_and_removes_without_touching_other_tags() {
     let apps = start().await;
-    let tenant = apps.bulk.tenant("Acme").await;
-    let admin = apps.bulk.token(&tenant, "admin", Role::Admin);
+    let (_, admin) = apps.bulk.tenant_with("Acme", "admin", Role::Admin).await;
     let hot = new_tag(&apps, &admin, "hot").await;
     let cold = new_tag(&apps, &admin, "cold").await;
     let vip = new_tag(&apps, &admin, "vip").await;
-    let ids = create_leads(
-        &apps,
-        &admin,
-        3,
-        json!({"tag_ids": [vip.clone(), cold.clone()]}),
-    )
-    .await;
+    let ids = apps
+        .leads
+        .create_leads(&admin, 3, json!({"tag_ids": [vip.clone(), cold.clone()]}))
+        .await;
 
     let res = apps
         .bulk
@@ -58,18 +47,15 @@ async fn bulk_tag_adds_and_removes_without_touching_other_tags() {
     let mut expected = vec![hot.clone(), vip.clone()];
     expected.sort();
     for id in &ids {
-        let lead = get_lead(&apps, &admin, id).await;
+        let lead = apps.leads.lead(&admin, id).await;
         assert_eq!(tag_ids(&lead), expected);
     }
     // The tags= filter sees the new memberships (kept in the same transactions).
     let listed = apps
         .leads
-        .get(&format!("{LEADS}?tags={hot}"))
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(listed.body["results"].as_array().unwrap().len(), 3);
+        .read(&format!("{LEADS}?tags={hot}"), &admin)
+        .await;
+    assert_eq!(listed["results"].as_array().unwrap().len(), 3);
 
     // Again: nothing to change.
     let again = apps
@@ -87,12 +73,10 @@ async fn bulk_tag_adds_and_removes_without_touching_other_tags() {
 #[tokio::test]
 async fn bulk_tag_validates_its_tags_and_roles() {
     let apps = start().await;
-    let tenant = apps.bulk.tenant("Acme").await;
-    let admin = apps.bulk.token(&tenant, "admin", Role::Admin);
+    let (tenant, admin) = apps.bulk.tenant_with("Acme", "admin", Role::Admin).await;
     let user = apps.bulk.token(&tenant, "user", Role::User);
-    let ids = create_leads(&apps, &admin, 1, json!({})).await;
-    let other = apps.bulk.tenant("Other").await;
-    let other_admin = apps.bulk.token(&other, "admin", Role::Admin);
+    let ids = apps.leads.create_leads(&admin, 1, json!({})).await;
+    let (_, other_admin) = apps.bulk.tenant_with("Other", "admin", Role::Admin).await;
     let foreign = new_tag(&apps, &other_admin, "theirs").await;
 
     for (body, field) in [
@@ -118,21 +102,20 @@ async fn bulk_tag_validates_its_tags_and_roles() {
         .send()
         .await
         .expect(403);
-    assert_eq!(get_lead(&apps, &admin, &ids[0]).await["version"], 1);
+    assert_eq!(apps.leads.lead(&admin, &ids[0]).await["version"], 1);
 }
 
 #[tokio::test]
 async fn update_scores_rescores_the_found_leads_now() {
     let apps = start().await;
-    let tenant = apps.bulk.tenant("Acme").await;
-    let manager = apps.bulk.token(&tenant, "manager", Role::Manager);
-    let ids = create_leads(
-        &apps,
-        &manager,
-        3,
-        json!({"company": "Acme", "job_title": "CEO"}),
-    )
-    .await;
+    let (_, manager) = apps
+        .bulk
+        .tenant_with("Acme", "manager", Role::Manager)
+        .await;
+    let ids = apps
+        .leads
+        .create_leads(&manager, 3, json!({"company": "Acme", "job_title": "CEO"}))
+        .await;
     let mut asked = ids.clone();
     asked.push(Uuid::new_v4().to_string());
     let res = apps
@@ -147,14 +130,14 @@ async fn update_scores_rescores_the_found_leads_now() {
     assert_eq!(res.body["queued_count"], 0);
     assert_eq!(res.body["results"][3]["status"], "not_found");
     for id in &ids {
-        let lead = get_lead(&apps, &manager, id).await;
+        let lead = apps.leads.lead(&manager, id).await;
         assert!(lead["score"].as_u64().unwrap() > 0);
         assert_eq!(lead["score_model"], "explainable-v1");
     }
     // Nothing changed since: nothing written.
     let again = apps
         .bulk
-        .post("/api/leads/api/v1/leads/update_scores")
+        .post(paths::bare(&paths::underscored(UPDATE_SCORES)))
         .bearer(&manager)
         .json(json!({"lead_ids": ids}))
         .send()
@@ -166,14 +149,16 @@ async fn update_scores_rescores_the_found_leads_now() {
 #[tokio::test]
 async fn update_scores_queues_when_there_is_a_scoring_queue() {
     let queues = crm_testkit::TestQueues::create().await;
-    let bulk = TestApp::start_with(bulk::app, queues.configure(crm_testkit::test_config())).await;
+    let bulk = TestApp::start_with_queues(bulk::app, &queues).await;
     let apps = Apps {
         leads: bulk.with_function(leads::app),
         bulk,
     };
-    let tenant = apps.bulk.tenant("Acme").await;
-    let manager = apps.bulk.token(&tenant, "manager", Role::Manager);
-    let ids = create_leads(&apps, &manager, 12, json!({})).await;
+    let (_, manager) = apps
+        .bulk
+        .tenant_with("Acme", "manager", Role::Manager)
+        .await;
+    let ids = apps.leads.create_leads(&manager, 12, json!({})).await;
     // The creates queued their own requests; the worker handles them first.
     let worker = apps.bulk.worker(None);
     queues

@@ -4,17 +4,14 @@ use crate::common::*;
 
 #[tokio::test]
 async fn changes_every_lead_and_reports_each_in_request_order() {
-    let apps = start().await;
-    let (tenant, token) = tenant_manager(&apps, "Acme").await;
-    let ids = create_leads(&apps, &token, 3, json!({})).await;
-    let res = bulk(
-        &apps,
-        &token,
-        BULK_UPDATE,
-        json!({"lead_ids": ids, "status": "qualified", "priority": "high", "source": "event"}),
-    )
-    .await
-    .expect(200);
+    let (apps, tenant, token, ids) = acme_with_leads(3, json!({})).await;
+    let res = apps
+        .update(
+            &token,
+            json!({"lead_ids": ids, "status": "qualified", "priority": "high", "source": "event"}),
+        )
+        .await
+        .expect(200);
     assert_eq!(res.body["updated_count"], 3);
     let expected: Vec<(String, String)> = ids
         .iter()
@@ -22,41 +19,37 @@ async fn changes_every_lead_and_reports_each_in_request_order() {
         .collect();
     assert_eq!(outcomes(&res), expected);
     for id in &ids {
-        let lead = get_lead(&apps, &token, id).await;
+        let lead = apps.leads.lead(&token, id).await;
         assert_eq!(lead["status"], "qualified");
         assert_eq!(lead["priority"], "high");
         assert_eq!(lead["source"]["name"], "event");
         assert_eq!(lead["version"], 2);
         // One audit entry for the create, one for this change: as a PATCH writes.
-        assert_eq!(audit_len(&apps, &tenant, id).await, 2);
+        assert_eq!(apps.bulk.audit(&tenant, id).await.len(), 2);
     }
     // The same change again writes nothing.
-    let res = bulk(
-        &apps,
-        &token,
-        BULK_UPDATE,
-        json!({"lead_ids": ids, "status": "qualified"}),
-    )
-    .await
-    .expect(200);
+    let res = apps
+        .update(&token, json!({"lead_ids": ids, "status": "qualified"}))
+        .await
+        .expect(200);
     assert_eq!(res.body["updated_count"], 0);
     assert!(outcomes(&res).iter().all(|(_, s)| s == "unchanged"));
-    assert_eq!(get_lead(&apps, &token, &ids[0]).await["version"], 2);
+    assert_eq!(apps.leads.lead(&token, &ids[0]).await["version"], 2);
 }
 
 #[tokio::test]
 async fn foreign_missing_malformed_and_duplicate_ids() {
     let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
-    let (_, other_token) = tenant_manager(&apps, "Other").await;
-    let mine = create_leads(&apps, &token, 2, json!({})).await;
-    let foreign = create_leads(&apps, &other_token, 1, json!({})).await;
+    let (_, token) = apps.bulk.manager("Acme").await;
+    let (_, other_token) = apps.bulk.manager("Other").await;
+    let mine = apps.leads.create_leads(&token, 2, json!({})).await;
+    let foreign = apps.leads.create_leads(&other_token, 1, json!({})).await;
     let missing = Uuid::new_v4().to_string();
     let body = json!({
         "lead_ids": [mine[0], foreign[0], missing, "not-a-uuid", mine[0].to_uppercase(), mine[1], mine[1]],
         "status": "lost",
     });
-    let res = bulk(&apps, &token, BULK_UPDATE, body).await.expect(200);
+    let res = apps.update(&token, body).await.expect(200);
     assert_eq!(res.body["updated_count"], 2);
     assert_eq!(
         outcomes(&res),
@@ -69,7 +62,7 @@ async fn foreign_missing_malformed_and_duplicate_ids() {
         ]
     );
     // The other tenant's lead is untouched.
-    let theirs = get_lead(&apps, &other_token, &foreign[0]).await;
+    let theirs = apps.leads.lead(&other_token, &foreign[0]).await;
     assert_eq!(theirs["status"], "new");
     assert_eq!(theirs["version"], 1);
     // Results carry no error for plain outcomes.
@@ -79,94 +72,76 @@ async fn foreign_missing_malformed_and_duplicate_ids() {
 #[tokio::test]
 async fn more_than_a_thousand_ids_is_a_400_naming_lead_ids() {
     let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
+    let (_, token) = apps.bulk.manager("Acme").await;
     let ids: Vec<String> = (0..1001).map(|_| Uuid::new_v4().to_string()).collect();
-    let res = bulk(
-        &apps,
-        &token,
-        BULK_UPDATE,
-        json!({"lead_ids": ids, "status": "lost"}),
-    )
-    .await
-    .expect(400);
+    let res = apps
+        .update(&token, json!({"lead_ids": ids, "status": "lost"}))
+        .await
+        .expect(400);
     assert_eq!(
         res.body,
         json!({"lead_ids": ["Ensure this field has no more than 1000 elements."]})
     );
     // Exactly 1,000 is fine (none exist here).
-    let res = bulk(
-        &apps,
-        &token,
-        BULK_UPDATE,
-        json!({"lead_ids": ids[..1000], "status": "lost"}),
-    )
-    .await
-    .expect(200);
+    let res = apps
+        .update(&token, json!({"lead_ids": ids[..1000], "status": "lost"}))
+        .await
+        .expect(200);
     assert_eq!(res.body["results"].as_array().unwrap().len(), 1000);
+}
+
+/// A PATCH of the first of `ids` with `bad`, and a bulk-update of `ids` with the same
+/// fields: both 400, with the same errors. Returns them.
+async fn refused_as_a_patch_is(apps: &Apps, token: &str, ids: &[String], bad: Value) -> Value {
+    let patch = apps
+        .leads
+        .patch(&paths::lead(&ids[0]))
+        .bearer(token)
+        .json(bad.clone())
+        .send()
+        .await
+        .expect(400);
+    let bulk_body = with(bad, &json!({ "lead_ids": ids }));
+    let res = apps.update(token, bulk_body).await.expect(400);
+    assert_eq!(res.body, patch.body);
+    patch.body
 }
 
 #[tokio::test]
 async fn fields_are_validated_exactly_like_a_patch() {
-    let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
-    let ids = create_leads(&apps, &token, 1, json!({})).await;
+    let (apps, _, token, ids) = acme_with_leads(1, json!({})).await;
     let bad = json!({"status": "won", "priority": null, "assigned_to": "x".repeat(129)});
-    let patch = apps
-        .leads
-        .patch(&lead_url(&ids[0]))
-        .bearer(&token)
-        .json(bad.clone())
-        .send()
-        .await
-        .expect(400);
-    let mut body = bad.clone();
-    body["lead_ids"] = json!(ids);
-    let res = bulk(&apps, &token, BULK_UPDATE, body).await.expect(400);
-    assert_eq!(res.body, patch.body);
+    refused_as_a_patch_is(&apps, &token, &ids, bad).await;
     // Nothing was written.
-    assert_eq!(get_lead(&apps, &token, &ids[0]).await["version"], 1);
+    assert_eq!(apps.leads.lead(&token, &ids[0]).await["version"], 1);
 
     // The original's names, with errors under those names, as a PATCH reports them.
     let bad = json!({"source_id": "not-an-id", "assigned_to_id": ""});
-    let patch = apps
-        .leads
-        .patch(&lead_url(&ids[0]))
-        .bearer(&token)
-        .json(bad.clone())
-        .send()
-        .await
-        .expect(400);
-    assert!(patch.body["source_id"].is_array(), "{}", patch.text);
-    let mut body = bad;
-    body["lead_ids"] = json!(ids);
-    let res = bulk(&apps, &token, BULK_UPDATE, body).await.expect(400);
-    assert_eq!(res.body, patch.body);
+    let errors = refused_as_a_patch_is(&apps, &token, &ids, bad).await;
+    assert!(errors["source_id"].is_array(), "{errors}");
 
     // A source named for the first time is created once, then set by id like any other.
-    let res = bulk(
-        &apps,
-        &token,
-        BULK_UPDATE,
-        json!({"lead_ids": ids, "source": "webinar", "assigned_to_id": "u7"}),
-    )
-    .await
-    .expect(200);
+    let res = apps
+        .update(
+            &token,
+            json!({"lead_ids": ids, "source": "webinar", "assigned_to_id": "u7"}),
+        )
+        .await
+        .expect(200);
     assert_eq!(res.body["updated_count"], 1);
-    let lead = get_lead(&apps, &token, &ids[0]).await;
+    let lead = apps.leads.lead(&token, &ids[0]).await;
     assert_eq!(lead["source"]["name"], "webinar");
     assert_eq!(lead["assigned_to"], "u7");
     let source_id = lead["source"]["id"].clone();
-    let other = create_leads(&apps, &token, 1, json!({"email": "other@example.com"})).await;
-    bulk(
-        &apps,
-        &token,
-        BULK_UPDATE,
-        json!({"lead_ids": other, "source_id": source_id}),
-    )
-    .await
-    .expect(200);
+    let other = apps
+        .leads
+        .create_leads(&token, 1, json!({"email": "other@example.com"}))
+        .await;
+    apps.update(&token, json!({"lead_ids": other, "source_id": source_id}))
+        .await
+        .expect(200);
     assert_eq!(
-        get_lead(&apps, &token, &other[0]).await["source"]["id"],
+        apps.leads.lead(&token, &other[0]).await["source"]["id"],
         source_id
     );
 }
@@ -174,7 +149,7 @@ async fn fields_are_validated_exactly_like_a_patch() {
 #[tokio::test]
 async fn malformed_requests_name_their_fields() {
     let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
+    let (_, token) = apps.bulk.manager("Acme").await;
     let id = Uuid::new_v4().to_string();
     let cases = [
         (
@@ -207,7 +182,7 @@ async fn malformed_requests_name_their_fields() {
         ),
     ];
     for (body, expected) in cases {
-        let res = bulk(&apps, &token, BULK_UPDATE, body.clone()).await;
+        let res = apps.update(&token, body.clone()).await;
         assert_eq!((res.status, &res.body), (400, &expected), "{body}");
     }
     let res = apps
@@ -230,13 +205,12 @@ async fn malformed_requests_name_their_fields() {
 
 #[tokio::test]
 async fn served_with_and_without_slash_and_under_the_old_name() {
-    let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
-    let ids = create_leads(&apps, &token, 1, json!({})).await;
+    let (apps, _, token, ids) = acme_with_leads(1, json!({})).await;
+    let underscored = paths::underscored(BULK_UPDATE);
     for (path, status) in [
-        ("/api/leads/api/v1/leads/bulk-update", "contacted"),
-        ("/api/leads/api/v1/leads/bulk_update/", "qualified"),
-        ("/api/leads/api/v1/leads/bulk_update", "proposal"),
+        (paths::bare(BULK_UPDATE), "contacted"),
+        (&underscored, "qualified"),
+        (paths::bare(&underscored), "proposal"),
     ] {
         let res = bulk(
             &apps,
@@ -248,43 +222,39 @@ async fn served_with_and_without_slash_and_under_the_old_name() {
         .expect(200);
         assert_eq!(res.body["updated_count"], 1, "{path}");
     }
-    assert_eq!(get_lead(&apps, &token, &ids[0]).await["status"], "proposal");
+    assert_eq!(apps.leads.lead(&token, &ids[0]).await["status"], "proposal");
     for path in bulk::routes().paths() {
-        assert!(path.starts_with("/api/leads/api/v1/leads/"), "{path}");
+        assert!(path.starts_with(LEADS), "{path}");
     }
 }
 
 #[tokio::test]
 async fn side_effects_follow_the_single_lead_rules() {
     let apps = start().await;
-    let (_, token) = tenant_manager(&apps, "Acme").await;
-    let ids = create_leads(
-        &apps,
+    let (_, token) = apps.bulk.manager("Acme").await;
+    let ids = apps
+        .leads
+        .create_leads(
+            &token,
+            1,
+            json!({"status": "converted", "conversion_value": "100.00"}),
+        )
+        .await;
+    assert!(apps.leads.lead(&token, &ids[0]).await["converted_at"].is_string());
+    apps.update(
         &token,
-        1,
-        json!({"status": "converted", "conversion_value": "100.00"}),
-    )
-    .await;
-    assert!(get_lead(&apps, &token, &ids[0]).await["converted_at"].is_string());
-    bulk(
-        &apps,
-        &token,
-        BULK_UPDATE,
         json!({"lead_ids": ids, "status": "qualified", "assigned_to": null}),
     )
     .await
     .expect(200);
-    let lead = get_lead(&apps, &token, &ids[0]).await;
+    let lead = apps.leads.lead(&token, &ids[0]).await;
     // Leaving `converted` clears the outcome, as a PATCH does.
     assert_eq!(lead["converted_at"], Value::Null);
     assert_eq!(lead["conversion_value"], Value::Null);
     // The unassigned view sees it (the index entries moved with the write).
-    let res = apps
+    let unassigned = apps
         .leads
-        .get(&format!("{LEADS}unassigned/"))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(res.body["results"][0]["id"], ids[0].as_str());
+        .read(&paths::leads_view("unassigned"), &token)
+        .await;
+    assert_eq!(unassigned["results"][0]["id"], ids[0].as_str());
 }

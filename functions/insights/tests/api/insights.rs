@@ -7,11 +7,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use crm_app::ai::AiAgentsClient;
 use crm_domain::Role;
-use crm_testkit::{TestApp, TestQueues};
+use crm_testkit::fixtures::id;
+use crm_testkit::{paths, TestApp, TestQueues};
 use crm_worker::Worker;
 use serde_json::{json, Value};
-
-const LEADS: &str = "/api/leads/api/v1/leads/";
 
 /// How the stand-in AI agents service behaves.
 #[derive(Clone, Copy)]
@@ -67,7 +66,7 @@ struct Loop {
 
 async fn start() -> Loop {
     let queues = TestQueues::create().await;
-    let leads = TestApp::start_with(leads::app, queues.configure(crm_testkit::test_config())).await;
+    let leads = TestApp::start_with_queues(leads::app, &queues).await;
     let actions = leads.with_function(actions::app);
     Loop {
         leads,
@@ -89,20 +88,9 @@ impl Loop {
     }
 
     async fn lead(&self, token: &str) -> String {
-        self.leads
-            .post(LEADS)
-            .bearer(token)
-            .json(
-                json!({"first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.example",
-                         "company": "Navy", "job_title": "Director"}),
-            )
-            .send()
-            .await
-            .expect(201)
-            .body["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        let grace = json!({"first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.example",
+                           "company": "Navy", "job_title": "Director"});
+        id(&self.leads.create_lead(token, grace).await)
     }
 }
 
@@ -115,10 +103,9 @@ fn client(url: &str, timeout: Duration) -> AiAgentsClient {
 #[tokio::test]
 async fn insights_are_queued_produced_by_the_ai_service_and_then_served() {
     let l = start().await;
-    let tenant = l.leads.tenant("Acme").await;
-    let owner = l.leads.token(&tenant, "owner", Role::Owner);
+    let (tenant, owner) = l.leads.tenant_with("Acme", "owner", Role::Owner).await;
     let id = l.lead(&owner).await;
-    let url = format!("{LEADS}{id}/ai-insights/");
+    let url = paths::lead_path(&id, "ai-insights");
     let (ai_url, calls) = ai_service(Behaviour::Answer).await;
     let worker = l
         .leads
@@ -134,21 +121,14 @@ async fn insights_are_queued_produced_by_the_ai_service_and_then_served() {
 
     assert_eq!(l.run_insights(&worker).await, 1);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    let ready = l.actions.get(&url).bearer(&owner).send().await.expect(200);
-    assert_eq!(ready.body["generated_by"], "ai-agents");
-    assert_eq!(ready.body["next_best_action"], "Call Grace today");
-    assert_eq!(ready.body["recommendations"][0]["type"], "demo");
+    let ready = l.actions.read(&url, &owner).await;
+    assert_eq!(ready["generated_by"], "ai-agents");
+    assert_eq!(ready["next_best_action"], "Call Grace today");
+    assert_eq!(ready["recommendations"][0]["type"], "demo");
     // The breakdown is the lead's own score card: the worker scored the lead first.
-    let lead = l
-        .leads
-        .get(&format!("{LEADS}{id}/"))
-        .bearer(&owner)
-        .send()
-        .await
-        .expect(200)
-        .body;
-    assert_eq!(ready.body["score_breakdown"], lead["score_factors"]);
-    assert_eq!(ready.body["lead_version"], lead["version"]);
+    let lead = l.leads.lead(&owner, &id).await;
+    assert_eq!(ready["score_breakdown"], lead["score_factors"]);
+    assert_eq!(ready["lead_version"], lead["version"]);
 
     // A redelivered request is answered already: no second call to the service.
     insights::handle(
@@ -166,57 +146,45 @@ async fn insights_are_queued_produced_by_the_ai_service_and_then_served() {
     assert_eq!(forced.body["previous"]["generated_by"], "ai-agents");
     assert_eq!(l.run_insights(&worker).await, 1);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    let renewed = l.actions.get(&url).bearer(&owner).send().await.expect(200);
-    assert_ne!(renewed.body["generated_at"], ready.body["generated_at"]);
+    let renewed = l.actions.read(&url, &owner).await;
+    assert_ne!(renewed["generated_at"], ready["generated_at"]);
 }
 
 #[tokio::test]
 async fn a_failing_or_silent_ai_service_gives_rule_based_insights() {
     let l = start().await;
-    let tenant = l.leads.tenant("Acme").await;
-    let owner = l.leads.token(&tenant, "owner", Role::Owner);
+    let (_, owner) = l.leads.tenant_with("Acme", "owner", Role::Owner).await;
     for (behaviour, timeout) in [
         (Behaviour::Fail, Duration::from_secs(5)),
         (Behaviour::Hang, Duration::from_millis(300)),
     ] {
         let id = l.lead(&owner).await;
-        let url = format!("{LEADS}{id}/ai-insights/");
+        let url = paths::lead_path(&id, "ai-insights");
         let (ai_url, calls) = ai_service(behaviour).await;
         let worker = l.leads.worker(Some(client(&ai_url, timeout)));
         l.actions.get(&url).bearer(&owner).send().await.expect(202);
         assert_eq!(l.run_insights(&worker).await, 1);
         // One retry, then the rules.
         assert_eq!(calls.load(Ordering::SeqCst), 2);
-        let ready = l.actions.get(&url).bearer(&owner).send().await.expect(200);
-        assert_eq!(ready.body["generated_by"], "rules-v1");
-        assert!(!ready.body["recommendations"].as_array().unwrap().is_empty());
-        l.leads
-            .delete(&format!("{LEADS}{id}/"))
-            .bearer(&owner)
-            .send()
-            .await
-            .expect(204);
+        let ready = l.actions.read(&url, &owner).await;
+        assert_eq!(ready["generated_by"], "rules-v1");
+        assert!(!ready["recommendations"].as_array().unwrap().is_empty());
+        l.leads.delete_lead(&owner, &id).await;
     }
 }
 
 #[tokio::test]
 async fn a_request_for_a_deleted_lead_is_done_and_leaves_nothing() {
     let l = start().await;
-    let tenant = l.leads.tenant("Acme").await;
-    let owner = l.leads.token(&tenant, "owner", Role::Owner);
+    let (tenant, owner) = l.leads.tenant_with("Acme", "owner", Role::Owner).await;
     let id = l.lead(&owner).await;
     l.actions
-        .get(&format!("{LEADS}{id}/ai-insights/"))
+        .get(&paths::lead_path(&id, "ai-insights"))
         .bearer(&owner)
         .send()
         .await
         .expect(202);
-    l.leads
-        .delete(&format!("{LEADS}{id}/"))
-        .bearer(&owner)
-        .send()
-        .await
-        .expect(204);
+    l.leads.delete_lead(&owner, &id).await;
     let worker = l.leads.worker(None);
     let rounds = l
         .queues

@@ -54,111 +54,67 @@ async fn bad_credentials_are_401_with_www_authenticate() {
         200
     );
 
-    let mut expired_claims = claims(&tenant);
-    expired_claims["exp"] = json!(chrono::Utc::now().timestamp() - 3600);
-    let mut no_tenant = claims(&tenant);
-    no_tenant.as_object_mut().unwrap().remove("tenant_id");
-    let mut no_role = claims(&tenant);
-    no_role.as_object_mut().unwrap().remove("role");
-    let mut no_exp = claims(&tenant);
-    no_exp.as_object_mut().unwrap().remove("exp");
-    let mut bad_role = claims(&tenant);
-    bad_role["role"] = json!("root");
-    let mut bad_tenant = claims(&tenant);
-    bad_tenant["tenant_id"] = json!("acme");
+    // The claims of a good token with one changed or left out.
+    let changed = |field: &str, value: Value| with(claims(&tenant), &json!({ field: value }));
+    let without = |field: &str| {
+        let mut claims = claims(&tenant);
+        claims.as_object_mut().unwrap().remove(field);
+        claims
+    };
+    let expired_claims = changed("exp", json!(chrono::Utc::now().timestamp() - 3600));
     let hs = json!({"alg": "HS256", "typ": "JWT"});
+    let bearer = |token: String| Some(format!("Bearer {token}"));
+    let signed = |header: &Value, claims: &Value, key: &str| {
+        bearer(hand_signed(header.clone(), claims, key))
+    };
+    let hs384 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS384),
+        &claims(&tenant),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
     let cases: Vec<(&str, Option<String>)> = vec![
         ("missing header", None),
         ("empty", Some(String::new())),
         ("not bearer", Some(format!("Token {good}"))),
         ("garbage", Some("Bearer not.a.jwt".into())),
-        (
-            "expired",
-            Some(format!(
-                "Bearer {}",
-                hand_signed(hs.clone(), &expired_claims, secret)
-            )),
-        ),
+        ("expired", signed(&hs, &expired_claims, secret)),
         (
             "wrong key",
-            Some(format!(
-                "Bearer {}",
-                hand_signed(hs.clone(), &claims(&tenant), "another-secret-entirely-xyz")
-            )),
+            signed(&hs, &claims(&tenant), "another-secret-entirely-xyz"),
         ),
         (
             "alg none",
-            Some(format!(
-                "Bearer {}.{}.",
+            bearer(format!(
+                "{}.{}.",
                 b64(&json!({"alg": "none", "typ": "JWT"})),
                 b64(&claims(&tenant))
             )),
         ),
         (
             "alg none signed",
-            Some(format!(
-                "Bearer {}",
-                hand_signed(json!({"alg": "none"}), &claims(&tenant), secret)
-            )),
+            signed(&json!({"alg": "none"}), &claims(&tenant), secret),
         ),
         // Algorithm confusion: an RS256 header "verified" with the shared secret.
         (
             "RS256 confusion",
-            Some(format!(
-                "Bearer {}",
-                hand_signed(
-                    json!({"alg": "RS256", "typ": "JWT"}),
-                    &claims(&tenant),
-                    secret
-                )
-            )),
+            signed(
+                &json!({"alg": "RS256", "typ": "JWT"}),
+                &claims(&tenant),
+                secret,
+            ),
         ),
-        (
-            "HS384",
-            Some(format!(
-                "Bearer {}",
-                jsonwebtoken::encode(
-                    &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS384),
-                    &claims(&tenant),
-                    &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())
-                )
-                .unwrap()
-            )),
-        ),
-        (
-            "no tenant_id",
-            Some(format!(
-                "Bearer {}",
-                hand_signed(hs.clone(), &no_tenant, secret)
-            )),
-        ),
-        (
-            "no role",
-            Some(format!(
-                "Bearer {}",
-                hand_signed(hs.clone(), &no_role, secret)
-            )),
-        ),
-        (
-            "no exp",
-            Some(format!(
-                "Bearer {}",
-                hand_signed(hs.clone(), &no_exp, secret)
-            )),
-        ),
+        ("HS384", bearer(hs384)),
+        ("no tenant_id", signed(&hs, &without("tenant_id"), secret)),
+        ("no role", signed(&hs, &without("role"), secret)),
+        ("no exp", signed(&hs, &without("exp"), secret)),
         (
             "unknown role",
-            Some(format!(
-                "Bearer {}",
-                hand_signed(hs.clone(), &bad_role, secret)
-            )),
+            signed(&hs, &changed("role", json!("root")), secret),
         ),
         (
             "tenant not a uuid",
-            Some(format!(
-                "Bearer {}",
-                hand_signed(hs.clone(), &bad_tenant, secret)
-            )),
+            signed(&hs, &changed("tenant_id", json!("acme")), secret),
         ),
     ];
     for (name, header) in cases {
@@ -208,7 +164,7 @@ async fn issuer_and_audience_are_checked_when_configured() {
 #[tokio::test]
 async fn tenant_header_must_agree_with_the_token() {
     let app = start().await;
-    let (a, token_a) = tenant_owner(&app, "A").await;
+    let (a, token_a) = app.owner("A").await;
     let b = app.tenant("B").await;
     app.get(LEADS)
         .bearer(&token_a)
@@ -244,7 +200,7 @@ async fn unknown_and_suspended_tenants_are_refused() {
     let token = app.token(&ghost, "u1", Role::Owner);
     app.get(LEADS).bearer(&token).send().await.expect(403);
 
-    let (tenant, token) = tenant_owner(&app, "Acme").await;
+    let (tenant, token) = app.owner("Acme").await;
     app.get(LEADS).bearer(&token).send().await.expect(200);
     app.suspend(&tenant).await;
     let res = app.get(LEADS).bearer(&token).send().await.expect(403);
@@ -260,9 +216,9 @@ async fn unknown_and_suspended_tenants_are_refused() {
 #[tokio::test]
 async fn readonly_reads_but_never_writes() {
     let app = start().await;
-    let (tenant, owner) = tenant_owner(&app, "Acme").await;
-    let lead = create(&app, &owner, john()).await;
-    let url = lead_url(lead["id"].as_str().unwrap());
+    let (tenant, owner) = app.owner("Acme").await;
+    let lead = app.create_lead(&owner, john()).await;
+    let url = paths::lead(id(&lead));
     let ro = app.token(&tenant, "viewer", Role::Readonly);
     app.get(LEADS).bearer(&ro).send().await.expect(200);
     app.get(&url).bearer(&ro).send().await.expect(200);
@@ -277,38 +233,32 @@ async fn readonly_reads_but_never_writes() {
         res.body,
         json!({"detail": "You do not have permission to perform this action."})
     );
-    app.patch(&url)
-        .bearer(&ro)
-        .json(json!({"phone": "1"}))
-        .send()
-        .await
-        .expect(403);
-    app.put(&url)
-        .bearer(&ro)
-        .json(john())
-        .send()
-        .await
-        .expect(403);
-    app.delete(&url).bearer(&ro).send().await.expect(403);
+    for (method, body) in [
+        ("PATCH", Some(json!({"phone": "1"}))),
+        ("PUT", Some(john())),
+        ("DELETE", None),
+    ] {
+        let request = app.request(method, &url).bearer(&ro).maybe_json(body);
+        assert_eq!(request.send().await.status, 403, "{method}");
+    }
     assert_eq!(app.get(&url).bearer(&owner).send().await.body, lead);
 }
 
 #[tokio::test]
 async fn users_edit_only_their_own_or_unassigned_leads() {
     let app = start().await;
-    let (tenant, owner) = tenant_owner(&app, "Acme").await;
+    let (tenant, owner) = app.owner("Acme").await;
     let alice = app.token(&tenant, "alice", Role::User);
-    let unassigned = create(&app, &owner, person(1)).await;
-    let bobs = create(
-        &app,
+    let unassigned = app.create_lead(&owner, person(1)).await;
+    let bobs = app.create_lead(
         &owner,
         json!({"first_name": "B", "last_name": "B", "email": "b@x.example", "assigned_to": "bob"}),
     )
     .await;
-    let url = |l: &Value| lead_url(l["id"].as_str().unwrap());
+    let url = |l: &Value| paths::lead(id(l));
 
     // A user creates leads, for themselves or unassigned, not for others.
-    let own = create(&app, &alice, json!({"first_name": "A", "last_name": "A", "email": "a@x.example", "assigned_to": "alice"})).await;
+    let own = app.create_lead(&alice, json!({"first_name": "A", "last_name": "A", "email": "a@x.example", "assigned_to": "alice"})).await;
     assert_eq!(own["assigned_to"], "alice");
     assert_eq!(own["created_by"], "alice");
     let res = app
@@ -320,48 +270,38 @@ async fn users_edit_only_their_own_or_unassigned_leads() {
         .expect(403);
     assert!(res.body["detail"].as_str().unwrap().contains("managers"));
 
-    app.patch(&url(&unassigned))
-        .bearer(&alice)
-        .json(json!({"phone": "1"}))
-        .send()
-        .await
-        .expect(200);
-    app.patch(&url(&own))
-        .bearer(&alice)
-        .json(json!({"phone": "2"}))
-        .send()
-        .await
-        .expect(200);
-    app.patch(&url(&bobs))
-        .bearer(&alice)
-        .json(json!({"phone": "3"}))
-        .send()
-        .await
-        .expect(403);
-    app.put(&url(&bobs))
-        .bearer(&alice)
-        .json(person(9))
-        .send()
-        .await
-        .expect(403);
-    // Taking an unassigned lead is fine; handing it to someone else is not.
-    app.patch(&url(&unassigned))
-        .bearer(&alice)
-        .json(json!({"assigned_to": "bob"}))
-        .send()
-        .await
-        .expect(403);
-    app.patch(&url(&unassigned))
-        .bearer(&alice)
-        .json(json!({"assigned_to_id": "alice"}))
-        .send()
-        .await
-        .expect(200);
-    app.delete(&url(&own))
-        .bearer(&alice)
-        .send()
-        .await
-        .expect(403);
+    // Alice's edits, in order: her own and unassigned leads, not Bob's. Taking an unassigned
+    // lead is fine; handing it to someone else is not.
+    for (method, lead, body, status) in [
+        ("PATCH", &unassigned, Some(json!({"phone": "1"})), 200),
+        ("PATCH", &own, Some(json!({"phone": "2"})), 200),
+        ("PATCH", &bobs, Some(json!({"phone": "3"})), 403),
+        ("PUT", &bobs, Some(person(9)), 403),
+        (
+            "PATCH",
+            &unassigned,
+            Some(json!({"assigned_to": "bob"})),
+            403,
+        ),
+        (
+            "PATCH",
+            &unassigned,
+            Some(json!({"assigned_to_id": "alice"})),
+            200,
+        ),
+        ("DELETE", &own, None, 403),
+    ] {
+        let request = app
+            .request(method, &url(lead))
+            .bearer(&alice)
+            .maybe_json(body);
+        let res = request.send().await;
+        assert_eq!(
+            res.status, status,
+            "{method} {}: {}",
+            lead["email"], res.text
+        );
+    }
     assert_eq!(
         app.get(&url(&bobs)).bearer(&owner).send().await.body["phone"],
         Value::Null
@@ -371,16 +311,15 @@ async fn users_edit_only_their_own_or_unassigned_leads() {
 #[tokio::test]
 async fn managers_edit_and_assign_any_lead_admins_delete() {
     let app = start().await;
-    let (tenant, owner) = tenant_owner(&app, "Acme").await;
+    let (tenant, owner) = app.owner("Acme").await;
     let manager = app.token(&tenant, "mia", Role::Manager);
     let admin = app.token(&tenant, "adam", Role::Admin);
-    let lead = create(
-        &app,
+    let lead = app.create_lead(
         &owner,
         json!({"first_name": "B", "last_name": "B", "email": "b@x.example", "assigned_to": "bob"}),
     )
     .await;
-    let url = lead_url(lead["id"].as_str().unwrap());
+    let url = paths::lead(id(&lead));
     let res = app
         .patch(&url)
         .bearer(&manager)

@@ -30,9 +30,9 @@ async fn send_event(app: &TestApp, event: Value) -> TestResponse {
 }
 
 async fn three_leads(app: &TestApp) -> String {
-    let (_, token) = tenant_owner(app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     for n in 0..3 {
-        create(app, &token, person(n)).await;
+        app.create_lead(&token, person(n)).await;
     }
     token
 }
@@ -221,7 +221,7 @@ async fn a_token_not_valid_yet_is_401() {
 #[tokio::test]
 async fn an_undecodable_path_id_is_a_json_404() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     for path in [
         format!("{LEADS}%ff/"),
         format!("{LEADS}%ff"),

@@ -5,7 +5,7 @@ use crate::common::*;
 #[tokio::test]
 async fn create_lead_as_in_the_original_curl_example() {
     let app = start().await;
-    let (tenant, token) = tenant_owner(&app, "Acme").await;
+    let (tenant, token) = app.owner("Acme").await;
 
     let res = app
         .post(LEADS)
@@ -44,9 +44,9 @@ async fn create_lead_as_in_the_original_curl_example() {
 #[tokio::test]
 async fn get_put_patch_delete_round_trip() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
-    let lead = create(&app, &token, john()).await;
-    let url = lead_url(lead["id"].as_str().unwrap());
+    let (_, token) = app.owner("Acme").await;
+    let lead = app.create_lead(&token, john()).await;
+    let url = paths::lead(id(&lead));
 
     let got = app.get(&url).bearer(&token).send().await.expect(200);
     assert_eq!(got.body, lead);
@@ -102,43 +102,31 @@ async fn get_put_patch_delete_round_trip() {
 #[tokio::test]
 async fn an_unchanged_update_writes_nothing() {
     let app = start().await;
-    let (tenant, token) = tenant_owner(&app, "Acme").await;
-    let lead = create(&app, &token, john()).await;
-    let id = lead["id"].as_str().unwrap();
+    let (tenant, token) = app.owner("Acme").await;
+    let lead = id(&app.create_lead(&token, john()).await);
     let res = app
-        .patch(&lead_url(id))
-        .bearer(&token)
-        .json(json!({"company": "Acme Corp"}))
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(res.body["version"], 1);
-    let audit = app
-        .state
-        .store
-        .lead_audit(tenant.id, id.parse().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(audit.len(), 1);
+        .update_lead(&token, &lead, json!({"company": "Acme Corp"}))
+        .await;
+    assert_eq!(res["version"], 1);
+    assert_eq!(app.audit(&tenant, &lead).await.len(), 1);
 }
 
 #[tokio::test]
 async fn paths_work_with_and_without_trailing_slash() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
-    let lead = create(&app, &token, john()).await;
-    let id = lead["id"].as_str().unwrap();
-    app.get("/api/leads/api/v1/leads")
+    let (_, token) = app.owner("Acme").await;
+    let lead = paths::lead(id(&app.create_lead(&token, john()).await));
+    app.get(paths::bare(LEADS))
         .bearer(&token)
         .send()
         .await
         .expect(200);
-    app.get(&format!("/api/leads/api/v1/leads/{id}"))
+    app.get(paths::bare(&lead))
         .bearer(&token)
         .send()
         .await
         .expect(200);
-    app.post("/api/leads/api/v1/leads")
+    app.post(paths::bare(LEADS))
         .bearer(&token)
         .json(person(1))
         .send()
@@ -149,10 +137,10 @@ async fn paths_work_with_and_without_trailing_slash() {
 #[tokio::test]
 async fn list_is_newest_first_with_cursor_pagination_both_ways() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     let mut ids = Vec::new();
     for n in 0..7 {
-        ids.push(create(&app, &token, person(n)).await["id"].clone());
+        ids.push(app.create_lead(&token, person(n)).await["id"].clone());
     }
     ids.reverse();
 
@@ -180,33 +168,22 @@ async fn list_is_newest_first_with_cursor_pagination_both_ways() {
     );
 
     let next = first.body["next"].as_str().unwrap();
-    assert!(next.starts_with("https://api.example.com/api/leads/api/v1/leads/?page_size=3&cursor="));
-    let path = next.trim_start_matches("https://api.example.com");
-    let second = app.get(path).bearer(&token).send().await.expect(200);
+    let origin = crm_testkit::requests::ORIGIN;
+    assert!(next.starts_with(&format!("{origin}{LEADS}?page_size=3&cursor=")));
+    let follow = |res: &TestResponse, rel: &str| {
+        let path = res.link(rel).unwrap();
+        app.get(&path).bearer(&token).send()
+    };
+    let second = follow(&first, "next").await.expect(200);
     assert_eq!(page_ids(&second), ids[3..6]);
 
-    let third_path = second.body["next"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("https://api.example.com")
-        .to_string();
-    let third = app.get(&third_path).bearer(&token).send().await.expect(200);
+    let third = follow(&second, "next").await.expect(200);
     assert_eq!(page_ids(&third), ids[6..7]);
     assert_eq!(third.body["next"], Value::Null);
 
-    let back = third.body["previous"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("https://api.example.com")
-        .to_string();
-    let back = app.get(&back).bearer(&token).send().await.expect(200);
+    let back = follow(&third, "previous").await.expect(200);
     assert_eq!(page_ids(&back), ids[3..6]);
-    let back2 = back.body["previous"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("https://api.example.com")
-        .to_string();
-    let back2 = app.get(&back2).bearer(&token).send().await.expect(200);
+    let back2 = follow(&back, "previous").await.expect(200);
     assert_eq!(page_ids(&back2), ids[0..3]);
     assert_eq!(back2.body["previous"], Value::Null);
 }
@@ -214,7 +191,7 @@ async fn list_is_newest_first_with_cursor_pagination_both_ways() {
 #[tokio::test]
 async fn list_parameters_are_validated() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     for (query, field) in [
         ("page_size=0", "page_size"),
         ("page_size=101", "page_size"),
@@ -230,39 +207,20 @@ async fn list_parameters_are_validated() {
             .expect(400);
         assert!(res.body.get(field).is_some(), "{query}: {}", res.text);
     }
-    let res = app
-        .get(&format!("{LEADS}?page_size=100"))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(res.body["results"], json!([]));
+    let res = app.read(&format!("{LEADS}?page_size=100"), &token).await;
+    assert_eq!(res["results"], json!([]));
 }
 
 #[tokio::test]
 async fn every_write_leaves_an_audit_entry() {
     let app = start().await;
-    let (tenant, token) = tenant_owner(&app, "Acme").await;
-    let lead = create(&app, &token, john()).await;
-    let id = lead["id"].as_str().unwrap();
-    app.patch(&lead_url(id))
-        .bearer(&token)
-        .json(json!({"priority": "high"}))
-        .send()
-        .await
-        .expect(200);
-    app.delete(&lead_url(id))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(204);
+    let (tenant, token) = app.owner("Acme").await;
+    let lead = id(&app.create_lead(&token, john()).await);
+    app.update_lead(&token, &lead, json!({"priority": "high"}))
+        .await;
+    app.delete_lead(&token, &lead).await;
 
-    let audit = app
-        .state
-        .store
-        .lead_audit(tenant.id, id.parse().unwrap())
-        .await
-        .unwrap();
+    let audit = app.audit(&tenant, &lead).await;
     let actions: Vec<_> = audit.iter().map(|a| format!("{:?}", a.action)).collect();
     assert_eq!(actions, ["Create", "Update", "Delete"]);
     assert!(audit.iter().all(|a| a.actor == "owner-1"));
@@ -280,23 +238,19 @@ async fn every_write_leaves_an_audit_entry() {
 #[tokio::test]
 async fn deleting_a_lead_frees_its_email() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
-    let lead = create(&app, &token, john()).await;
-    app.delete(&lead_url(lead["id"].as_str().unwrap()))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(204);
-    create(&app, &token, john()).await;
+    let (_, token) = app.owner("Acme").await;
+    let lead = app.create_lead(&token, john()).await;
+    app.delete_lead(&token, &id(&lead)).await;
+    app.create_lead(&token, john()).await;
 }
 
 #[tokio::test]
 async fn changing_email_moves_the_uniqueness_guard() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
-    let lead = create(&app, &token, john()).await;
-    let other = create(&app, &token, person(1)).await;
-    let url = lead_url(lead["id"].as_str().unwrap());
+    let (_, token) = app.owner("Acme").await;
+    let lead = app.create_lead(&token, john()).await;
+    let other = app.create_lead(&token, person(1)).await;
+    let url = paths::lead(id(&lead));
     // Taken by the other lead (case-insensitively): refused, nothing changed.
     let res = app
         .patch(&url)
@@ -305,10 +259,7 @@ async fn changing_email_moves_the_uniqueness_guard() {
         .send()
         .await
         .expect(400);
-    assert_eq!(
-        res.body,
-        json!({"email": ["lead with this email already exists."]})
-    );
+    assert_eq!(res.body, email_taken());
     assert_eq!(
         app.get(&url).bearer(&token).send().await.body["email"],
         "john@company.com"
@@ -320,17 +271,17 @@ async fn changing_email_moves_the_uniqueness_guard() {
         .send()
         .await
         .expect(200);
-    create(&app, &token, john()).await;
+    app.create_lead(&token, john()).await;
     let _ = other;
 }
 
 #[tokio::test]
 async fn http_contract_errors_are_drf_shaped() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
 
     let res = app
-        .get("/api/leads/api/v1/nothing/")
+        .get(&format!("{}/nothing/", paths::V1))
         .bearer(&token)
         .send()
         .await
@@ -338,7 +289,7 @@ async fn http_contract_errors_are_drf_shaped() {
     assert_eq!(res.body, json!({"detail": "Not found."}));
 
     let res = app
-        .get(&lead_url("not-a-uuid"))
+        .get(&paths::lead("not-a-uuid"))
         .bearer(&token)
         .send()
         .await
@@ -351,35 +302,26 @@ async fn http_contract_errors_are_drf_shaped() {
         json!({"detail": "Method \"DELETE\" not allowed."})
     );
 
-    let res = app
-        .post(LEADS)
-        .bearer(&token)
-        .raw_body("text/plain", "first_name=John")
-        .send()
-        .await
-        .expect(415);
+    let post = |content_type: &str, body: &str| {
+        app.post(LEADS)
+            .bearer(&token)
+            .raw_body(content_type, body)
+            .send()
+    };
+    let res = post("text/plain", "first_name=John").await.expect(415);
     assert_eq!(
         res.body,
         json!({"detail": "Unsupported media type \"text/plain\" in request."})
     );
 
-    let res = app
-        .post(LEADS)
-        .bearer(&token)
-        .raw_body("application/json", "{\"first_name\": ")
-        .send()
-        .await
-        .expect(400);
+    let json_body = "application/json";
+    let res = post(json_body, "{\"first_name\": ").await.expect(400);
     assert!(res.body["detail"]
         .as_str()
         .unwrap()
         .starts_with("JSON parse error"));
 
-    let res = app
-        .post(LEADS)
-        .bearer(&token)
-        .json(json!([1, 2]))
-        .send()
+    let res = post(json_body, &json!([1, 2]).to_string())
         .await
         .expect(400);
     assert_eq!(
@@ -388,11 +330,7 @@ async fn http_contract_errors_are_drf_shaped() {
     );
 
     let huge = "x".repeat(crm_http::config::DEFAULT_MAX_BODY_BYTES + 1);
-    let res = app
-        .post(LEADS)
-        .bearer(&token)
-        .json(json!({"notes": huge}))
-        .send()
+    let res = post(json_body, &json!({"notes": huge}).to_string())
         .await
         .expect(413);
     assert!(res.body["detail"].as_str().unwrap().contains("larger than"));
@@ -401,7 +339,7 @@ async fn http_contract_errors_are_drf_shaped() {
 #[tokio::test]
 async fn responses_carry_security_headers_and_a_request_id() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     let request = app.get(LEADS).bearer(&token);
     let event = request.event();
     let res = request.send().await.expect(200);

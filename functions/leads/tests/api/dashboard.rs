@@ -4,9 +4,6 @@
 use std::collections::BTreeMap;
 
 use crate::common::*;
-use chrono::Utc;
-use crm_domain::lead::Lead;
-use crm_store::{AuditAction, AuditEntry};
 use futures::future::join_all;
 
 const SOURCES: [&str; 7] = [
@@ -18,18 +15,6 @@ const SOURCES: [&str; 7] = [
     "cold call",
     "webinar",
 ];
-
-/// A small deterministic generator, so failures replay.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
-    }
-}
 
 fn recount(leads: &[Value]) -> Value {
     let total = leads.len() as i64;
@@ -76,29 +61,21 @@ fn recount(leads: &[Value]) -> Value {
 #[tokio::test]
 async fn an_empty_tenant_has_a_zero_dashboard() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
-    let res = app
-        .get(&format!("{LEADS}dashboard/"))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(res.body, recount(&[]));
+    let (_, token) = app.owner("Acme").await;
+    let dashboard = app.dashboard(&token).await;
+    assert_eq!(dashboard, recount(&[]));
     // The old deployment's name answers the same.
     let old = app
-        .get(&format!("{LEADS}dashboard_stats/"))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(old.body, res.body);
+        .read(&paths::leads_view("dashboard_stats"), &token)
+        .await;
+    assert_eq!(old, dashboard);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn counts_stay_exact_under_random_concurrent_writes() {
     let app = start().await;
-    let (tenant, token) = tenant_owner(&app, "Acme").await;
-    let (_, other) = tenant_owner(&app, "Other").await;
+    let (tenant, token) = app.owner("Acme").await;
+    let (_, other) = app.owner("Other").await;
     let mut rng = Rng(42);
     let mut ids: Vec<String> = Vec::new();
     let mut next_email = 0;
@@ -133,7 +110,7 @@ async fn counts_stay_exact_under_random_concurrent_writes() {
                     let body = json!({"status": STATUSES[rng.next(8)], "priority": PRIORITIES[rng.next(4)], "source": if rng.next(3) == 0 { Value::Null } else { json!(SOURCES[rng.next(7)]) }});
                     ops.push(tokio::spawn(async move {
                         let res = app
-                            .patch(&lead_url(&id))
+                            .patch(&paths::lead(&id))
                             .bearer(&token)
                             .json(body)
                             .send()
@@ -145,7 +122,7 @@ async fn counts_stay_exact_under_random_concurrent_writes() {
                     let id = ids[rng.next(ids.len())].clone();
                     ops.push(tokio::spawn(async move {
                         let res = app
-                            .patch(&lead_url(&id))
+                            .patch(&paths::lead(&id))
                             .bearer(&token)
                             .json(json!({"status": "converted", "conversion_value": 500}))
                             .send()
@@ -161,24 +138,14 @@ async fn counts_stay_exact_under_random_concurrent_writes() {
                         let store = &app.state.store;
                         let uuid = id.parse().unwrap();
                         if let Some(before) = store.get_lead(tenant.id, uuid).await.unwrap() {
-                            let mut after: Lead = before.clone();
-                            after.score = score;
-                            after.version += 1;
-                            let audit = AuditEntry::new(
-                                uuid,
-                                AuditAction::Update,
-                                "scorer",
-                                Utc::now(),
-                                Lead::diff(Some(&before), Some(&after)),
-                            );
-                            let _ = store.update_lead(&before, &after, &audit).await;
+                            let _ = rescore(store, &before, score).await;
                         }
                     }));
                 }
                 _ => {
                     let id = ids.remove(rng.next(ids.len()));
                     ops.push(tokio::spawn(async move {
-                        let res = app.delete(&lead_url(&id)).bearer(&token).send().await;
+                        let res = app.delete(&paths::lead(&id)).bearer(&token).send().await;
                         assert!(res.status == 204 || res.status == 404, "{}", res.text);
                     }));
                 }
@@ -190,35 +157,16 @@ async fn counts_stay_exact_under_random_concurrent_writes() {
         ids = all_pages(&app, &token, &format!("{LEADS}?page_size=100"))
             .await
             .iter()
-            .map(|r| r["id"].as_str().unwrap().to_string())
+            .map(id)
             .collect();
     }
     let rows = all_pages(&app, &token, &format!("{LEADS}?page_size=100")).await;
     let mut leads = Vec::new();
     for row in &rows {
-        leads.push(
-            app.get(&lead_url(row["id"].as_str().unwrap()))
-                .bearer(&token)
-                .send()
-                .await
-                .expect(200)
-                .body,
-        );
+        leads.push(app.lead(&token, &id(row)).await);
     }
     assert!(leads.len() > 10, "the run kept some leads");
-    let dashboard = app
-        .get(&format!("{LEADS}dashboard/"))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(dashboard.body, recount(&leads));
+    assert_eq!(app.dashboard(&token).await, recount(&leads));
     // The other tenant's dashboard knows nothing of it.
-    let theirs = app
-        .get(&format!("{LEADS}dashboard/"))
-        .bearer(&other)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(theirs.body, recount(&[]));
+    assert_eq!(app.dashboard(&other).await, recount(&[]));
 }

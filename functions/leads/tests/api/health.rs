@@ -47,7 +47,7 @@ async fn deep_check_is_503_when_the_table_is_unreachable() {
 #[tokio::test]
 async fn requests_fail_cleanly_when_the_table_is_missing() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     app.dynamodb()
         .delete_table()
         .table_name(crm_testkit::TABLE)

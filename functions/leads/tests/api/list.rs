@@ -5,8 +5,6 @@ use std::cmp::Ordering;
 
 use crate::common::*;
 use chrono::{DateTime, Duration, Utc};
-use crm_domain::lead::Lead;
-use crm_store::{AuditAction, AuditEntry};
 use uuid::Uuid;
 
 type Predicate = Box<dyn Fn(&Value) -> bool>;
@@ -70,17 +68,7 @@ fn seed_body(n: usize) -> Value {
 async fn set_score(app: &TestApp, tenant: &crm_domain::tenant::Tenant, id: Uuid, score: u8) {
     let store = &app.state.store;
     let before = store.get_lead(tenant.id, id).await.unwrap().unwrap();
-    let mut after: Lead = before.clone();
-    after.score = score;
-    after.version += 1;
-    let audit = AuditEntry::new(
-        id,
-        AuditAction::Update,
-        "scorer",
-        Utc::now(),
-        Lead::diff(Some(&before), Some(&after)),
-    );
-    store.update_lead(&before, &after, &audit).await.unwrap();
+    rescore(store, &before, score).await.unwrap();
 }
 
 struct Seeded {
@@ -93,10 +81,10 @@ struct Seeded {
 
 async fn seed(count: usize) -> Seeded {
     let app = start().await;
-    let (tenant, token) = tenant_owner(&app, "Acme").await;
-    let (_, other_token) = tenant_owner(&app, "Other").await;
+    let (tenant, token) = app.owner("Acme").await;
+    let (_, other_token) = app.owner("Other").await;
     for n in 0..count {
-        let lead = create(&app, &token, seed_body(n)).await;
+        let lead = app.create_lead(&token, seed_body(n)).await;
         let score = ((n * 37) % 101) as u8;
         set_score(
             &app,
@@ -106,20 +94,12 @@ async fn seed(count: usize) -> Seeded {
         )
         .await;
         // The other tenant holds look-alike leads that must never show up.
-        create(&app, &other_token, seed_body(n)).await;
+        app.create_lead(&other_token, seed_body(n)).await;
     }
     let mut leads = Vec::new();
     let ids: Vec<Value> = all_pages(&app, &token, &format!("{LEADS}?page_size=100")).await;
     for row in ids {
-        let id = row["id"].as_str().unwrap();
-        leads.push(
-            app.get(&lead_url(id))
-                .bearer(&token)
-                .send()
-                .await
-                .expect(200)
-                .body,
-        );
+        leads.push(app.lead(&token, &id(&row)).await);
     }
     assert_eq!(leads.len(), count);
     Seeded {
@@ -132,9 +112,7 @@ async fn seed(count: usize) -> Seeded {
 }
 
 fn ids(rows: &[Value]) -> Vec<String> {
-    rows.iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect()
+    rows.iter().map(id).collect()
 }
 
 fn s<'a>(l: &'a Value, f: &str) -> Option<&'a str> {
@@ -173,10 +151,7 @@ async fn check(
 ) {
     let mut want: Vec<&Value> = seeded.leads.iter().filter(|l| expected(l)).collect();
     want.sort_by(|a, b| order(a, b));
-    let want: Vec<String> = want
-        .iter()
-        .map(|l| l["id"].as_str().unwrap().to_string())
-        .collect();
+    let want: Vec<String> = want.iter().copied().map(id).collect();
     let got = all_pages(
         &seeded.app,
         &seeded.token,
@@ -432,9 +407,7 @@ async fn orderings_views_and_search_match_a_recount() {
         .await;
         assert_eq!(
             ids(&got),
-            want.iter()
-                .map(|l| l["id"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>(),
+            want.iter().copied().map(id).collect::<Vec<_>>(),
             "{view}"
         );
         let theirs = all_pages(&seeded.app, &seeded.other_token, &format!("{LEADS}{view}")).await;
@@ -479,7 +452,7 @@ async fn orderings_views_and_search_match_a_recount() {
                 let w = words(l);
                 terms.iter().all(|t| w.iter().any(|x| x.starts_with(t)))
             })
-            .map(|l| l["id"].as_str().unwrap().to_string())
+            .map(id)
             .collect();
         let got = all_pages(
             &seeded.app,
@@ -527,21 +500,13 @@ async fn paging_is_stable_under_concurrent_inserts_and_backwards() {
         pages.push(res.body.clone());
         seen.extend(ids(res.body["results"].as_array().unwrap()));
         // Someone adds leads between our page reads (score 0, newest).
-        create(app, &seeded.token, person(1000 + n)).await;
-        match res.body["next"].as_str() {
-            Some(next) => {
-                url = next
-                    .trim_start_matches("https://api.example.com")
-                    .to_string()
-            }
+        app.create_lead(&seeded.token, person(1000 + n)).await;
+        match res.link("next") {
+            Some(next) => url = next,
             None => break,
         }
     }
-    let originals: Vec<String> = seeded
-        .leads
-        .iter()
-        .map(|l| l["id"].as_str().unwrap().to_string())
-        .collect();
+    let originals: Vec<String> = seeded.leads.iter().map(id).collect();
     for id in &originals {
         assert_eq!(
             seen.iter().filter(|s| *s == id).count(),
@@ -551,20 +516,11 @@ async fn paging_is_stable_under_concurrent_inserts_and_backwards() {
     }
     // Going back from the last page returns the pages before it.
     let last = pages.last().unwrap();
-    let previous = last["previous"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("https://api.example.com")
-        .to_string();
-    let back = app
-        .get(&previous)
-        .bearer(&seeded.token)
-        .send()
-        .await
-        .expect(200);
+    let previous = link(last, "previous").unwrap();
+    let back = app.read(&previous, &seeded.token).await;
     let before_last = &pages[pages.len() - 2];
     assert_eq!(
-        ids(back.body["results"].as_array().unwrap()),
+        ids(back["results"].as_array().unwrap()),
         ids(before_last["results"].as_array().unwrap())
     );
 }
@@ -572,7 +528,7 @@ async fn paging_is_stable_under_concurrent_inserts_and_backwards() {
 #[tokio::test]
 async fn bad_filters_are_400_naming_the_parameter() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     for (query, field) in [
         ("colour=red", "colour"),
         ("status=won", "status"),
@@ -614,8 +570,7 @@ async fn cursors_are_bound_to_their_query_and_tenant() {
     let app = &seeded.app;
     for query in ["?page_size=2&status=new,contacted,qualified,proposal,negotiation,converted,lost,unresponsive", "high-priority/?page_size=1", "?page_size=1&search=ann", "?page_size=2&ordering=company"] {
         let res = app.get(&format!("{LEADS}{query}")).bearer(&seeded.token).send().await.expect(200);
-        let Some(next) = res.body["next"].as_str() else { continue };
-        let next = next.trim_start_matches("https://api.example.com").to_string();
+        let Some(next) = res.link("next") else { continue };
         app.get(&next).bearer(&seeded.token).send().await.expect(200);
         let res = app.get(&next).bearer(&seeded.other_token).send().await.expect(400);
         assert_eq!(res.body, json!({"cursor": ["Invalid cursor."]}), "{query}");
@@ -635,11 +590,11 @@ async fn unindexed_orderings_and_filters_read_within_their_limits() {
         sort_reads: 20,
     };
     let app = TestApp::start_with(leads::app, config).await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     for n in 0..30 {
         let mut body = person(n);
         body["industry"] = json!(if n == 3 { "Mining" } else { "Retail" });
-        create(&app, &token, body).await;
+        app.create_lead(&token, body).await;
     }
     // One match, but finding it by post-filtering would read the whole tenant: refused.
     let res = app
@@ -656,14 +611,6 @@ async fn unindexed_orderings_and_filters_read_within_their_limits() {
     // cursor to continue, and finds the lead.
     let rows = all_pages(&app, &token, &format!("{LEADS}?industry=mining")).await;
     assert_eq!(rows.len(), 1);
-    let first = app
-        .get(&format!("{LEADS}?industry=mining"))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert!(
-        first.body["next"].is_string(),
-        "a budget-limited page continues"
-    );
+    let first = app.read(&format!("{LEADS}?industry=mining"), &token).await;
+    assert!(first["next"].is_string(), "a budget-limited page continues");
 }

@@ -3,13 +3,9 @@
 use crate::common::*;
 
 async fn rejected(app: &TestApp, token: &str, patch: Value) -> Value {
-    let mut body = john();
-    for (k, v) in patch.as_object().unwrap() {
-        body[k] = v.clone();
-    }
     app.post(LEADS)
         .bearer(token)
-        .json(body)
+        .json(with(john(), &patch))
         .send()
         .await
         .expect(400)
@@ -19,7 +15,7 @@ async fn rejected(app: &TestApp, token: &str, patch: Value) -> Value {
 #[tokio::test]
 async fn each_rule_names_its_field() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     let long = |n: usize| "x".repeat(n);
     let cases = [
         (json!({"status": "won"}), "status", "\"won\" is not a valid choice. Valid choices: new, contacted, qualified, proposal, negotiation, converted, lost, unresponsive."),
@@ -60,14 +56,14 @@ async fn each_rule_names_its_field() {
         assert_eq!(body, json!({ field: [message] }), "{patch}");
     }
     // Nothing was written by any of them.
-    let list = app.get(LEADS).bearer(&token).send().await.expect(200);
-    assert_eq!(list.body["results"], json!([]));
+    let list = app.read(LEADS, &token).await;
+    assert_eq!(list["results"], json!([]));
 }
 
 #[tokio::test]
 async fn all_problems_are_reported_at_once() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     let res = app
         .post(LEADS)
         .bearer(&token)
@@ -85,28 +81,28 @@ async fn all_problems_are_reported_at_once() {
 #[tokio::test]
 async fn accepted_values_are_normalised() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
-    let lead = create(
-        &app,
-        &token,
-        json!({
-            "first_name": "  Ada ",
-            "last_name": "Lovelace",
-            "email": "Ada@Analytical.EXAMPLE",
-            "company_size": "enterprise",
-            "company_website": "https://analytical.example/engines",
-            "annual_revenue": 1250000,
-            "budget": "99999.5",
-            "decision_maker": "true",
-            "next_follow_up": "2031-05-01T10:00:00+02:00",
-            "priority": "urgent",
-            "phone": 5550100,
-            "utm_source": "newsletter",
-            "score": 99,
-            "converted_at": "2020-01-01T00:00:00Z"
-        }),
-    )
-    .await;
+    let (_, token) = app.owner("Acme").await;
+    let lead = app
+        .create_lead(
+            &token,
+            json!({
+                "first_name": "  Ada ",
+                "last_name": "Lovelace",
+                "email": "Ada@Analytical.EXAMPLE",
+                "company_size": "enterprise",
+                "company_website": "https://analytical.example/engines",
+                "annual_revenue": 1250000,
+                "budget": "99999.5",
+                "decision_maker": "true",
+                "next_follow_up": "2031-05-01T10:00:00+02:00",
+                "priority": "urgent",
+                "phone": 5550100,
+                "utm_source": "newsletter",
+                "score": 99,
+                "converted_at": "2020-01-01T00:00:00Z"
+            }),
+        )
+        .await;
     assert_eq!(lead["first_name"], "Ada");
     assert_eq!(lead["email"], "Ada@analytical.example");
     assert_eq!(lead["annual_revenue"], "1250000.00");
@@ -123,26 +119,26 @@ async fn accepted_values_are_normalised() {
 #[tokio::test]
 async fn optional_fields_are_cleared_by_null_or_blank() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
-    let lead = create(&app, &token, json!({"first_name": "A", "last_name": "B", "email": "a@b.example", "phone": "1", "company_size": "small", "budget": 5})).await;
+    let (_, token) = app.owner("Acme").await;
+    let lead = app.create_lead(&token, json!({"first_name": "A", "last_name": "B", "email": "a@b.example", "phone": "1", "company_size": "small", "budget": 5})).await;
     let res = app
-        .patch(&lead_url(lead["id"].as_str().unwrap()))
-        .bearer(&token)
-        .json(json!({"phone": "", "company_size": null, "budget": null}))
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(res.body["phone"], Value::Null);
-    assert_eq!(res.body["company_size"], Value::Null);
-    assert_eq!(res.body["budget"], Value::Null);
+        .update_lead(
+            &token,
+            &id(&lead),
+            json!({"phone": "", "company_size": null, "budget": null}),
+        )
+        .await;
+    assert_eq!(res["phone"], Value::Null);
+    assert_eq!(res["company_size"], Value::Null);
+    assert_eq!(res["budget"], Value::Null);
 }
 
 #[tokio::test]
 async fn status_changes_keep_the_originals_side_effects() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
-    let lead = create(&app, &token, john()).await;
-    let url = lead_url(lead["id"].as_str().unwrap());
+    let (_, token) = app.owner("Acme").await;
+    let lead = app.create_lead(&token, john()).await;
+    let url = paths::lead(id(&lead));
     let converted = app
         .patch(&url)
         .bearer(&token)
@@ -166,12 +162,12 @@ async fn status_changes_keep_the_originals_side_effects() {
 #[tokio::test]
 async fn overdue_is_computed_for_active_leads() {
     let app = start().await;
-    let (_, token) = tenant_owner(&app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     let mut body = john();
     body["next_follow_up"] = json!("2020-01-01T00:00:00Z");
-    let lead = create(&app, &token, body).await;
+    let lead = app.create_lead(&token, body).await;
     assert_eq!(lead["is_overdue"], true);
-    let url = lead_url(lead["id"].as_str().unwrap());
+    let url = paths::lead(id(&lead));
     let lost = app
         .patch(&url)
         .bearer(&token)

@@ -1,12 +1,12 @@
 use crm_app::queue::{ScoreRequest, SCORING_QUEUE};
+use crm_domain::tenant::Tenant;
 use crm_domain::Role;
 use crm_store::AuditAction;
-use crm_testkit::{sqs_event, TestApp, TestQueues};
+use crm_testkit::fixtures::{id, john, with};
+use crm_testkit::{paths, sqs_event, TestApp, TestQueues};
 use crm_worker::Worker;
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-const LEADS: &str = "/api/leads/api/v1/leads/";
 
 struct Loop {
     leads: TestApp,
@@ -17,7 +17,7 @@ struct Loop {
 
 async fn start() -> Loop {
     let queues = TestQueues::create().await;
-    let leads = TestApp::start_with(leads::app, queues.configure(crm_testkit::test_config())).await;
+    let leads = TestApp::start_with_queues(leads::app, &queues).await;
     let actions = leads.with_function(actions::app);
     let worker = leads.worker(None);
     Loop {
@@ -40,86 +40,70 @@ impl Loop {
             .sum()
     }
 
-    async fn lead(&self, token: &str, id: &str) -> Value {
-        self.leads
-            .get(&format!("{LEADS}{id}/"))
-            .bearer(token)
-            .send()
-            .await
-            .expect(200)
-            .body
-    }
-
-    async fn score_audits(&self, tenant: &crm_domain::tenant::Tenant, id: &str) -> usize {
-        self.leads
-            .state
-            .store
-            .lead_audit(tenant.id, id.parse().unwrap())
-            .await
-            .unwrap()
+    async fn score_audits(&self, tenant: &Tenant, id: &str) -> usize {
+        let audit = self.leads.audit(tenant, id).await;
+        audit
             .iter()
             .filter(|a| a.action == AuditAction::Score)
             .count()
     }
 }
 
+/// The lead `A B <a@b.example>`, with `extra`'s fields.
+fn a_b(extra: Value) -> Value {
+    with(
+        json!({"first_name": "A", "last_name": "B", "email": "a@b.example"}),
+        &extra,
+    )
+}
+
+/// A scoring request, as the functions queue it.
+fn score_request(tenant: &Tenant, lead: Uuid, version: u64, reason: &str) -> Value {
+    serde_json::to_value(&ScoreRequest {
+        tenant_id: tenant.id.as_uuid(),
+        lead_id: lead,
+        version,
+        reason: reason.into(),
+    })
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_lead_created_over_http_is_scored_in_the_background() {
     let l = start().await;
-    let tenant = l.leads.tenant("Acme").await;
-    let owner = l.leads.token(&tenant, "owner", Role::Owner);
-    let created = l
-        .leads
-        .post(LEADS)
-        .bearer(&owner)
-        .json(
-            json!({"first_name": "John", "last_name": "Doe", "email": "john@company.com",
-                     "company": "Acme Corp", "source": "website"}),
-        )
-        .send()
-        .await
-        .expect(201);
-    let id = created.body["id"].as_str().unwrap().to_string();
-    assert_eq!(created.body["score"], 0);
+    let (tenant, owner) = l.leads.tenant_with("Acme", "owner", Role::Owner).await;
+    let created = l.leads.create_lead(&owner, john()).await;
+    let id = id(&created);
+    assert_eq!(created["score"], 0);
 
     assert_eq!(l.run_worker().await, 1);
-    let lead = l.lead(&owner, &id).await;
+    let lead = l.leads.lead(&owner, &id).await;
     let score = lead["score"].as_u64().unwrap();
     assert!(score > 0, "{lead}");
     assert_eq!(lead["score_model"], "explainable-v1");
     assert!(lead["last_scored_at"].is_string());
-    let company = lead["score_factors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["factor"] == "company_presence")
-        .cloned();
-    assert!(company.is_some(), "{}", lead["score_factors"]);
+    assert!(factor(&lead, "company_presence").is_object());
 
     // A scored field changes: rescored. A field the score ignores: no request at all.
     l.leads
-        .patch(&format!("{LEADS}{id}/"))
-        .bearer(&owner)
-        .json(json!({"company_size": "enterprise", "budget": "250000", "decision_maker": true}))
-        .send()
-        .await
-        .expect(200);
+        .update_lead(
+            &owner,
+            &id,
+            json!({"company_size": "enterprise", "budget": "250000", "decision_maker": true}),
+        )
+        .await;
     assert_eq!(l.run_worker().await, 1);
-    let rescored = l.lead(&owner, &id).await;
+    let rescored = l.leads.lead(&owner, &id).await;
     assert!(rescored["score"].as_u64().unwrap() > score, "{rescored}");
 
     l.leads
-        .patch(&format!("{LEADS}{id}/"))
-        .bearer(&owner)
-        .json(json!({"notes": "Met at the fair"}))
-        .send()
-        .await
-        .expect(200);
+        .update_lead(&owner, &id, json!({"notes": "Met at the fair"}))
+        .await;
     assert_eq!(l.run_worker().await, 0);
 
     // An action that changes the status asks for a rescore too.
     l.actions
-        .post(&format!("{LEADS}{id}/mark-contacted/"))
+        .post(&paths::lead_path(&id, "mark-contacted"))
         .bearer(&owner)
         .send()
         .await
@@ -131,35 +115,20 @@ async fn a_lead_created_over_http_is_scored_in_the_background() {
 #[tokio::test]
 async fn a_redelivered_request_gives_one_result() {
     let l = start().await;
-    let tenant = l.leads.tenant("Acme").await;
-    let owner = l.leads.token(&tenant, "owner", Role::Owner);
-    let id = l
+    let (tenant, owner) = l.leads.tenant_with("Acme", "owner", Role::Owner).await;
+    let id = id(&l
         .leads
-        .post(LEADS)
-        .bearer(&owner)
-        .json(json!({"first_name": "A", "last_name": "B", "email": "a@b.example", "company": "X"}))
-        .send()
-        .await
-        .expect(201)
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let body = serde_json::to_value(&ScoreRequest {
-        tenant_id: tenant.id.as_uuid(),
-        lead_id: id.parse().unwrap(),
-        version: 1,
-        reason: "created".into(),
-    })
-    .unwrap();
+        .create_lead(&owner, a_b(json!({"company": "X"})))
+        .await);
+    let body = score_request(&tenant, id.parse().unwrap(), 1, "created");
 
     // The same message twice in one batch, and once more later.
     let response = scoring::handle(&l.worker, sqs_event(&[body.clone(), body.clone()])).await;
     assert!(response.batch_item_failures.is_empty());
-    let after_first = l.lead(&owner, &id).await;
+    let after_first = l.leads.lead(&owner, &id).await;
     let response = scoring::handle(&l.worker, sqs_event(&[body])).await;
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(l.lead(&owner, &id).await, after_first);
+    assert_eq!(l.leads.lead(&owner, &id).await, after_first);
     assert_eq!(l.score_audits(&tenant, &id).await, 1);
     assert_eq!(after_first["version"], 2);
 }
@@ -167,51 +136,26 @@ async fn a_redelivered_request_gives_one_result() {
 #[tokio::test]
 async fn an_older_request_after_a_newer_one_changes_nothing() {
     let l = start().await;
-    let tenant = l.leads.tenant("Acme").await;
-    let owner = l.leads.token(&tenant, "owner", Role::Owner);
-    let id = l
-        .leads
-        .post(LEADS)
-        .bearer(&owner)
-        .json(json!({"first_name": "A", "last_name": "B", "email": "a@b.example"}))
-        .send()
-        .await
-        .expect(201)
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (tenant, owner) = l.leads.tenant_with("Acme", "owner", Role::Owner).await;
+    let id = id(&l.leads.create_lead(&owner, a_b(json!({}))).await);
     l.leads
-        .patch(&format!("{LEADS}{id}/"))
-        .bearer(&owner)
-        .json(json!({"company": "Acme", "job_title": "CEO"}))
-        .send()
-        .await
-        .expect(200);
-    let request = |version: u64| {
-        serde_json::to_value(&ScoreRequest {
-            tenant_id: tenant.id.as_uuid(),
-            lead_id: id.parse().unwrap(),
-            version,
-            reason: "updated".into(),
-        })
-        .unwrap()
-    };
+        .update_lead(&owner, &id, json!({"company": "Acme", "job_title": "CEO"}))
+        .await;
+    let request = |version: u64| score_request(&tenant, id.parse().unwrap(), version, "updated");
     // The newer request (version 2) arrives first and scores the current lead.
     scoring::handle(&l.worker, sqs_event(&[request(2)])).await;
-    let scored = l.lead(&owner, &id).await;
+    let scored = l.leads.lead(&owner, &id).await;
     assert_eq!(scored["version"], 3);
     // The request for version 1 arrives late: nothing happens.
     scoring::handle(&l.worker, sqs_event(&[request(1)])).await;
-    assert_eq!(l.lead(&owner, &id).await, scored);
+    assert_eq!(l.leads.lead(&owner, &id).await, scored);
     assert_eq!(l.score_audits(&tenant, &id).await, 1);
 }
 
 #[tokio::test]
 async fn a_poison_message_ends_in_the_dead_letter_queue_without_blocking_its_batch() {
     let l = start().await;
-    let tenant = l.leads.tenant("Acme").await;
-    let owner = l.leads.token(&tenant, "owner", Role::Owner);
+    let (tenant, owner) = l.leads.tenant_with("Acme", "owner", Role::Owner).await;
     l.queues
         .sqs
         .send_message()
@@ -225,31 +169,14 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_without_blocking_its_bat
         .sqs
         .send_message()
         .queue_url(&l.queues.scoring.url)
-        .message_body(
-            serde_json::to_value(&ScoreRequest {
-                tenant_id: tenant.id.as_uuid(),
-                lead_id: Uuid::new_v4(),
-                version: 1,
-                reason: "created".into(),
-            })
-            .unwrap()
-            .to_string(),
-        )
+        .message_body(score_request(&tenant, Uuid::new_v4(), 1, "created").to_string())
         .send()
         .await
         .unwrap();
-    let id = l
+    let id = id(&l
         .leads
-        .post(LEADS)
-        .bearer(&owner)
-        .json(json!({"first_name": "A", "last_name": "B", "email": "a@b.example", "company": "X"}))
-        .send()
-        .await
-        .expect(201)
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_lead(&owner, a_b(json!({"company": "X"})))
+        .await);
 
     let worker = &l.worker;
     let rounds = l
@@ -261,7 +188,7 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_without_blocking_its_bat
     assert_eq!(rounds[0].deleted, 2, "{rounds:?}");
     let failures: usize = rounds.iter().map(|r| r.failed).sum();
     assert_eq!(failures as u32, SCORING_QUEUE.max_receive_count);
-    assert!(l.lead(&owner, &id).await["score"].as_u64().unwrap() > 0);
+    assert!(l.leads.lead(&owner, &id).await["score"].as_u64().unwrap() > 0);
     assert_eq!(
         l.queues.peek(&l.queues.scoring.dlq_url).await,
         vec!["{not json".to_string()]
@@ -282,32 +209,20 @@ fn factor(lead: &Value, name: &str) -> Value {
 async fn activities_and_the_sources_record_feed_the_score() {
     let l = start().await;
     let sources = l.leads.with_function(sources::app);
-    let tenant = l.leads.tenant("Acme").await;
-    let owner = l.leads.token(&tenant, "owner", Role::Owner);
+    let (_, owner) = l.leads.tenant_with("Acme", "owner", Role::Owner).await;
     let mut ids = Vec::new();
     for n in 0..5 {
-        let id = l
-            .leads
-            .post(LEADS)
-            .bearer(&owner)
-            .json(json!({"first_name": "A", "last_name": format!("B{n}"),
-                         "email": format!("a{n}@b.example"), "source": "webinar"}))
-            .send()
-            .await
-            .expect(201)
-            .body["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        ids.push(id);
+        let body = json!({"first_name": "A", "last_name": format!("B{n}"),
+                          "email": format!("a{n}@b.example"), "source": "webinar"});
+        ids.push(id(&l.leads.create_lead(&owner, body).await));
     }
     l.run_worker().await;
-    let first = l.lead(&owner, &ids[0]).await;
+    let first = l.leads.lead(&owner, &ids[0]).await;
     assert_eq!(factor(&first, "engagement")["points"], 0, "{first}");
 
     // A logged call asks for a rescore, and engagement now counts.
     sources
-        .post("/api/leads/api/v1/activities/")
+        .post(paths::ACTIVITIES)
         .bearer(&owner)
         .json(
             json!({"lead": ids[0], "activity_type": "call", "title": "Intro call",
@@ -317,7 +232,7 @@ async fn activities_and_the_sources_record_feed_the_score() {
         .await
         .expect(201);
     assert_eq!(l.run_worker().await, 1);
-    let engaged = l.lead(&owner, &ids[0]).await;
+    let engaged = l.leads.lead(&owner, &ids[0]).await;
     assert_eq!(engaged["activity_count"], 1);
     assert!(
         factor(&engaged, "engagement")["points"].as_u64().unwrap() > 0,
@@ -328,7 +243,7 @@ async fn activities_and_the_sources_record_feed_the_score() {
     // Two of the source's five leads convert: its real rate (0.4) scores the others.
     for id in &ids[3..] {
         l.actions
-            .post(&format!("{LEADS}{id}/convert/"))
+            .post(&paths::lead_path(id, "convert"))
             .bearer(&owner)
             .send()
             .await
@@ -337,18 +252,12 @@ async fn activities_and_the_sources_record_feed_the_score() {
     l.run_worker().await;
     let rescored = l
         .actions
-        .post(&format!("{LEADS}{}/update-score/", ids[1]))
+        .post(&paths::lead_path(&ids[1], "update-score"))
         .bearer(&owner)
         .send()
         .await
         .expect(200);
-    let quality = rescored.body["score_factors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["factor"] == "source_quality")
-        .cloned()
-        .unwrap();
+    let quality = factor(&rescored.body, "source_quality");
     assert_eq!(quality["value"]["conversion_rate"], 0.4, "{quality}");
     assert_eq!(quality["points"], quality["max"], "{quality}");
 }

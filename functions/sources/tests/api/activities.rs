@@ -9,9 +9,9 @@ use crate::common::*;
 async fn activity_crud_and_validation() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
-    let (_, other) = tenant_owner(app, "Other").await;
-    let lead = id(&create_lead(&apps.leads, &token, person(1)).await);
+    let (_, token) = app.owner("Acme").await;
+    let (_, other) = app.owner("Other").await;
+    let lead = id(&apps.leads.create_lead(&token, person(1)).await);
 
     let res = app
         .post(ACTIVITIES)
@@ -27,11 +27,8 @@ async fn activity_crud_and_validation() {
     assert_eq!(a["scheduled_at"], Value::Null);
     assert_eq!(a["metadata"], json!({"k": 1}));
     assert_eq!(a["user"], "owner-1");
-    let url = activity_url(&id(&a));
-    assert_eq!(
-        app.get(&url).bearer(&token).send().await.expect(200).body,
-        a
-    );
+    let url = paths::activity(id(&a));
+    assert_eq!(app.read(&url, &token).await, a);
 
     let patched = app
         .patch(&url)
@@ -55,7 +52,7 @@ async fn activity_crud_and_validation() {
         res.text
     );
 
-    for (body, field) in [
+    let cases = vec![
         (
             json!({"activity_type": "note", "title": "t", "description": "d"}),
             "lead",
@@ -100,26 +97,11 @@ async fn activity_crud_and_validation() {
             json!({"lead": lead, "activity_type": "note", "title": "t", "description": "d", "is_completed": "perhaps"}),
             "is_completed",
         ),
-    ] {
-        let res = app
-            .post(ACTIVITIES)
-            .bearer(&token)
-            .json(body.clone())
-            .send()
-            .await;
-        assert_eq!(res.status, 400, "{body}: {}", res.text);
-        assert!(res.body[field].is_array(), "{body}: {}", res.text);
-    }
+    ];
+    app.assert_rejected(ACTIVITIES, &token, cases).await;
 
     // Another tenant neither sees it nor writes on the lead.
-    app.get(&url).bearer(&other).send().await.expect(404);
-    app.patch(&url)
-        .bearer(&other)
-        .json(json!({"title": "x"}))
-        .send()
-        .await
-        .expect(404);
-    app.delete(&url).bearer(&other).send().await.expect(404);
+    assert_not_found(app, &other, &url, json!({"title": "x"})).await;
     let res = app
         .post(ACTIVITIES)
         .bearer(&other)
@@ -128,8 +110,8 @@ async fn activity_crud_and_validation() {
         .await
         .expect(400);
     assert!(res.body["lead"].is_array());
-    let list = app.get(ACTIVITIES).bearer(&other).send().await.expect(200);
-    assert_eq!(list.body["results"], json!([]));
+    let list = app.read(ACTIVITIES, &other).await;
+    assert_eq!(list["results"], json!([]));
 
     app.delete(&url).bearer(&token).send().await.expect(204);
     app.get(&url).bearer(&token).send().await.expect(404);
@@ -139,77 +121,39 @@ async fn activity_crud_and_validation() {
 async fn activities_follow_the_leads_edit_rule() {
     let apps = start().await;
     let app = &apps.sources;
-    let (tenant, owner) = tenant_owner(app, "Acme").await;
+    let (tenant, owner) = app.owner("Acme").await;
     let mut body = person(1);
     body["assigned_to"] = json!("alice");
-    let alices = id(&create_lead(&apps.leads, &owner, body).await);
-    let free = id(&create_lead(&apps.leads, &owner, person(2)).await);
+    let alices = id(&apps.leads.create_lead(&owner, body).await);
+    let free = id(&apps.leads.create_lead(&owner, person(2)).await);
     let bob = app.token(&tenant, "bob", Role::User);
     let alice = app.token(&tenant, "alice", Role::User);
     let readonly = app.token(&tenant, "ro", Role::Readonly);
-    app.post(ACTIVITIES)
-        .bearer(&bob)
-        .json(activity(&alices, "note"))
-        .send()
-        .await
-        .expect(403);
-    app.post(ACTIVITIES)
-        .bearer(&bob)
-        .json(activity(&free, "note"))
-        .send()
-        .await
-        .expect(201);
-    let a = app
-        .post(ACTIVITIES)
-        .bearer(&alice)
-        .json(activity(&alices, "note"))
-        .send()
-        .await
-        .expect(201)
-        .body;
-    app.patch(&activity_url(&id(&a)))
+    let note_on = |token: &str, lead: &str| {
+        let body = activity(lead, "note");
+        app.post(ACTIVITIES).bearer(token).json(body).send()
+    };
+    note_on(&bob, &alices).await.expect(403);
+    note_on(&bob, &free).await.expect(201);
+    let a = note_on(&alice, &alices).await.expect(201).body;
+    let url = paths::activity(id(&a));
+    app.patch(&url)
         .bearer(&bob)
         .json(json!({"title": "x"}))
         .send()
         .await
         .expect(403);
-    app.delete(&activity_url(&id(&a)))
-        .bearer(&bob)
-        .send()
-        .await
-        .expect(403);
-    app.post(ACTIVITIES)
-        .bearer(&readonly)
-        .json(activity(&free, "note"))
-        .send()
-        .await
-        .expect(403);
-    app.get(&activity_url(&id(&a)))
-        .bearer(&readonly)
-        .send()
-        .await
-        .expect(200);
+    app.delete(&url).bearer(&bob).send().await.expect(403);
+    note_on(&readonly, &free).await.expect(403);
+    app.get(&url).bearer(&readonly).send().await.expect(200);
 }
 
 #[tokio::test]
 async fn contact_activities_update_the_lead_in_the_same_write() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
-    let lead_of = |n| create_lead(&apps.leads, &token, person(n));
-    let get_lead = |id: String| {
-        let apps = &apps;
-        let token = &token;
-        async move {
-            apps.leads
-                .get(&lead_url(&id))
-                .bearer(token)
-                .send()
-                .await
-                .expect(200)
-                .body
-        }
-    };
+    let (_, token) = app.owner("Acme").await;
+    let lead_of = |n| apps.leads.create_lead(&token, person(n));
     for (n, kind, contact, contacted) in [
         (1, "note", false, false),
         (2, "follow_up", false, false),
@@ -225,7 +169,7 @@ async fn contact_activities_update_the_lead_in_the_same_write() {
             .send()
             .await
             .expect(201);
-        let after = get_lead(lead).await;
+        let after = apps.leads.lead(&token, &lead).await;
         assert_eq!(
             !after["last_contact_date"].is_null(),
             contact,
@@ -244,28 +188,17 @@ async fn contact_activities_update_the_lead_in_the_same_write() {
     // A lead past `new` keeps its status.
     let lead = id(&lead_of(7).await);
     apps.leads
-        .patch(&lead_url(&lead))
-        .bearer(&token)
-        .json(json!({"status": "qualified"}))
-        .send()
-        .await
-        .expect(200);
+        .update_lead(&token, &lead, json!({"status": "qualified"}))
+        .await;
     app.post(ACTIVITIES)
         .bearer(&token)
         .json(activity(&lead, "call"))
         .send()
         .await
         .expect(201);
-    assert_eq!(get_lead(lead).await["status"], "qualified");
+    assert_eq!(apps.leads.lead(&token, &lead).await["status"], "qualified");
     // The dashboard saw the moves to contacted.
-    let dashboard = apps
-        .leads
-        .get(&format!("{LEADS}dashboard/"))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200)
-        .body;
+    let dashboard = apps.leads.dashboard(&token).await;
     assert_eq!(dashboard["by_status"]["contacted"], 3);
     assert_eq!(dashboard["new_leads"], 3);
     assert_eq!(dashboard["total_leads"], 7);
@@ -275,22 +208,15 @@ async fn contact_activities_update_the_lead_in_the_same_write() {
 async fn the_lead_timeline_is_newest_first() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
-    let (_, other) = tenant_owner(app, "Other").await;
-    let lead = id(&create_lead(&apps.leads, &token, person(1)).await);
-    let elsewhere = id(&create_lead(&apps.leads, &token, person(2)).await);
+    let (_, token) = app.owner("Acme").await;
+    let (_, other) = app.owner("Other").await;
+    let lead = id(&apps.leads.create_lead(&token, person(1)).await);
+    let elsewhere = id(&apps.leads.create_lead(&token, person(2)).await);
     let mut made = Vec::new();
     for n in 0..5 {
         let mut body = activity(&lead, "note");
         body["title"] = json!(format!("n{n}"));
-        made.push(id(&app
-            .post(ACTIVITIES)
-            .bearer(&token)
-            .json(body)
-            .send()
-            .await
-            .expect(201)
-            .body));
+        made.push(id(&app.create(ACTIVITIES, &token, body).await));
         app.post(ACTIVITIES)
             .bearer(&token)
             .json(activity(&elsewhere, "note"))
@@ -299,34 +225,31 @@ async fn the_lead_timeline_is_newest_first() {
             .expect(201);
     }
     made.reverse();
-    let url = format!("/api/leads/api/v1/leads/{lead}/activities/?page_size=2");
-    let rows = all_pages(app, &token, &url).await;
+    let timeline = paths::lead_path(&lead, "activities");
+    let rows = all_pages(app, &token, &format!("{timeline}?page_size=2")).await;
     assert_eq!(rows.iter().map(id).collect::<Vec<_>>(), made);
     let rows = all_pages(app, &token, &format!("{ACTIVITIES}?lead={lead}")).await;
     assert_eq!(rows.iter().map(id).collect::<Vec<_>>(), made);
     let all = all_pages(app, &token, &format!("{ACTIVITIES}?page_size=3")).await;
     assert_eq!(all.len(), 10);
-    app.get(&format!("/api/leads/api/v1/leads/{lead}/activities"))
+    app.get(paths::bare(&timeline))
         .bearer(&other)
         .send()
         .await
         .expect(404);
-    app.get(&format!(
-        "/api/leads/api/v1/leads/{}/activities/",
-        uuid::Uuid::new_v4()
-    ))
-    .bearer(&token)
-    .send()
-    .await
-    .expect(404);
+    app.get(&paths::lead_path(uuid::Uuid::new_v4(), "activities"))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(404);
 }
 
 #[tokio::test]
 async fn tasks_views_and_filters() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
-    let lead = id(&create_lead(&apps.leads, &token, person(1)).await);
+    let (_, token) = app.owner("Acme").await;
+    let lead = id(&apps.leads.create_lead(&token, person(1)).await);
     let now = Utc::now();
     let task = |kind: &str, days: i64, done: bool| {
         let mut body = activity(&lead, kind);
@@ -343,14 +266,7 @@ async fn tasks_views_and_filters() {
         ("done", task("follow_up", -3, true)),
         ("plain", activity(&lead, "note")),
     ] {
-        let a = app
-            .post(ACTIVITIES)
-            .bearer(&token)
-            .json(body)
-            .send()
-            .await
-            .expect(201)
-            .body;
+        let a = app.create(ACTIVITIES, &token, body).await;
         ids.insert(name, id(&a));
     }
     let names = |rows: Vec<Value>| -> Vec<&str> {
@@ -403,7 +319,7 @@ async fn tasks_views_and_filters() {
     }
 
     // Completing a task takes it out of the views.
-    app.patch(&activity_url(&ids["late1"]))
+    app.patch(&paths::activity(&ids["late1"]))
         .bearer(&token)
         .json(json!({"is_completed": true}))
         .send()
@@ -417,14 +333,14 @@ async fn tasks_views_and_filters() {
 async fn lead_changes_are_logged_as_activities_in_the_same_write() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     let hot = id(&create_tag(app, &token, "Hot").await);
     let vip = id(&create_tag(app, &token, "VIP").await);
-    let lead = id(&create_lead(&apps.leads, &token, person(1)).await);
-    let timeline = format!("/api/leads/api/v1/leads/{lead}/activities/");
+    let lead = id(&apps.leads.create_lead(&token, person(1)).await);
+    let timeline = paths::lead_path(&lead, "activities");
     let patch = |body: Value| {
         apps.leads
-            .patch(&lead_url(&lead))
+            .patch(&paths::lead(&lead))
             .bearer(&token)
             .json(body)
             .send()
@@ -469,19 +385,14 @@ async fn lead_changes_are_logged_as_activities_in_the_same_write() {
     );
 
     // A call that moves a new lead to contacted logs that status change as well.
-    let fresh = id(&create_lead(&apps.leads, &token, person(2)).await);
+    let fresh = id(&apps.leads.create_lead(&token, person(2)).await);
     app.post(ACTIVITIES)
         .bearer(&token)
         .json(activity(&fresh, "call"))
         .send()
         .await
         .expect(201);
-    let rows = all_pages(
-        app,
-        &token,
-        &format!("/api/leads/api/v1/leads/{fresh}/activities/"),
-    )
-    .await;
+    let rows = all_pages(app, &token, &paths::lead_path(&fresh, "activities")).await;
     let mut kinds: Vec<&str> = rows
         .iter()
         .map(|r| r["activity_type"].as_str().unwrap())
@@ -490,7 +401,7 @@ async fn lead_changes_are_logged_as_activities_in_the_same_write() {
     assert_eq!(kinds, ["call", "status_change"]);
 
     // Deleting a tag logs its removal on the leads it was on.
-    app.delete(&tag_url(&vip))
+    app.delete(&paths::tag(&vip))
         .bearer(&token)
         .send()
         .await

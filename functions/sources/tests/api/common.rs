@@ -1,18 +1,10 @@
-//! Helpers shared by the test modules: both apps on one emulator, tenants and tokens.
+//! What the test modules share: both functions on one emulator, the function's own
+//! records, and the testkit's helpers, paths and fixtures.
 pub use crm_domain::Role;
-pub use crm_testkit::TestApp;
+pub use crm_testkit::fixtures::*;
+pub use crm_testkit::paths::{self, ACTIVITIES, LEADS, NOTES, SOURCES, TAGS};
+pub use crm_testkit::{all_pages, TestApp};
 pub use serde_json::{json, Value};
-
-pub const SOURCES: &str = "/api/leads/api/v1/sources/";
-pub const LEADS: &str = "/api/leads/api/v1/leads/";
-
-pub fn source_url(id: &str) -> String {
-    format!("{SOURCES}{id}/")
-}
-
-pub fn lead_url(id: &str) -> String {
-    format!("{LEADS}{id}/")
-}
 
 /// This function and the leads function, sharing one emulator and state.
 pub struct Apps {
@@ -26,92 +18,48 @@ pub async fn start() -> Apps {
     Apps { sources, leads }
 }
 
-/// A tenant with an owner token.
-pub async fn tenant_owner(app: &TestApp, name: &str) -> (crm_domain::tenant::Tenant, String) {
-    let tenant = app.tenant(name).await;
-    let token = app.token(&tenant, "owner-1", Role::Owner);
-    (tenant, token)
-}
-
 pub async fn create_source(app: &TestApp, token: &str, name: &str) -> Value {
-    app.post(SOURCES)
-        .bearer(token)
-        .json(json!({"name": name}))
-        .send()
-        .await
-        .expect(201)
-        .body
-}
-
-pub fn person(n: usize) -> Value {
-    json!({
-        "first_name": format!("First{n}"),
-        "last_name": format!("Last{n}"),
-        "email": format!("person{n}@example.com"),
-    })
-}
-
-pub async fn create_lead(app: &TestApp, token: &str, body: Value) -> Value {
-    app.post(LEADS)
-        .bearer(token)
-        .json(body)
-        .send()
-        .await
-        .expect(201)
-        .body
-}
-
-/// Every page of a list, following `next` links.
-pub async fn all_pages(app: &TestApp, token: &str, first: &str) -> Vec<Value> {
-    let mut rows = Vec::new();
-    let mut url = first.to_string();
-    for _ in 0..200 {
-        let res = app.get(&url).bearer(token).send().await.expect(200);
-        rows.extend(res.body["results"].as_array().unwrap().iter().cloned());
-        match res.body["next"].as_str() {
-            Some(next) => {
-                url = next
-                    .trim_start_matches("https://api.example.com")
-                    .to_string()
-            }
-            None => break,
-        }
-    }
-    rows
-}
-
-pub fn id(v: &Value) -> String {
-    v["id"].as_str().expect("an id").to_string()
-}
-
-pub const TAGS: &str = "/api/leads/api/v1/tags/";
-
-pub fn tag_url(id: &str) -> String {
-    format!("{TAGS}{id}/")
+    app.create(SOURCES, token, json!({"name": name})).await
 }
 
 pub async fn create_tag(app: &TestApp, token: &str, name: &str) -> Value {
-    app.post(TAGS)
-        .bearer(token)
-        .json(json!({"name": name}))
-        .send()
-        .await
-        .expect(201)
-        .body
+    app.create(TAGS, token, json!({"name": name})).await
 }
 
-pub const ACTIVITIES: &str = "/api/leads/api/v1/activities/";
-
-pub fn activity_url(id: &str) -> String {
-    format!("{ACTIVITIES}{id}/")
-}
-
+/// An activity of `kind` on `lead`.
 pub fn activity(lead: &str, kind: &str) -> Value {
     json!({"lead": lead, "activity_type": kind, "title": format!("A {kind}"), "description": "Talked."})
 }
 
-pub const NOTES: &str = "/api/leads/api/v1/notes/";
+/// `token` reads the collection `list` and the record `url` but changes neither: creating
+/// (with `body`), editing (to `body`) and deleting are 403.
+pub async fn assert_read_only(app: &TestApp, token: &str, list: &str, url: &str, body: Value) {
+    app.get(list).bearer(token).send().await.expect(200);
+    app.get(url).bearer(token).send().await.expect(200);
+    app.post(list)
+        .bearer(token)
+        .json(body.clone())
+        .send()
+        .await
+        .expect(403);
+    app.patch(url)
+        .bearer(token)
+        .json(body)
+        .send()
+        .await
+        .expect(403);
+    app.delete(url).bearer(token).send().await.expect(403);
+}
 
-pub fn note_url(id: &str) -> String {
-    format!("{NOTES}{id}/")
+/// For `token` (another tenant's) the record at `url` does not exist: reading it, editing it
+/// (with `change`) and deleting it are 404.
+pub async fn assert_not_found(app: &TestApp, token: &str, url: &str, change: Value) {
+    app.get(url).bearer(token).send().await.expect(404);
+    app.patch(url)
+        .bearer(token)
+        .json(change)
+        .send()
+        .await
+        .expect(404);
+    app.delete(url).bearer(token).send().await.expect(404);
 }

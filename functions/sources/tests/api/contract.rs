@@ -19,7 +19,7 @@ const ID_ROUTES: [&str; 9] = [
 #[tokio::test]
 async fn every_id_route_answers_an_undecodable_id_with_a_json_404() {
     let apps = start().await;
-    let (_, token) = tenant_owner(&apps.sources, "Acme").await;
+    let (_, token) = apps.sources.owner("Acme").await;
     for path in ID_ROUTES {
         let res = apps.sources.get(path).bearer(&token).send().await;
         assert_eq!(res.status, 404, "{path}: {}", res.text);
@@ -31,8 +31,8 @@ async fn every_id_route_answers_an_undecodable_id_with_a_json_404() {
 #[tokio::test]
 async fn every_list_answers_next_and_previous_from_the_platform() {
     let apps = start().await;
-    let (_, token) = tenant_owner(&apps.sources, "Acme").await;
-    let lead = create_lead(&apps.leads, &token, person(1)).await;
+    let (_, token) = apps.sources.owner("Acme").await;
+    let lead = apps.leads.create_lead(&token, person(1)).await;
     let lead_id = lead["id"].as_str().unwrap();
     for n in 0..2 {
         create_source(&apps.sources, &token, &format!("source {n}")).await;

@@ -6,32 +6,13 @@ use std::collections::BTreeMap;
 
 use crate::common::*;
 
-/// A small deterministic generator, so failures replay.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
-    }
-}
-
 const STATUSES: [&str; 4] = ["new", "qualified", "converted", "lost"];
 
 /// `(total, converted)` per source id, recounted from every lead.
 async fn recount(apps: &Apps, token: &str) -> BTreeMap<String, (i64, i64)> {
     let mut counts: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for row in all_pages(&apps.leads, token, &format!("{LEADS}?page_size=100")).await {
-        let lead = apps
-            .leads
-            .get(&lead_url(&id(&row)))
-            .bearer(token)
-            .send()
-            .await
-            .expect(200)
-            .body;
+        let lead = apps.leads.lead(token, &id(&row)).await;
         if let Some(source) = lead["source"]["id"].as_str() {
             let e = counts.entry(source.to_string()).or_default();
             e.0 += 1;
@@ -44,7 +25,7 @@ async fn recount(apps: &Apps, token: &str) -> BTreeMap<String, (i64, i64)> {
 #[tokio::test]
 async fn counts_are_exact_after_random_lead_operations() {
     let apps = start().await;
-    let (_, token) = tenant_owner(&apps.sources, "Acme").await;
+    let (_, token) = apps.sources.owner("Acme").await;
     let mut rng = Rng(7);
     let named = ["Website", "Referral", "Ads"];
     let explicit = create_source(&apps.sources, &token, "Partner").await;
@@ -61,7 +42,7 @@ async fn counts_are_exact_after_random_lead_operations() {
                     2 => body["source_id"] = json!(id(&explicit)),
                     _ => {}
                 }
-                leads.push(id(&create_lead(&apps.leads, &token, body).await));
+                leads.push(id(&apps.leads.create_lead(&token, body).await));
             }
             // move between sources, or clear
             2 if !leads.is_empty() => {
@@ -71,34 +52,19 @@ async fn counts_are_exact_after_random_lead_operations() {
                     1 => json!({"source": id(&explicit)}),
                     _ => json!({"source_id": null}),
                 };
-                apps.leads
-                    .patch(&lead_url(lead))
-                    .bearer(&token)
-                    .json(body)
-                    .send()
-                    .await
-                    .expect(200);
+                apps.leads.update_lead(&token, lead, body).await;
             }
             // convert / unconvert
             3 | 4 if !leads.is_empty() => {
                 let lead = &leads[rng.next(leads.len())];
                 apps.leads
-                    .patch(&lead_url(lead))
-                    .bearer(&token)
-                    .json(json!({"status": STATUSES[rng.next(4)]}))
-                    .send()
-                    .await
-                    .expect(200);
+                    .update_lead(&token, lead, json!({"status": STATUSES[rng.next(4)]}))
+                    .await;
             }
             // delete
             _ if !leads.is_empty() => {
                 let lead = leads.swap_remove(rng.next(leads.len()));
-                apps.leads
-                    .delete(&lead_url(&lead))
-                    .bearer(&token)
-                    .send()
-                    .await
-                    .expect(204);
+                apps.leads.delete_lead(&token, &lead).await;
             }
             _ => {}
         }
@@ -124,14 +90,7 @@ async fn counts_are_exact_after_random_lead_operations() {
     }
 
     // The dashboard's top sources are the same counts, by id, with the names.
-    let dashboard = apps
-        .leads
-        .get(&format!("{LEADS}dashboard/"))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200)
-        .body;
+    let dashboard = apps.leads.dashboard(&token).await;
     for top in dashboard["top_sources"].as_array().unwrap() {
         let source = sources
             .iter()
@@ -153,11 +112,11 @@ async fn counts_are_exact_after_random_lead_operations() {
 #[tokio::test]
 async fn leads_show_and_filter_by_their_source() {
     let apps = start().await;
-    let (_, token) = tenant_owner(&apps.sources, "Acme").await;
+    let (_, token) = apps.sources.owner("Acme").await;
     // Named for the first time: the source is created, with the name as first written.
     let mut body = person(1);
     body["source"] = json!("Website");
-    let lead = create_lead(&apps.leads, &token, body).await;
+    let lead = apps.leads.create_lead(&token, body).await;
     let source_id = lead["source"]["id"].as_str().unwrap().to_string();
     assert_eq!(lead["source"]["name"], "Website");
     assert_eq!(lead["source_id"], source_id.as_str());
@@ -172,53 +131,27 @@ async fn leads_show_and_filter_by_their_source() {
         body.as_object_mut()
             .unwrap()
             .extend(value.as_object().unwrap().clone());
-        let lead = create_lead(&apps.leads, &token, body).await;
+        let lead = apps.leads.create_lead(&token, body).await;
         assert_eq!(lead["source"]["id"], source_id.as_str());
     }
-    create_lead(&apps.leads, &token, person(5)).await;
-    let source = apps
-        .sources
-        .get(&source_url(&source_id))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(source.body["total_leads"], 4);
+    apps.leads.create_lead(&token, person(5)).await;
+    let source = apps.sources.read(&paths::source(&source_id), &token).await;
+    assert_eq!(source["total_leads"], 4);
 
     // An unknown id or a malformed one is a 400 naming the field.
-    let mut body = person(6);
-    body["source_id"] = json!(uuid::Uuid::new_v4().to_string());
-    let res = apps
-        .leads
-        .post(LEADS)
-        .bearer(&token)
-        .json(body)
-        .send()
-        .await
-        .expect(400);
-    assert!(res.body["source_id"].is_array(), "{}", res.text);
-    let mut body = person(6);
-    body["source_id"] = json!("website");
-    let res = apps
-        .leads
-        .post(LEADS)
-        .bearer(&token)
-        .json(body)
-        .send()
-        .await
-        .expect(400);
-    assert!(res.body["source_id"].is_array(), "{}", res.text);
-    let mut body = person(6);
-    body["source"] = json!("x".repeat(101));
-    let res = apps
-        .leads
-        .post(LEADS)
-        .bearer(&token)
-        .json(body)
-        .send()
-        .await
-        .expect(400);
-    assert!(res.body["source"].is_array(), "{}", res.text);
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let cases = vec![
+        (with(person(6), &json!({"source_id": unknown})), "source_id"),
+        (
+            with(person(6), &json!({"source_id": "website"})),
+            "source_id",
+        ),
+        (
+            with(person(6), &json!({"source": "x".repeat(101)})),
+            "source",
+        ),
+    ];
+    apps.leads.assert_rejected(LEADS, &token, cases).await;
 
     // The list filter takes the id or the name (any case); an unknown name matches nothing.
     for filter in [source_id.clone(), "website".into(), "Website".into()] {
@@ -231,20 +164,14 @@ async fn leads_show_and_filter_by_their_source() {
 
     // A rename shows on the leads (they keep the id).
     apps.sources
-        .patch(&source_url(&source_id))
+        .patch(&paths::source(&source_id))
         .bearer(&token)
         .json(json!({"name": "Web form"}))
         .send()
         .await
         .expect(200);
-    let lead = apps
-        .leads
-        .get(&lead_url(&id(&lead)))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(lead.body["source"]["name"], "Web form");
+    let lead = apps.leads.lead(&token, &id(&lead)).await;
+    assert_eq!(lead["source"]["name"], "Web form");
     let rows = all_pages(&apps.leads, &token, &format!("{LEADS}?source=web%20form")).await;
     assert_eq!(rows.len(), 4);
     assert!(rows.iter().all(|r| r["source_name"] == "Web form"));
@@ -253,14 +180,14 @@ async fn leads_show_and_filter_by_their_source() {
 #[tokio::test]
 async fn a_source_with_leads_cannot_be_deleted() {
     let apps = start().await;
-    let (_, token) = tenant_owner(&apps.sources, "Acme").await;
+    let (_, token) = apps.sources.owner("Acme").await;
     let source = create_source(&apps.sources, &token, "Fair").await;
-    let url = source_url(&id(&source));
+    let url = paths::source(id(&source));
     let mut leads = Vec::new();
     for n in 0..3 {
         let mut body = person(n);
         body["source_id"] = json!(id(&source));
-        leads.push(id(&create_lead(&apps.leads, &token, body).await));
+        leads.push(id(&apps.leads.create_lead(&token, body).await));
     }
     let res = apps
         .sources
@@ -273,18 +200,9 @@ async fn a_source_with_leads_cannot_be_deleted() {
     // Move one away, delete one, clear one: then the source has none and goes.
     let other = create_source(&apps.sources, &token, "Other").await;
     apps.leads
-        .patch(&lead_url(&leads[0]))
-        .bearer(&token)
-        .json(json!({"source_id": id(&other)}))
-        .send()
-        .await
-        .expect(200);
-    apps.leads
-        .delete(&lead_url(&leads[1]))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(204);
+        .update_lead(&token, &leads[0], json!({"source_id": id(&other)}))
+        .await;
+    apps.leads.delete_lead(&token, &leads[1]).await;
     apps.sources
         .delete(&url)
         .bearer(&token)
@@ -292,12 +210,8 @@ async fn a_source_with_leads_cannot_be_deleted() {
         .await
         .expect(409);
     apps.leads
-        .patch(&lead_url(&leads[2]))
-        .bearer(&token)
-        .json(json!({"source": null}))
-        .send()
-        .await
-        .expect(200);
+        .update_lead(&token, &leads[2], json!({"source": null}))
+        .await;
     apps.sources
         .delete(&url)
         .bearer(&token)
@@ -305,38 +219,26 @@ async fn a_source_with_leads_cannot_be_deleted() {
         .await
         .expect(204);
     // No lead points at it, and it cannot be named by id any more.
-    let lead = apps
-        .leads
-        .get(&lead_url(&leads[2]))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(lead.body["source"], Value::Null);
-    assert_eq!(lead.body["source_id"], Value::Null);
+    let lead = apps.leads.lead(&token, &leads[2]).await;
+    assert_eq!(lead["source"], Value::Null);
+    assert_eq!(lead["source_id"], Value::Null);
     let res = apps
         .leads
-        .patch(&lead_url(&leads[2]))
+        .patch(&paths::lead(&leads[2]))
         .bearer(&token)
         .json(json!({"source_id": id(&source)}))
         .send()
         .await
         .expect(400);
     assert!(res.body["source_id"].is_array());
-    let other = apps
-        .sources
-        .get(&source_url(&id(&other)))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(other.body["total_leads"], 1);
+    let other = apps.sources.read(&paths::source(id(&other)), &token).await;
+    assert_eq!(other["total_leads"], 1);
 }
 
 #[tokio::test]
 async fn counts_stay_exact_under_concurrent_lead_writes() {
     let apps = start().await;
-    let (_, token) = tenant_owner(&apps.sources, "Acme").await;
+    let (_, token) = apps.sources.owner("Acme").await;
     let names = ["Website", "Referral", "Ads", "Fair"];
     // Concurrent creates, some naming sources for the first time at once.
     let created = futures::future::join_all((0..16).map(|n| {
@@ -364,7 +266,7 @@ async fn counts_stay_exact_under_concurrent_lead_writes() {
         .collect();
     let (leads_app, token_ref) = (&apps.leads, &token);
     let results = futures::future::join_all(ops.iter().map(|(lead, op)| {
-        let url = lead_url(lead);
+        let url = paths::lead(lead);
         let (apps_leads, token) = (leads_app, token_ref);
         async move {
             match op {

@@ -3,24 +3,18 @@
 
 use crate::common::*;
 
-const FIELDS: &str = "/api/leads/api/v1/custom-fields/";
+use crm_testkit::paths::CUSTOM_FIELDS as FIELDS;
 
 async fn define(app: &TestApp, token: &str, body: Value) -> Value {
-    app.post(FIELDS)
-        .bearer(token)
-        .json(body)
-        .send()
-        .await
-        .expect(201)
-        .body
+    app.create(FIELDS, token, body).await
 }
 
 #[tokio::test]
 async fn definitions_crud_validation_roles_and_tenancy() {
     let apps = start().await;
     let app = &apps.sources;
-    let (tenant, token) = tenant_owner(app, "Acme").await;
-    let (_, other) = tenant_owner(app, "Other").await;
+    let (tenant, token) = app.owner("Acme").await;
+    let (_, other) = app.owner("Other").await;
     let field = define(
         app,
         &token,
@@ -30,7 +24,7 @@ async fn definitions_crud_validation_roles_and_tenancy() {
     assert_eq!(field["is_required"], false);
     assert_eq!(field["is_active"], true);
     assert_eq!(field["options"], json!(["gold", "silver"]));
-    let url = format!("{FIELDS}{}/", id(&field));
+    let url = paths::custom_field(id(&field));
     let res = app
         .patch(&url)
         .bearer(&token)
@@ -39,7 +33,7 @@ async fn definitions_crud_validation_roles_and_tenancy() {
         .await
         .expect(200);
     assert_eq!(res.body["default_value"], "silver");
-    for (body, field) in [
+    let cases = vec![
         (json!({"field_type": "text"}), "name"),
         (json!({"name": "Bad Name", "field_type": "text"}), "name"),
         (json!({"name": "ok"}), "field_type"),
@@ -58,16 +52,8 @@ async fn definitions_crud_validation_roles_and_tenancy() {
             "order",
         ),
         (json!({"name": "tier", "field_type": "text"}), "name"),
-    ] {
-        let res = app
-            .post(FIELDS)
-            .bearer(&token)
-            .json(body.clone())
-            .send()
-            .await;
-        assert_eq!(res.status, 400, "{body}: {}", res.text);
-        assert!(res.body[field].is_array(), "{body}: {}", res.text);
-    }
+    ];
+    app.assert_rejected(FIELDS, &token, cases).await;
     for body in [json!({"name": "level"}), json!({"field_type": "text"})] {
         let res = app
             .patch(&url)
@@ -130,7 +116,7 @@ async fn definitions_crud_validation_roles_and_tenancy() {
 async fn lead_values_are_checked_and_filterable() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     for body in [
         json!({"name": "tier", "field_type": "select", "options": ["gold", "silver"], "is_required": true, "default_value": "silver"}),
         json!({"name": "seats", "field_type": "number"}),
@@ -148,7 +134,7 @@ async fn lead_values_are_checked_and_filterable() {
     // Defaults fill in on create; values come back typed.
     let mut body = person(1);
     body["custom_fields"] = json!({"seats": "12", "renewal": "2027-01-31", "vip": true, "areas": ["eu", "us", "eu"], "site": "https://acme.example", "billing": "Pay@ACME.example", "call_at": "2027-01-31T10:00:00+01:00", "memo": "long text", "code": " A-1 "});
-    let lead = create_lead(&apps.leads, &token, body).await;
+    let lead = apps.leads.create_lead(&token, body).await;
     let values = &lead["custom_fields"];
     assert_eq!(values["tier"], "silver");
     assert_eq!(values["seats"], 12.0);
@@ -174,7 +160,7 @@ async fn lead_values_are_checked_and_filterable() {
     ] {
         let res = apps
             .leads
-            .patch(&lead_url(&id(&lead)))
+            .patch(&paths::lead(id(&lead)))
             .bearer(&token)
             .json(json!({"custom_fields": bad}))
             .send()
@@ -198,19 +184,19 @@ async fn lead_values_are_checked_and_filterable() {
     // PATCH merges; null clears one value.
     let res = apps
         .leads
-        .patch(&lead_url(&id(&lead)))
-        .bearer(&token)
-        .json(json!({"custom_fields": {"tier": "gold", "memo": null}}))
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(res.body["custom_fields"]["tier"], "gold");
-    assert_eq!(res.body["custom_fields"]["seats"], 12.0);
-    assert!(res.body["custom_fields"].get("memo").is_none());
+        .update_lead(
+            &token,
+            &id(&lead),
+            json!({"custom_fields": {"tier": "gold", "memo": null}}),
+        )
+        .await;
+    assert_eq!(res["custom_fields"]["tier"], "gold");
+    assert_eq!(res["custom_fields"]["seats"], 12.0);
+    assert!(res["custom_fields"].get("memo").is_none());
 
     let mut other = person(2);
     other["custom_fields"] = json!({"seats": 3, "areas": ["apac"]});
-    create_lead(&apps.leads, &token, other).await;
+    apps.leads.create_lead(&token, other).await;
     let count = |q: &'static str| {
         let apps = &apps;
         let token = &token;

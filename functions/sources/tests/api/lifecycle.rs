@@ -9,8 +9,8 @@ const FIELDS: &str = "/api/leads/api/v1/custom-fields/";
 async fn every_resource_versions_its_edits_and_refuses_a_stale_if_match() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
-    let lead = id(&create_lead(&apps.leads, &token, person(1)).await);
+    let (_, token) = app.owner("Acme").await;
+    let lead = id(&apps.leads.create_lead(&token, person(1)).await);
     for (collection, create, edit, noun) in [
         (
             SOURCES,

@@ -7,25 +7,21 @@ use crate::common::*;
 async fn note_crud_and_validation() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
-    let (_, other) = tenant_owner(app, "Other").await;
-    let lead = id(&create_lead(&apps.leads, &token, person(1)).await);
+    let (_, token) = app.owner("Acme").await;
+    let (_, other) = app.owner("Other").await;
+    let lead = id(&apps.leads.create_lead(&token, person(1)).await);
     let note = app
-        .post(NOTES)
-        .bearer(&token)
-        .json(json!({"lead": lead, "content": "Called back"}))
-        .send()
-        .await
-        .expect(201)
-        .body;
+        .create(
+            NOTES,
+            &token,
+            json!({"lead": lead, "content": "Called back"}),
+        )
+        .await;
     assert_eq!(note["is_private"], false);
     assert_eq!(note["user"], "owner-1");
     assert_eq!(note["lead"], lead.as_str());
-    let url = note_url(&id(&note));
-    assert_eq!(
-        app.get(&url).bearer(&token).send().await.expect(200).body,
-        note
-    );
+    let url = paths::note(id(&note));
+    assert_eq!(app.read(&url, &token).await, note);
     let res = app
         .patch(&url)
         .bearer(&token)
@@ -42,7 +38,7 @@ async fn note_crud_and_validation() {
         .await
         .expect(400);
     assert!(res.body["content"].is_array());
-    for (body, field) in [
+    let cases = vec![
         (json!({"content": "x"}), "lead"),
         (json!({"lead": "x", "content": "x"}), "lead"),
         (
@@ -55,24 +51,9 @@ async fn note_crud_and_validation() {
             json!({"lead": lead, "content": "x", "is_private": "secret"}),
             "is_private",
         ),
-    ] {
-        let res = app
-            .post(NOTES)
-            .bearer(&token)
-            .json(body.clone())
-            .send()
-            .await;
-        assert_eq!(res.status, 400, "{body}: {}", res.text);
-        assert!(res.body[field].is_array(), "{body}: {}", res.text);
-    }
-    app.get(&url).bearer(&other).send().await.expect(404);
-    app.patch(&url)
-        .bearer(&other)
-        .json(json!({"content": "x"}))
-        .send()
-        .await
-        .expect(404);
-    app.delete(&url).bearer(&other).send().await.expect(404);
+    ];
+    app.assert_rejected(NOTES, &token, cases).await;
+    assert_not_found(app, &other, &url, json!({"content": "x"})).await;
     let res = app
         .post(NOTES)
         .bearer(&other)
@@ -81,7 +62,7 @@ async fn note_crud_and_validation() {
         .await
         .expect(400);
     assert!(res.body["lead"].is_array());
-    app.get(&format!("/api/leads/api/v1/leads/{lead}/notes/"))
+    app.get(&paths::lead_path(&lead, "notes"))
         .bearer(&other)
         .send()
         .await
@@ -94,8 +75,8 @@ async fn note_crud_and_validation() {
 async fn private_notes_are_seen_only_by_their_author_and_admins() {
     let apps = start().await;
     let app = &apps.sources;
-    let (tenant, owner) = tenant_owner(app, "Acme").await;
-    let lead = id(&create_lead(&apps.leads, &owner, person(1)).await);
+    let (tenant, owner) = app.owner("Acme").await;
+    let lead = id(&apps.leads.create_lead(&owner, person(1)).await);
     let alice = app.token(&tenant, "alice", Role::User);
     let bob = app.token(&tenant, "bob", Role::Manager);
     let admin = app.token(&tenant, "admin-1", Role::Admin);
@@ -121,7 +102,7 @@ async fn private_notes_are_seen_only_by_their_author_and_admins() {
         contents.sort();
         contents
     };
-    let timeline = format!("/api/leads/api/v1/leads/{lead}/notes/?page_size=1");
+    let timeline = format!("{}?page_size=1", paths::lead_path(&lead, "notes"));
     for url in [
         format!("{NOTES}?page_size=1"),
         timeline.clone(),
@@ -146,55 +127,32 @@ async fn private_notes_are_seen_only_by_their_author_and_admins() {
         assert_eq!(seen(owner.clone(), url.clone()).await.len(), 4, "{url}");
     }
     // Details alike: someone else's private note does not exist for them.
-    app.get(&note_url(&alice_private))
-        .bearer(&bob)
-        .send()
-        .await
-        .expect(404);
-    app.get(&note_url(&alice_private))
-        .bearer(&readonly)
-        .send()
-        .await
-        .expect(404);
-    app.patch(&note_url(&alice_private))
+    let alices = paths::note(&alice_private);
+    app.get(&alices).bearer(&bob).send().await.expect(404);
+    app.get(&alices).bearer(&readonly).send().await.expect(404);
+    app.patch(&alices)
         .bearer(&bob)
         .json(json!({"content": "x"}))
         .send()
         .await
         .expect(404);
-    app.get(&note_url(&alice_private))
-        .bearer(&alice)
-        .send()
-        .await
-        .expect(200);
-    app.get(&note_url(&bob_private))
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    app.get(&alices).bearer(&alice).send().await.expect(200);
+    let bobs = paths::note(&bob_private);
+    app.get(&bobs).bearer(&admin).send().await.expect(200);
     // Only the author or an admin changes a note.
     let public = all_pages(app, &bob, NOTES)
         .await
         .into_iter()
         .find(|n| n["content"] == "alice public")
         .unwrap();
-    app.patch(&note_url(&id(&public)))
-        .bearer(&bob)
-        .json(json!({"content": "x"}))
-        .send()
-        .await
-        .expect(403);
-    app.patch(&note_url(&id(&public)))
-        .bearer(&admin)
-        .json(json!({"content": "by admin"}))
-        .send()
+    let public = paths::note(id(&public));
+    let change = |token: &str, body: Value| app.patch(&public).bearer(token).json(body).send();
+    change(&bob, json!({"content": "x"})).await.expect(403);
+    change(&admin, json!({"content": "by admin"}))
         .await
         .expect(200);
     // Making a note private hides it at once.
-    app.patch(&note_url(&id(&public)))
-        .bearer(&alice)
-        .json(json!({"is_private": true}))
-        .send()
+    change(&alice, json!({"is_private": true}))
         .await
         .expect(200);
     assert_eq!(
@@ -207,8 +165,8 @@ async fn private_notes_are_seen_only_by_their_author_and_admins() {
 async fn the_lead_detail_shows_recent_activities_and_visible_notes() {
     let apps = start().await;
     let app = &apps.sources;
-    let (tenant, owner) = tenant_owner(app, "Acme").await;
-    let lead = id(&create_lead(&apps.leads, &owner, person(1)).await);
+    let (tenant, owner) = app.owner("Acme").await;
+    let lead = id(&apps.leads.create_lead(&owner, person(1)).await);
     for n in 0..12 {
         let mut body = activity(&lead, "note");
         body["title"] = json!(format!("n{n}"));
@@ -229,20 +187,7 @@ async fn the_lead_detail_shows_recent_activities_and_visible_notes() {
             .await
             .expect(201);
     }
-    let detail = |token: String| {
-        let apps = &apps;
-        let lead = lead.clone();
-        async move {
-            apps.leads
-                .get(&lead_url(&lead))
-                .bearer(&token)
-                .send()
-                .await
-                .expect(200)
-                .body
-        }
-    };
-    let seen = detail(bob.clone()).await;
+    let seen = apps.leads.lead(&bob, &lead).await;
     let recent = seen["recent_activities"].as_array().unwrap();
     assert_eq!(recent.len(), 10);
     assert_eq!(recent[0]["title"], "n11");
@@ -255,6 +200,8 @@ async fn the_lead_detail_shows_recent_activities_and_visible_notes() {
             .collect()
     };
     assert_eq!(contents(&seen), ["shared"]);
-    assert_eq!(contents(&detail(alice).await), ["shared", "mine"]);
-    assert_eq!(contents(&detail(owner).await), ["shared", "mine"]);
+    for token in [&alice, &owner] {
+        let seen = apps.leads.lead(token, &lead).await;
+        assert_eq!(contents(&seen), ["shared", "mine"]);
+    }
 }

@@ -6,7 +6,7 @@ use crate::common::*;
 async fn create_read_list_update_delete() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
 
     // GIVEN an admin creates a source
     let res = app
@@ -25,17 +25,12 @@ async fn create_read_list_update_delete() {
         assert_eq!(source[counter], 0, "{counter}");
     }
     assert_eq!(source["conversion_rate"], 0.0);
-    let sid = id(&source);
+    let url = paths::source(id(&source));
 
     // THEN it reads back, with and without the trailing slash
-    let got = app
-        .get(&source_url(&sid))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(got.body, source);
-    app.get(&format!("{SOURCES}{sid}"))
+    let got = app.read(&url, &token).await;
+    assert_eq!(got, source);
+    app.get(paths::bare(&url))
         .bearer(&token)
         .send()
         .await
@@ -43,7 +38,7 @@ async fn create_read_list_update_delete() {
 
     // AND a PATCH changes only what it names
     let patched = app
-        .patch(&source_url(&sid))
+        .patch(&url)
         .bearer(&token)
         .json(json!({"is_active": false}))
         .send()
@@ -55,14 +50,14 @@ async fn create_read_list_update_delete() {
 
     // AND a PUT needs the name; a stale If-Match is a 412
     let res = app
-        .put(&source_url(&sid))
+        .put(&url)
         .bearer(&token)
         .json(json!({"description": "x"}))
         .send()
         .await
         .expect(400);
     assert!(res.body["name"].is_array(), "{}", res.text);
-    app.put(&source_url(&sid))
+    app.put(&url)
         .bearer(&token)
         .header("if-match", "\"1\"")
         .json(json!({"name": "Web"}))
@@ -70,7 +65,7 @@ async fn create_read_list_update_delete() {
         .await
         .expect(412);
     let put = app
-        .put(&source_url(&sid))
+        .put(&url)
         .bearer(&token)
         .header("if-match", "\"2\"")
         .json(json!({"name": "Web", "description": null}))
@@ -115,21 +110,9 @@ async fn create_read_list_update_delete() {
     );
 
     // AND a delete removes it and frees its name
-    app.delete(&source_url(&sid))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(204);
-    app.get(&source_url(&sid))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(404);
-    app.delete(&source_url(&sid))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(404);
+    app.delete(&url).bearer(&token).send().await.expect(204);
+    app.get(&url).bearer(&token).send().await.expect(404);
+    app.delete(&url).bearer(&token).send().await.expect(404);
     create_source(app, &token, "web").await;
 }
 
@@ -137,9 +120,9 @@ async fn create_read_list_update_delete() {
 async fn bad_input_names_the_field() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     let long = "x".repeat(101);
-    for (body, field) in [
+    let cases = vec![
         (json!({}), "name"),
         (json!({"name": ""}), "name"),
         (json!({"name": null}), "name"),
@@ -147,16 +130,8 @@ async fn bad_input_names_the_field() {
         (json!({"name": ["a"]}), "name"),
         (json!({"name": "ok", "is_active": "maybe"}), "is_active"),
         (json!({"name": "ok", "is_active": null}), "is_active"),
-    ] {
-        let res = app
-            .post(SOURCES)
-            .bearer(&token)
-            .json(body.clone())
-            .send()
-            .await;
-        assert_eq!(res.status, 400, "{body}: {}", res.text);
-        assert!(res.body[field].is_array(), "{body}: {}", res.text);
-    }
+    ];
+    app.assert_rejected(SOURCES, &token, cases).await;
     let res = app
         .get(&format!("{SOURCES}?cursor=forged.cursor"))
         .bearer(&token)
@@ -169,7 +144,7 @@ async fn bad_input_names_the_field() {
         .send()
         .await
         .expect(400);
-    app.get(&source_url("not-a-uuid"))
+    app.get(&paths::source("not-a-uuid"))
         .bearer(&token)
         .send()
         .await
@@ -180,9 +155,9 @@ async fn bad_input_names_the_field() {
 async fn admins_write_every_role_reads() {
     let apps = start().await;
     let app = &apps.sources;
-    let (tenant, owner) = tenant_owner(app, "Acme").await;
+    let (tenant, owner) = app.owner("Acme").await;
     let source = create_source(app, &owner, "Website").await;
-    let url = source_url(&id(&source));
+    let url = paths::source(id(&source));
     let admin = app.token(&tenant, "admin-1", Role::Admin);
     app.patch(&url)
         .bearer(&admin)
@@ -192,21 +167,7 @@ async fn admins_write_every_role_reads() {
         .expect(200);
     for role in [Role::Manager, Role::User, Role::Readonly] {
         let token = app.token(&tenant, "someone", role);
-        app.get(SOURCES).bearer(&token).send().await.expect(200);
-        app.get(&url).bearer(&token).send().await.expect(200);
-        app.post(SOURCES)
-            .bearer(&token)
-            .json(json!({"name": "Mine"}))
-            .send()
-            .await
-            .expect(403);
-        app.patch(&url)
-            .bearer(&token)
-            .json(json!({"name": "Mine"}))
-            .send()
-            .await
-            .expect(403);
-        app.delete(&url).bearer(&token).send().await.expect(403);
+        assert_read_only(app, &token, SOURCES, &url, json!({"name": "Mine"})).await;
     }
     app.get(SOURCES).send().await.expect(401);
 }
@@ -215,26 +176,19 @@ async fn admins_write_every_role_reads() {
 async fn another_tenants_source_is_not_found() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, a) = tenant_owner(app, "A").await;
-    let (_, b) = tenant_owner(app, "B").await;
+    let (_, a) = app.owner("A").await;
+    let (_, b) = app.owner("B").await;
     let source = create_source(app, &a, "Website").await;
-    let url = source_url(&id(&source));
-    app.get(&url).bearer(&b).send().await.expect(404);
-    app.patch(&url)
-        .bearer(&b)
-        .json(json!({"name": "x"}))
-        .send()
-        .await
-        .expect(404);
+    let url = paths::source(id(&source));
     app.put(&url)
         .bearer(&b)
         .json(json!({"name": "x"}))
         .send()
         .await
         .expect(404);
-    app.delete(&url).bearer(&b).send().await.expect(404);
-    let list = app.get(SOURCES).bearer(&b).send().await.expect(200);
-    assert_eq!(list.body["results"], json!([]));
+    assert_not_found(app, &b, &url, json!({"name": "x"})).await;
+    let list = app.read(SOURCES, &b).await;
+    assert_eq!(list["results"], json!([]));
     // Names are per tenant.
     create_source(app, &b, "website").await;
     // A's cursor is no good for B.
@@ -247,11 +201,8 @@ async fn another_tenants_source_is_not_found() {
         .send()
         .await
         .expect(200);
-    let next = page.body["next"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("https://api.example.com");
-    app.get(next).bearer(&b).send().await.expect(400);
+    let next = page.link("next").unwrap();
+    app.get(&next).bearer(&b).send().await.expect(400);
     // B's lead cannot point at A's source.
     let res = apps
         .leads
@@ -268,7 +219,7 @@ async fn another_tenants_source_is_not_found() {
 async fn concurrent_creates_of_one_name_make_one_source() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     let names = [
         "Partner", "partner", "PARTNER", "Partner", "pArtner", "partner ", "Partner", "PARTNER",
     ];
@@ -303,11 +254,6 @@ async fn concurrent_creates_of_one_name_make_one_source() {
         .map(|r| r.body["source"]["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 1);
-    let source = app
-        .get(&source_url(ids.first().unwrap()))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
-    assert_eq!(source.body["total_leads"], 6);
+    let source = app.read(&paths::source(ids.first().unwrap()), &token).await;
+    assert_eq!(source["total_leads"], 6);
 }

@@ -9,12 +9,12 @@ use crate::common::*;
 async fn tag_crud_and_validation() {
     let apps = start().await;
     let app = &apps.sources;
-    let (_, token) = tenant_owner(app, "Acme").await;
+    let (_, token) = app.owner("Acme").await;
     let tag = create_tag(app, &token, "Hot").await;
     assert_eq!(tag["color"], "#007bff");
     assert_eq!(tag["leads_count"], 0);
     assert_eq!(tag["is_active"], true);
-    let url = tag_url(&id(&tag));
+    let url = paths::tag(id(&tag));
     let res = app
         .patch(&url)
         .bearer(&token)
@@ -38,7 +38,7 @@ async fn tag_crud_and_validation() {
         .send()
         .await
         .expect(200);
-    for (body, field) in [
+    let cases = vec![
         (json!({}), "name"),
         (json!({"name": ""}), "name"),
         (json!({"name": "x".repeat(51)}), "name"),
@@ -49,16 +49,8 @@ async fn tag_crud_and_validation() {
         (json!({"name": "ok", "color": null}), "color"),
         (json!({"name": "ok", "is_active": "maybe"}), "is_active"),
         (json!({"name": "WARM"}), "name"),
-    ] {
-        let res = app
-            .post(TAGS)
-            .bearer(&token)
-            .json(body.clone())
-            .send()
-            .await;
-        assert_eq!(res.status, 400, "{body}: {}", res.text);
-        assert!(res.body[field].is_array(), "{body}: {}", res.text);
-    }
+    ];
+    app.assert_rejected(TAGS, &token, cases).await;
     // The old name is free after the rename.
     create_tag(app, &token, "hot").await;
     for n in 0..4 {
@@ -68,7 +60,7 @@ async fn tag_crud_and_validation() {
     assert_eq!(rows.len(), 6);
     app.delete(&url).bearer(&token).send().await.expect(204);
     app.get(&url).bearer(&token).send().await.expect(404);
-    app.get(&tag_url("nope"))
+    app.get(&paths::tag("nope"))
         .bearer(&token)
         .send()
         .await
@@ -79,36 +71,15 @@ async fn tag_crud_and_validation() {
 async fn tag_roles_and_tenancy() {
     let apps = start().await;
     let app = &apps.sources;
-    let (tenant, owner) = tenant_owner(app, "A").await;
-    let (_, other) = tenant_owner(app, "B").await;
+    let (tenant, owner) = app.owner("A").await;
+    let (_, other) = app.owner("B").await;
     let tag = create_tag(app, &owner, "Hot").await;
-    let url = tag_url(&id(&tag));
+    let url = paths::tag(id(&tag));
     for role in [Role::Manager, Role::User, Role::Readonly] {
         let token = app.token(&tenant, "someone", role);
-        app.get(&url).bearer(&token).send().await.expect(200);
-        app.get(TAGS).bearer(&token).send().await.expect(200);
-        app.post(TAGS)
-            .bearer(&token)
-            .json(json!({"name": "x"}))
-            .send()
-            .await
-            .expect(403);
-        app.patch(&url)
-            .bearer(&token)
-            .json(json!({"name": "x"}))
-            .send()
-            .await
-            .expect(403);
-        app.delete(&url).bearer(&token).send().await.expect(403);
+        assert_read_only(app, &token, TAGS, &url, json!({"name": "x"})).await;
     }
-    app.get(&url).bearer(&other).send().await.expect(404);
-    app.patch(&url)
-        .bearer(&other)
-        .json(json!({"name": "x"}))
-        .send()
-        .await
-        .expect(404);
-    app.delete(&url).bearer(&other).send().await.expect(404);
+    assert_not_found(app, &other, &url, json!({"name": "x"})).await;
     let mut body = person(1);
     body["tag_ids"] = json!([id(&tag)]);
     let res = apps
@@ -125,7 +96,7 @@ async fn tag_roles_and_tenancy() {
 #[tokio::test]
 async fn concurrent_tag_creates_of_one_name_make_one_tag() {
     let apps = start().await;
-    let (_, token) = tenant_owner(&apps.sources, "Acme").await;
+    let (_, token) = apps.sources.owner("Acme").await;
     let results = futures::future::join_all((0..6).map(|n| {
         apps.sources
             .post(TAGS)
@@ -139,13 +110,7 @@ async fn concurrent_tag_creates_of_one_name_make_one_tag() {
 }
 
 async fn tag_count(apps: &Apps, token: &str, tag: &str) -> i64 {
-    apps.sources
-        .get(&tag_url(tag))
-        .bearer(token)
-        .send()
-        .await
-        .expect(200)
-        .body["leads_count"]
+    apps.sources.read(&paths::tag(tag), token).await["leads_count"]
         .as_i64()
         .unwrap()
 }
@@ -153,7 +118,7 @@ async fn tag_count(apps: &Apps, token: &str, tag: &str) -> i64 {
 #[tokio::test]
 async fn leads_carry_tags_and_the_filter_reads_memberships() {
     let apps = start().await;
-    let (_, token) = tenant_owner(&apps.sources, "Acme").await;
+    let (_, token) = apps.sources.owner("Acme").await;
     let hot = id(&create_tag(&apps.sources, &token, "Hot").await);
     let vip = id(&create_tag(&apps.sources, &token, "VIP").await);
 
@@ -185,7 +150,7 @@ async fn leads_carry_tags_and_the_filter_reads_memberships() {
             1 => json!([hot, vip]),
             _ => json!([]),
         };
-        let lead = create_lead(&apps.leads, &token, body).await;
+        let lead = apps.leads.create_lead(&token, body).await;
         if n % 3 == 1 {
             let names: BTreeSet<&str> = lead["tags"]
                 .as_array()
@@ -226,25 +191,12 @@ async fn leads_carry_tags_and_the_filter_reads_memberships() {
 
     // Replacing, clearing and deleting keep the counts and the filter exact.
     apps.leads
-        .patch(&lead_url(&ids[1]))
-        .bearer(&token)
-        .json(json!({"tag_ids": [vip]}))
-        .send()
-        .await
-        .expect(200);
+        .update_lead(&token, &ids[1], json!({"tag_ids": [vip]}))
+        .await;
     apps.leads
-        .patch(&lead_url(&ids[4]))
-        .bearer(&token)
-        .json(json!({"tag_ids": []}))
-        .send()
-        .await
-        .expect(200);
-    apps.leads
-        .delete(&lead_url(&ids[7]))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(204);
+        .update_lead(&token, &ids[4], json!({"tag_ids": []}))
+        .await;
+    apps.leads.delete_lead(&token, &ids[7]).await;
     assert_eq!(tag_count(&apps, &token, &hot).await, 3);
     assert_eq!(tag_count(&apps, &token, &vip).await, 1);
     assert_eq!(filtered(format!("tags={hot}")).await.len(), 3);
@@ -260,26 +212,19 @@ async fn leads_carry_tags_and_the_filter_reads_memberships() {
 
     // Deleting a tag removes it from its leads, then the tag goes.
     apps.sources
-        .delete(&tag_url(&hot))
+        .delete(&paths::tag(&hot))
         .bearer(&token)
         .send()
         .await
         .expect(204);
     apps.sources
-        .get(&tag_url(&hot))
+        .get(&paths::tag(&hot))
         .bearer(&token)
         .send()
         .await
         .expect(404);
     for lead in ids.iter().filter(|l| **l != ids[7]) {
-        let body = apps
-            .leads
-            .get(&lead_url(lead))
-            .bearer(&token)
-            .send()
-            .await
-            .expect(200)
-            .body;
+        let body = apps.leads.lead(&token, lead).await;
         assert!(
             !body["tag_ids"]
                 .as_array()
@@ -299,7 +244,7 @@ async fn leads_carry_tags_and_the_filter_reads_memberships() {
     // A deleted tag cannot be given to a lead.
     let res = apps
         .leads
-        .patch(&lead_url(&ids[0]))
+        .patch(&paths::lead(&ids[0]))
         .bearer(&token)
         .json(json!({"tag_ids": [hot]}))
         .send()

@@ -1,0 +1,92 @@
+//! The service's queues in the run's SQS emulator (moto), fed to the workers as Lambda
+//! would feed them.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use crm_http::config::Config;
+use crm_local::poller::{poll_once, Round, Source};
+use crm_local::queues::LocalQueue;
+use uuid::Uuid;
+
+use crate::{sqs_client, sqs_endpoint};
+
+/// The service's queues (with their dead-letter queues and redrive policies) for one test,
+/// under a unique prefix in the run's SQS emulator.
+pub struct TestQueues {
+    pub sqs: aws_sdk_sqs::Client,
+    pub scoring: LocalQueue,
+    pub insights: LocalQueue,
+}
+
+impl TestQueues {
+    pub async fn create() -> Self {
+        sqs_endpoint();
+        let sqs = sqs_client();
+        let prefix = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let mut queues = crm_local::queues::create_all(&sqs, &prefix)
+            .await
+            .expect("create the test queues")
+            .into_iter();
+        Self {
+            scoring: queues.next().expect("scoring queue"),
+            insights: queues.next().expect("insights queue"),
+            sqs,
+        }
+    }
+
+    /// `config` with these queues' URLs.
+    pub fn configure(&self, mut config: Config) -> Config {
+        config.scoring_queue_url = Some(self.scoring.url.clone());
+        config.insights_queue_url = Some(self.insights.url.clone());
+        config
+    }
+
+    /// Feeds `queue` to `worker` as Lambda would, batch after batch, until it is empty;
+    /// failed messages come back at once (no visibility delay) until the redrive policy
+    /// moves them to the dead-letter queue. Returns the rounds that received messages.
+    pub async fn deliver<F, Fut>(&self, queue: &LocalQueue, worker: F) -> Vec<Round>
+    where
+        F: Fn(SqsEvent) -> Fut,
+        Fut: std::future::Future<Output = SqsBatchResponse>,
+    {
+        let source = Source {
+            queue_url: queue.url.clone(),
+            queue_arn: queue.arn.clone(),
+            batch_size: 10,
+            wait_seconds: 0,
+            retry_after_seconds: 0,
+        };
+        let mut rounds = Vec::new();
+        // Bounded: each message is received at most maxReceiveCount times.
+        for _ in 0..100 {
+            let round = poll_once(&self.sqs, &source, |event| {
+                let handled = worker(event);
+                async move { Ok(handled.await) }
+            })
+            .await
+            .expect("poll the test queue");
+            if round.received == 0 {
+                return rounds;
+            }
+            rounds.push(round);
+        }
+        panic!("{} did not empty after 100 rounds", queue.url);
+    }
+
+    /// The bodies waiting in `queue` (received, then made visible again at once).
+    pub async fn peek(&self, url: &str) -> Vec<String> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("receive");
+        out.messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect()
+    }
+}
