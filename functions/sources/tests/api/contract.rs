@@ -4,24 +4,27 @@
 
 use crate::common::*;
 
-const ID_ROUTES: [&str; 9] = [
-    "/api/leads/api/v1/sources/%ff/",
-    "/api/leads/api/v1/tags/%ff/",
-    "/api/leads/api/v1/activities/%ff/",
-    "/api/leads/api/v1/notes/%ff/",
-    "/api/leads/api/v1/custom-fields/%ff/",
-    "/api/leads/api/v1/leads/%ff/activities/",
-    "/api/leads/api/v1/leads/%ff/notes/",
-    "/api/leads/api/v1/sources/%c3%28",
-    "/api/leads/api/v1/leads/%80/notes",
-];
+/// Every `{id}` route of this function with an id that is not UTF-8 once decoded.
+fn id_routes() -> Vec<String> {
+    vec![
+        paths::source("%ff"),
+        paths::tag("%ff"),
+        paths::activity("%ff"),
+        paths::note("%ff"),
+        paths::custom_field("%ff"),
+        paths::lead_path("%ff", "activities"),
+        paths::lead_path("%ff", "notes"),
+        paths::bare(&paths::source("%c3%28")).to_string(),
+        paths::bare(&paths::lead_path("%80", "notes")).to_string(),
+    ]
+}
 
 #[tokio::test]
 async fn every_id_route_answers_an_undecodable_id_with_a_json_404() {
     let apps = start().await;
     let (_, token) = apps.sources.owner("Acme").await;
-    for path in ID_ROUTES {
-        let res = apps.sources.get(path).bearer(&token).send().await;
+    for path in id_routes() {
+        let res = apps.sources.get(&path).bearer(&token).send().await;
         assert_eq!(res.status, 404, "{path}: {}", res.text);
         assert_eq!(res.body, json!({"detail": "Not found."}), "{path}");
         assert!(res.header("x-request-id").is_some(), "{path}");

@@ -3,8 +3,6 @@
 
 use crate::common::*;
 
-const FIELDS: &str = "/api/leads/api/v1/custom-fields/";
-
 #[tokio::test]
 async fn every_resource_versions_its_edits_and_refuses_a_stale_if_match() {
     let apps = start().await;
@@ -37,7 +35,7 @@ async fn every_resource_versions_its_edits_and_refuses_a_stale_if_match() {
             "note",
         ),
         (
-            FIELDS,
+            paths::CUSTOM_FIELDS,
             json!({"name": "tier", "field_type": "text"}),
             json!({"help_text": "Plan"}),
             "custom field",
