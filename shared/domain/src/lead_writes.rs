@@ -27,6 +27,41 @@ pub fn sparse_indexes(lead: &Lead) -> SparseIndexes {
     }
 }
 
+/// The lead fields the system maintains: the score and its record, the engagement
+/// counters the activity writes keep, and the write's own bookkeeping. A write that changes
+/// only these does not invalidate a client's ETag; a change to any other field does.
+pub const SYSTEM_FIELDS: [&str; 9] = [
+    "version",
+    "updated_at",
+    "score",
+    "score_factors",
+    "score_model",
+    "last_scored_at",
+    "scored_version",
+    "activity_count",
+    "last_activity_at",
+];
+
+/// Whether a write changes a field clients write (anything but [`SYSTEM_FIELDS`]).
+pub fn client_fields_changed(before: &Lead, after: &Lead) -> bool {
+    let (mut a, mut b) = (before.fields(), after.fields());
+    for field in SYSTEM_FIELDS {
+        a.remove(field);
+        b.remove(field);
+    }
+    a != b
+}
+
+/// The `edited_version` the lead has after the write `before` → `after`: the new version
+/// when a client-written field changed, else the one it had.
+pub fn edited_version(before: &Lead, after: &Lead) -> u64 {
+    if client_fields_changed(before, after) {
+        after.version
+    } else {
+        before.edited_version()
+    }
+}
+
 /// The search tokens a write takes away from the lead and gives it, in token order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TokenChanges {
@@ -132,6 +167,33 @@ mod tests {
                 hot: false
             }
         );
+    }
+
+    #[test]
+    fn only_client_written_fields_move_the_edited_version() {
+        let before = lead();
+        assert_eq!(before.edited_version(), 1);
+        let mut scored = before.clone();
+        scored.version = 2;
+        scored.score = 80;
+        scored.scored_version = 2;
+        scored.activity_count = 3;
+        scored.last_scored_at = Some(Utc::now());
+        assert_eq!(edited_version(&before, &scored), 1);
+        scored.edited_version = Some(1);
+        assert!(scored.matches_etag(1) && scored.matches_etag(2));
+        assert!(!scored.matches_etag(0) && !scored.matches_etag(3));
+
+        let mut edited = scored.clone();
+        edited.version = 3;
+        edited.notes = Some("x".into());
+        assert_eq!(edited_version(&scored, &edited), 3);
+        edited.edited_version = Some(3);
+        assert!(!edited.matches_etag(2) && edited.matches_etag(3));
+
+        // A lead stored before the record matches its current version only.
+        edited.edited_version = None;
+        assert!(!edited.matches_etag(2) && edited.matches_etag(3));
     }
 
     #[test]

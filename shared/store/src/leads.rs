@@ -197,9 +197,13 @@ impl Store {
         audit: &AuditEntry,
         new_source: Option<&Source>,
     ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
+        // The version of the last client-written change goes with the lead (the domain
+        // decides which fields those are), whichever path wrote it.
+        let mut stored = after.clone();
+        stored.edited_version = Some(lead_writes::edited_version(before, after));
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(Self::lead_item(after)))
+            .set_item(Some(Self::lead_item(&stored)))
             .condition_expression("version = :seen")
             .expression_attribute_values(":seen", AttributeValue::N(before.version.to_string()))
             .build()
