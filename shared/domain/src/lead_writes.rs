@@ -69,6 +69,18 @@ pub struct TokenChanges {
     pub added: Vec<String>,
 }
 
+impl TokenChanges {
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.added.is_empty()
+    }
+
+    /// Every token the write moves, removed or added, in token order.
+    pub fn moved(&self) -> Vec<String> {
+        let all: BTreeSet<&String> = self.removed.iter().chain(&self.added).collect();
+        all.into_iter().cloned().collect()
+    }
+}
+
 pub fn token_changes(before: Option<&Lead>, after: Option<&Lead>) -> TokenChanges {
     let old = before.map(crate::search::tokens).unwrap_or_default();
     let new = after.map(crate::search::tokens).unwrap_or_default();
@@ -128,6 +140,53 @@ pub fn tag_changes<'a>(before: Option<&'a Lead>, after: Option<&'a Lead>) -> Tag
     }
 }
 
+/// The most actions one lead write's transaction holds, part by part, whatever the change
+/// (DynamoDB allows 100). Search tokens are not among them: the transaction records the
+/// tokens it moves in one item, and the tokens move right after the commit (see the lead
+/// repository), so a write's size does not grow with its text.
+pub mod budget {
+    use crate::tags::MAX_PER_LEAD;
+
+    /// The lead itself (put, or delete).
+    pub const LEAD: usize = 1;
+    /// The email guard: the old one deleted and the new one put when the email changes.
+    pub const EMAIL_GUARD: usize = 2;
+    /// The audit entry.
+    pub const AUDIT: usize = 1;
+    /// The tenant's dashboard counters (one item, however many counters move).
+    pub const STATS: usize = 1;
+    /// The record of the search tokens the write moves (one item, however many).
+    pub const SEARCH_PENDING: usize = 1;
+    /// The lead's insights, deleted with the lead.
+    pub const INSIGHTS: usize = 1;
+    /// The old source's counts, and the new source's (or, named for the first time, the
+    /// new source and its name guard).
+    pub const SOURCES: usize = 3;
+    /// A membership copy per tag the lead has after the write, a delete per tag it lost,
+    /// and a count per tag gained or lost: with every tag replaced, 4 per tag.
+    pub const TAGS: usize = 4 * MAX_PER_LEAD;
+    /// The activities recording the change (status, assignment, tags), and the activity
+    /// whose side effects the write is, when an activity is logged.
+    pub const ACTIVITIES: usize = 3 + 1;
+
+    /// The largest transaction of a lead create, update or delete (an update can move
+    /// everything at once: email, source, every tag, status, assignee).
+    pub const MAX: usize = LEAD
+        + EMAIL_GUARD
+        + AUDIT
+        + STATS
+        + SEARCH_PENDING
+        + INSIGHTS
+        + SOURCES
+        + TAGS
+        + ACTIVITIES;
+
+    /// DynamoDB's limit on the actions of one `TransactWriteItems`.
+    pub const TRANSACTION_LIMIT: usize = 100;
+
+    const _: () = assert!(MAX <= TRANSACTION_LIMIT);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +226,20 @@ mod tests {
                 hot: false
             }
         );
+    }
+
+    #[test]
+    fn the_largest_lead_write_fits_one_transaction() {
+        assert_eq!(budget::MAX, 54);
+        const { assert!(budget::MAX <= budget::TRANSACTION_LIMIT) };
+        // However long the text, the tokens a write moves cost one action.
+        let before = lead();
+        let mut after = before.clone();
+        after.notes = Some((0..500).map(|n| format!("w{n} ")).collect());
+        let moved = token_changes(Some(&before), Some(&after));
+        let kept = crate::search::tokens(&before).len();
+        assert_eq!(moved.added.len(), crate::search::MAX_TOKENS - kept);
+        assert_eq!(moved.moved().len(), moved.added.len());
     }
 
     #[test]

@@ -32,6 +32,7 @@ mod leads;
 mod notes;
 mod ops;
 mod scan;
+mod search_sync;
 mod settings;
 mod sources;
 mod tags;
@@ -41,6 +42,7 @@ pub use audit::{AuditAction, AuditEntry};
 pub(crate) use error::classify;
 pub use error::{describe, Conflict, StoreError};
 pub use scan::{IndexScan, ScanPage};
+pub use search_sync::SETTLE_CHUNK;
 
 pub type Item = HashMap<String, AttributeValue>;
 

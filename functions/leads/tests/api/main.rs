@@ -14,3 +14,4 @@ mod health;
 mod list;
 mod tenancy;
 mod validation;
+mod write_limits;
