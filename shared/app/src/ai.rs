@@ -63,6 +63,7 @@ impl AiInsightRequest {
             "last_scored_at",
             "score_model",
             "scored_version",
+            "edited_version",
         ] {
             fields.remove(internal);
         }

@@ -112,6 +112,13 @@ pub struct Lead {
     /// version or an older one has nothing left to do (duplicates, reordered deliveries).
     #[serde(default)]
     pub scored_version: u64,
+    /// The version of the lead's last change to what clients write (see
+    /// [`crate::lead_writes::edited_version`]): an `If-Match` naming this version or a later
+    /// one matches, since only the system's bookkeeping (score, engagement counters) changed
+    /// since. Set by the lead repository on every write; absent on leads stored before it
+    /// existed, which then match their current version only.
+    #[serde(default)]
+    pub edited_version: Option<u64>,
 
     pub notes: Option<String>,
     pub first_contact_date: Option<DateTime<Utc>>,
@@ -321,6 +328,7 @@ impl Lead {
             activity_count: 0,
             last_activity_at: None,
             scored_version: 0,
+            edited_version: Some(1),
             notes: None,
             first_contact_date: None,
             last_contact_date: None,
@@ -429,13 +437,28 @@ impl Lead {
     }
 
     /// The lead as a JSON object of its stored fields, without internal bookkeeping.
-    fn fields(&self) -> Map<String, Value> {
+    pub(crate) fn fields(&self) -> Map<String, Value> {
         let Value::Object(mut map) = serde_json::to_value(self).expect("lead serialises") else {
             unreachable!("a struct serialises to an object")
         };
         map.remove("tenant_id");
         map.remove("scored_version");
+        map.remove("edited_version");
         map
+    }
+
+    /// The version of the last change to client-written fields (the current version for a
+    /// lead stored without the record).
+    pub fn edited_version(&self) -> u64 {
+        self.edited_version
+            .unwrap_or(self.version)
+            .min(self.version)
+    }
+
+    /// Whether an `If-Match` naming `version` (an ETag this lead had) still holds: no
+    /// client-written field changed since that version; only the system's did, if anything.
+    pub fn matches_etag(&self, version: u64) -> bool {
+        (self.edited_version()..=self.version).contains(&version)
     }
 
     /// The detail shape (GET/PUT/PATCH/POST responses): every field plus computed ones.

@@ -27,11 +27,58 @@ pub fn sparse_indexes(lead: &Lead) -> SparseIndexes {
     }
 }
 
+/// The lead fields the system maintains: the score and its record, the engagement
+/// counters the activity writes keep, and the write's own bookkeeping. A write that changes
+/// only these does not invalidate a client's ETag; a change to any other field does.
+pub const SYSTEM_FIELDS: [&str; 9] = [
+    "version",
+    "updated_at",
+    "score",
+    "score_factors",
+    "score_model",
+    "last_scored_at",
+    "scored_version",
+    "activity_count",
+    "last_activity_at",
+];
+
+/// Whether a write changes a field clients write (anything but [`SYSTEM_FIELDS`]).
+pub fn client_fields_changed(before: &Lead, after: &Lead) -> bool {
+    let (mut a, mut b) = (before.fields(), after.fields());
+    for field in SYSTEM_FIELDS {
+        a.remove(field);
+        b.remove(field);
+    }
+    a != b
+}
+
+/// The `edited_version` the lead has after the write `before` → `after`: the new version
+/// when a client-written field changed, else the one it had.
+pub fn edited_version(before: &Lead, after: &Lead) -> u64 {
+    if client_fields_changed(before, after) {
+        after.version
+    } else {
+        before.edited_version()
+    }
+}
+
 /// The search tokens a write takes away from the lead and gives it, in token order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TokenChanges {
     pub removed: Vec<String>,
     pub added: Vec<String>,
+}
+
+impl TokenChanges {
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.added.is_empty()
+    }
+
+    /// Every token the write moves, removed or added, in token order.
+    pub fn moved(&self) -> Vec<String> {
+        let all: BTreeSet<&String> = self.removed.iter().chain(&self.added).collect();
+        all.into_iter().cloned().collect()
+    }
 }
 
 pub fn token_changes(before: Option<&Lead>, after: Option<&Lead>) -> TokenChanges {
@@ -93,6 +140,53 @@ pub fn tag_changes<'a>(before: Option<&'a Lead>, after: Option<&'a Lead>) -> Tag
     }
 }
 
+/// The most actions one lead write's transaction holds, part by part, whatever the change
+/// (DynamoDB allows 100). Search tokens are not among them: the transaction records the
+/// tokens it moves in one item, and the tokens move right after the commit (see the lead
+/// repository), so a write's size does not grow with its text.
+pub mod budget {
+    use crate::tags::MAX_PER_LEAD;
+
+    /// The lead itself (put, or delete).
+    pub const LEAD: usize = 1;
+    /// The email guard: the old one deleted and the new one put when the email changes.
+    pub const EMAIL_GUARD: usize = 2;
+    /// The audit entry.
+    pub const AUDIT: usize = 1;
+    /// The tenant's dashboard counters (one item, however many counters move).
+    pub const STATS: usize = 1;
+    /// The record of the search tokens the write moves (one item, however many).
+    pub const SEARCH_PENDING: usize = 1;
+    /// The lead's insights, deleted with the lead.
+    pub const INSIGHTS: usize = 1;
+    /// The old source's counts, and the new source's (or, named for the first time, the
+    /// new source and its name guard).
+    pub const SOURCES: usize = 3;
+    /// A membership copy per tag the lead has after the write, a delete per tag it lost,
+    /// and a count per tag gained or lost: with every tag replaced, 4 per tag.
+    pub const TAGS: usize = 4 * MAX_PER_LEAD;
+    /// The activities recording the change (status, assignment, tags), and the activity
+    /// whose side effects the write is, when an activity is logged.
+    pub const ACTIVITIES: usize = 3 + 1;
+
+    /// The largest transaction of a lead create, update or delete (an update can move
+    /// everything at once: email, source, every tag, status, assignee).
+    pub const MAX: usize = LEAD
+        + EMAIL_GUARD
+        + AUDIT
+        + STATS
+        + SEARCH_PENDING
+        + INSIGHTS
+        + SOURCES
+        + TAGS
+        + ACTIVITIES;
+
+    /// DynamoDB's limit on the actions of one `TransactWriteItems`.
+    pub const TRANSACTION_LIMIT: usize = 100;
+
+    const _: () = assert!(MAX <= TRANSACTION_LIMIT);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +226,47 @@ mod tests {
                 hot: false
             }
         );
+    }
+
+    #[test]
+    fn the_largest_lead_write_fits_one_transaction() {
+        assert_eq!(budget::MAX, 54);
+        const { assert!(budget::MAX <= budget::TRANSACTION_LIMIT) };
+        // However long the text, the tokens a write moves cost one action.
+        let before = lead();
+        let mut after = before.clone();
+        after.notes = Some((0..500).map(|n| format!("w{n} ")).collect());
+        let moved = token_changes(Some(&before), Some(&after));
+        let kept = crate::search::tokens(&before).len();
+        assert_eq!(moved.added.len(), crate::search::MAX_TOKENS - kept);
+        assert_eq!(moved.moved().len(), moved.added.len());
+    }
+
+    #[test]
+    fn only_client_written_fields_move_the_edited_version() {
+        let before = lead();
+        assert_eq!(before.edited_version(), 1);
+        let mut scored = before.clone();
+        scored.version = 2;
+        scored.score = 80;
+        scored.scored_version = 2;
+        scored.activity_count = 3;
+        scored.last_scored_at = Some(Utc::now());
+        assert_eq!(edited_version(&before, &scored), 1);
+        scored.edited_version = Some(1);
+        assert!(scored.matches_etag(1) && scored.matches_etag(2));
+        assert!(!scored.matches_etag(0) && !scored.matches_etag(3));
+
+        let mut edited = scored.clone();
+        edited.version = 3;
+        edited.notes = Some("x".into());
+        assert_eq!(edited_version(&scored, &edited), 3);
+        edited.edited_version = Some(3);
+        assert!(!edited.matches_etag(2) && edited.matches_etag(3));
+
+        // A lead stored before the record matches its current version only.
+        edited.edited_version = None;
+        assert!(!edited.matches_etag(2) && edited.matches_etag(3));
     }
 
     #[test]

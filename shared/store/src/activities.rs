@@ -62,7 +62,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut actions = self.update_lead_actions(before, after, audit, new_source);
         actions.extend(activities.iter().map(|a| self.put_new(a)));
-        self.transact(actions).await
+        self.commit_lead_write(actions, Some(before), Some(after))
+            .await
     }
 
     /// Writes a new activity. With `lead_change` the lead's update (its side effects: last

@@ -17,6 +17,7 @@
 //! | lead insights   | `{t}#LEAD#{id}`             | `INSIGHTS`               |
 //! | email guard     | `{t}#EMAIL#{lower(email)}`  | `EMAIL`                  |
 //! | search token    | `{t}#SEARCH#{first char}`   | `{token}#{lead id}`      |
+//! | lead search sync| `{t}#LEAD#{id}`             | `SEARCH`                 |
 //! | idempotency key | `{t}#IDEMPOTENCY#{key}`     | `IDEMPOTENCY`            |
 //! | lead source     | `{t}#SOURCES`               | `SOURCE#{id}`            |
 //! | source name     | `{t}#SOURCENAME#{lower(n)}` | `SOURCENAME`             |
@@ -407,6 +408,19 @@ pub fn search_token(t: TenantId, token: &str, lead_id: Uuid) -> Key {
     Key::new(search_partition(t, token), format!("{token}#{lead_id}"))
 }
 
+/// A lead's search bookkeeping: the tokens its writes moved that are not settled yet
+/// (`pending`), beside the lead. While any are pending, the item is also in the pending
+/// partition of GSI1 ([`search_pending_partition`]), where a repair finds it.
+pub fn lead_search(t: TenantId, lead_id: Uuid) -> Key {
+    Key::new(format!("{t}#LEAD#{lead_id}"), "SEARCH")
+}
+
+/// The GSI1 partition of the leads whose search tokens have moves pending (sort key: the
+/// lead id). Lead reads never name it.
+pub fn search_pending_partition(t: TenantId) -> String {
+    format!("{t}#SEARCHPENDING")
+}
+
 /// The record of one `Idempotency-Key` of a tenant (a client-chosen string of at most a
 /// few hundred visible characters): the tenant prefix keeps one tenant's keys apart from
 /// another's even when the clients pick the same key.
@@ -432,6 +446,7 @@ mod tests {
             lead_audit(t, id, now, Uuid::new_v4()),
             stats(t),
             search_token(t, "acme", id),
+            lead_search(t, id),
             idempotency(t, "retry-1"),
             lead_source(t, id),
             lead_source_name(t, "Website"),

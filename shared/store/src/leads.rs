@@ -1,6 +1,7 @@
 //! The lead repository: a lead's item with its index keys, and the transactions that
-//! create, replace and delete it together with its email guard, audit entry, search
-//! tokens, dashboard counters, source counts and tag memberships.
+//! create, replace and delete it together with its email guard, audit entry, dashboard
+//! counters, source counts and tag memberships, and the record of the search tokens it
+//! moves (which move right after the commit: `search_sync`).
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use uuid::Uuid;
@@ -41,35 +42,16 @@ impl Store {
         item
     }
 
-    /// The side writes of a lead write, for its transaction: the search tokens that appear
-    /// or disappear and the dashboard counters' delta, as the domain decides them.
+    /// The side writes of a lead write, for its transaction: the record of the search
+    /// tokens it moves (they move after the commit, see `search_sync`) and the dashboard
+    /// counters' delta, as the domain decides them.
     fn side_writes(
         &self,
         tenant: TenantId,
         before: Option<&Lead>,
         after: Option<&Lead>,
     ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
-        let id = after.or(before).expect("a lead write has a lead").id;
-        let tokens = lead_writes::token_changes(before, after);
-        let mut actions = Vec::new();
-        for token in &tokens.removed {
-            let delete = Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(keys::search_token(tenant, token, id).item_key()))
-                .build()
-                .expect("delete has table and key");
-            actions.push((TransactWriteItem::builder().delete(delete).build(), None));
-        }
-        for token in &tokens.added {
-            let mut item = keys::search_token(tenant, token, id).item_key();
-            item.insert("lead_id".into(), s(id.to_string()));
-            actions.push((
-                TransactWriteItem::builder()
-                    .put(self.put(item, None))
-                    .build(),
-                None,
-            ));
-        }
+        let mut actions: Vec<_> = self.search_pending(before, after).into_iter().collect();
         let delta = crm_domain::stats::delta(before, after);
         if !delta.is_empty() {
             let mut update = Update::builder()
@@ -138,30 +120,38 @@ impl Store {
         audit: &AuditEntry,
         new_source: Option<&Source>,
     ) -> Result<(), StoreError> {
+        let actions = self.create_lead_actions(lead, audit, new_source);
+        self.commit_lead_write(actions, None, Some(lead)).await
+    }
+
+    /// The actions of a lead create's transaction (see [`Self::create_lead_with`]).
+    fn create_lead_actions(
+        &self,
+        lead: &Lead,
+        audit: &AuditEntry,
+        new_source: Option<&Source>,
+    ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
         let absent = Some("attribute_not_exists(PK)");
-        self.transact(
-            vec![
-                (
-                    TransactWriteItem::builder()
-                        .put(self.put(Self::lead_item(lead), absent))
-                        .build(),
-                    Some(Conflict::Exists),
-                ),
-                (
-                    TransactWriteItem::builder()
-                        .put(self.put(Self::email_guard(lead), absent))
-                        .build(),
-                    Some(Conflict::Email),
-                ),
-                (self.audit_put(lead.tenant_id, audit), None),
-            ]
-            .into_iter()
-            .chain(self.side_writes(lead.tenant_id, None, Some(lead)))
-            .chain(self.source_writes(lead.tenant_id, None, Some(lead), new_source))
-            .chain(self.tag_writes(lead.tenant_id, None, Some(lead)))
-            .collect(),
-        )
-        .await
+        vec![
+            (
+                TransactWriteItem::builder()
+                    .put(self.put(Self::lead_item(lead), absent))
+                    .build(),
+                Some(Conflict::Exists),
+            ),
+            (
+                TransactWriteItem::builder()
+                    .put(self.put(Self::email_guard(lead), absent))
+                    .build(),
+                Some(Conflict::Email),
+            ),
+            (self.audit_put(lead.tenant_id, audit), None),
+        ]
+        .into_iter()
+        .chain(self.side_writes(lead.tenant_id, None, Some(lead)))
+        .chain(self.source_writes(lead.tenant_id, None, Some(lead), new_source))
+        .chain(self.tag_writes(lead.tenant_id, None, Some(lead)))
+        .collect()
     }
 
     /// Replaces `before` with `after` if nobody changed it in between (`version` check),
@@ -185,7 +175,8 @@ impl Store {
         new_source: Option<&Source>,
     ) -> Result<(), StoreError> {
         let actions = self.update_lead_actions(before, after, audit, new_source);
-        self.transact(actions).await
+        self.commit_lead_write(actions, Some(before), Some(after))
+            .await
     }
 
     /// The actions of a lead update's transaction (see [`Self::update_lead_with`]), for
@@ -197,9 +188,13 @@ impl Store {
         audit: &AuditEntry,
         new_source: Option<&Source>,
     ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
+        // The version of the last client-written change goes with the lead (the domain
+        // decides which fields those are), whichever path wrote it.
+        let mut stored = after.clone();
+        stored.edited_version = Some(lead_writes::edited_version(before, after));
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(Self::lead_item(after)))
+            .set_item(Some(Self::lead_item(&stored)))
             .condition_expression("version = :seen")
             .expression_attribute_values(":seen", AttributeValue::N(before.version.to_string()))
             .build()
@@ -226,6 +221,16 @@ impl Store {
 
     /// Deletes the lead and its email guard if it is still at the version read.
     pub async fn delete_lead(&self, lead: &Lead, audit: &AuditEntry) -> Result<(), StoreError> {
+        let actions = self.delete_lead_actions(lead, audit);
+        self.commit_lead_write(actions, Some(lead), None).await
+    }
+
+    /// The actions of a lead delete's transaction (see [`Self::delete_lead`]).
+    fn delete_lead_actions(
+        &self,
+        lead: &Lead,
+        audit: &AuditEntry,
+    ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(keys::lead(lead.tenant_id, lead.id).item_key()))
@@ -233,36 +238,33 @@ impl Store {
             .expression_attribute_values(":seen", AttributeValue::N(lead.version.to_string()))
             .build()
             .expect("delete has table and key");
-        self.transact(
-            vec![
-                (
-                    TransactWriteItem::builder().delete(delete).build(),
-                    Some(Conflict::Version),
-                ),
-                (self.delete_guard(lead), Some(Conflict::Version)),
-                (self.audit_put(lead.tenant_id, audit), None),
-                (
-                    TransactWriteItem::builder()
-                        .delete(
-                            Delete::builder()
-                                .table_name(&self.table)
-                                .set_key(Some(
-                                    keys::lead_insights(lead.tenant_id, lead.id).item_key(),
-                                ))
-                                .build()
-                                .expect("delete has table and key"),
-                        )
-                        .build(),
-                    None,
-                ),
-            ]
-            .into_iter()
-            .chain(self.side_writes(lead.tenant_id, Some(lead), None))
-            .chain(self.source_writes(lead.tenant_id, Some(lead), None, None))
-            .chain(self.tag_writes(lead.tenant_id, Some(lead), None))
-            .collect(),
-        )
-        .await
+        vec![
+            (
+                TransactWriteItem::builder().delete(delete).build(),
+                Some(Conflict::Version),
+            ),
+            (self.delete_guard(lead), Some(Conflict::Version)),
+            (self.audit_put(lead.tenant_id, audit), None),
+            (
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(
+                                keys::lead_insights(lead.tenant_id, lead.id).item_key(),
+                            ))
+                            .build()
+                            .expect("delete has table and key"),
+                    )
+                    .build(),
+                None,
+            ),
+        ]
+        .into_iter()
+        .chain(self.side_writes(lead.tenant_id, Some(lead), None))
+        .chain(self.source_writes(lead.tenant_id, Some(lead), None, None))
+        .chain(self.tag_writes(lead.tenant_id, Some(lead), None))
+        .collect()
     }
 
     /// The tenant's dashboard counters (one read).
@@ -287,5 +289,98 @@ impl Store {
             .into_iter()
             .filter(|l| l.tenant_id == tenant)
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use crm_domain::lead::{LeadInput, LeadStatus, WriteMode};
+    use crm_domain::lead_writes::budget;
+    use crm_domain::tags::MAX_PER_LEAD;
+
+    /// A store whose client is never called: building a transaction needs no server.
+    fn store() -> Store {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .build();
+        Store::new(aws_sdk_dynamodb::Client::from_conf(config), "t")
+    }
+
+    /// A lead with every tag it may have and as many search tokens as are indexed, each
+    /// word and tag drawn from `stem`.
+    fn largest(tenant: TenantId, stem: &str) -> Lead {
+        let words = |n: usize| -> String {
+            (0..n)
+                .map(|i| format!("{stem}{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let body = serde_json::json!({
+            "first_name": format!("{stem}first"), "last_name": format!("{stem}last"),
+            "email": format!("{stem}@{stem}.{stem}"), "company": words(5),
+            "job_title": words(8), "industry": words(6), "phone": format!("+1 555 {}", stem.len()),
+            "notes": words(200),
+        });
+        let input = LeadInput::parse(body.as_object().unwrap(), WriteMode::Create).unwrap();
+        let mut lead = Lead::create(tenant, input, "u", Utc::now());
+        lead.tag_ids = (0..MAX_PER_LEAD)
+            .map(|_| Uuid::new_v4().to_string())
+            .collect();
+        lead.source_id = Some(Uuid::new_v4());
+        lead
+    }
+
+    fn audit(lead: &Lead) -> AuditEntry {
+        AuditEntry::new(
+            lead.id,
+            crate::AuditAction::Update,
+            "u",
+            Utc::now(),
+            Default::default(),
+        )
+    }
+
+    #[test]
+    fn no_lead_write_exceeds_the_transaction_limit() {
+        let store = store();
+        let tenant = TenantId::from_uuid(Uuid::new_v4());
+        let before = largest(tenant, "alpha");
+        assert_eq!(
+            crm_domain::search::tokens(&before).len(),
+            crm_domain::search::MAX_TOKENS
+        );
+        // Everything changes at once: every word, the email, every tag, the source (a new
+        // one, created in the write), the status and the assignee.
+        let mut after = largest(tenant, "charlie");
+        after.id = before.id;
+        after.version = before.version + 1;
+        after.status = LeadStatus::Converted;
+        after.assigned_to = Some("someone".into());
+        let new_source = Source::new(tenant, "fair".into(), "u", Utc::now());
+        after.source_id = Some(new_source.id);
+        let tokens = lead_writes::token_changes(Some(&before), Some(&after));
+        assert_eq!(tokens.moved().len(), 2 * crm_domain::search::MAX_TOKENS);
+
+        let logged = crm_domain::activities::for_lead_change(&before, &after, "u", Utc::now());
+        let update = store
+            .update_lead_actions(&before, &after, &audit(&after), Some(&new_source))
+            .len()
+            + logged.len();
+        let create = store
+            .create_lead_actions(&after, &audit(&after), Some(&new_source))
+            .len();
+        let delete = store.delete_lead_actions(&before, &audit(&before)).len();
+        // The activity whose side effects a lead update is comes on top of that update.
+        let with_activity = update + 1;
+        assert_eq!(
+            (with_activity, create, delete),
+            (budget::MAX - budget::INSIGHTS, 27, 27)
+        );
+        const { assert!(budget::MAX <= budget::TRANSACTION_LIMIT) };
+        // The tokens' own transactions: a chunk, the lead check, the search item.
+        const { assert!(crate::SETTLE_CHUNK + 2 <= budget::TRANSACTION_LIMIT) };
     }
 }

@@ -33,6 +33,7 @@ mod leads;
 mod notes;
 mod ops;
 mod scan;
+mod search_sync;
 mod settings;
 mod sources;
 mod tags;
@@ -42,6 +43,7 @@ pub use audit::{AuditAction, AuditEntry};
 pub(crate) use error::classify;
 pub use error::{describe, Conflict, StoreError};
 pub use scan::{IndexScan, ScanPage};
+pub use search_sync::SETTLE_CHUNK;
 pub use versioned::{NameGuard, Partitioned, Versioned};
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -15,3 +15,4 @@ mod health;
 mod list;
 mod tenancy;
 mod validation;
+mod write_limits;

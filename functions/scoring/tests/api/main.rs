@@ -2,4 +2,5 @@
 //! the SQS emulator (moto, started by `make test`), a poller delivers them to the worker as
 //! Lambda would, and the score shows on the lead.
 
+mod etag;
 mod scoring;

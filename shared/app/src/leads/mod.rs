@@ -117,9 +117,11 @@ pub struct Actor<'a> {
 /// `change` edit a copy or refuse, and write it back in one transaction (with its audit
 /// entry, index keys and counters) if nobody changed it in between.
 ///
-/// With `if_match` the write applies only to that version (else 412). Without it, a lost
-/// race reads again and re-applies `change` to the newer version, so concurrent changes to
-/// different fields are all kept. `change` sees the stored lead and the copy to edit, and
+/// With `if_match` the write applies only if no client-written field changed since that
+/// version (else 412; see [`Lead::matches_etag`]: the system's own writes, such as a
+/// rescore, leave a client's ETag valid). Without it, a lost race reads again and
+/// re-applies `change` to the newer version, so concurrent changes to different fields are
+/// all kept. `change` sees the stored lead and the copy to edit, and
 /// may be called several times; role checks belong in it, since they depend on the lead.
 pub async fn modify<F>(
     store: &Store,
@@ -147,7 +149,7 @@ where
         let now = Utc::now();
         let mut after = before.clone();
         change(&before, &mut after, now)?;
-        if if_match.is_some_and(|v| v != before.version) {
+        if if_match.is_some_and(|v| !before.matches_etag(v)) {
             return Err(stale(before.version));
         }
         let changes = Lead::diff(Some(&before), Some(&after));
@@ -166,7 +168,9 @@ where
             .await
         {
             Ok(()) => return Ok(Modified { before, after }),
-            Err(StoreError::Conflict(Conflict::Version)) if if_match.is_none() => continue,
+            // Read again: with `if_match`, the check above decides whether what changed
+            // meanwhile (a rescore, say) leaves the client's version current.
+            Err(StoreError::Conflict(Conflict::Version)) => continue,
             Err(e) => return Err(store_error(e)),
         }
     }

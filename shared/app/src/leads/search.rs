@@ -13,6 +13,10 @@ use crm_domain::tenant::TenantId;
 use crm_domain::Error;
 use crm_store::Store;
 
+/// Leads whose pending token moves (a write whose follow-up failed) a search settles
+/// before its first page.
+const REPAIRS_PER_SEARCH: usize = 10;
+
 /// One page of a search, from `after` (the token position a cursor recorded).
 pub(super) struct SearchRequest<'a> {
     pub(super) tenant: TenantId,
@@ -36,6 +40,12 @@ pub(super) async fn search_page(
         read_budget,
         after,
     } = request;
+    if after.is_none() {
+        // Usually one empty read; see `crm_store::Store::repair_search`.
+        if let Err(e) = store.repair_search(tenant, REPAIRS_PER_SEARCH).await {
+            tracing::warn!(error = %e, "pending search tokens not settled");
+        }
+    }
     let mut after = after;
     let mut kept: Vec<(String, Lead)> = Vec::new();
     let mut read = 0;

@@ -153,7 +153,7 @@ pub async fn update(
         };
         require_can_edit(caller, &before)?;
         require_can_assign(caller, &input.assigned_to)?;
-        if if_match.is_some_and(|v| v != before.version) {
+        if if_match.is_some_and(|v| !before.matches_etag(v)) {
             return Err(stale(before.version));
         }
         let now = Utc::now();
@@ -186,7 +186,7 @@ pub async fn update(
                 rescore_if_needed(queues, &modified).await;
                 return Ok(modified);
             }
-            Err(StoreError::Conflict(Conflict::Version)) if if_match.is_none() => continue,
+            Err(StoreError::Conflict(Conflict::Version)) => continue,
             // Another request created the named source first: use it on the next attempt.
             Err(StoreError::Conflict(Conflict::Name)) => continue,
             Err(StoreError::Conflict(Conflict::Source)) if names_source(input) => continue,
@@ -213,7 +213,7 @@ pub async fn delete(
             back_off(attempt).await;
         }
         let lead = get(store, caller, id).await?;
-        if if_match.is_some_and(|v| v != lead.version) {
+        if if_match.is_some_and(|v| !lead.matches_etag(v)) {
             return Err(stale(lead.version));
         }
         let now = Utc::now();
@@ -226,7 +226,7 @@ pub async fn delete(
         );
         match store.delete_lead(&lead, &audit).await {
             Ok(()) => return Ok(()),
-            Err(StoreError::Conflict(Conflict::Version)) if if_match.is_none() => continue,
+            Err(StoreError::Conflict(Conflict::Version)) => continue,
             Err(e) => return Err(store_error(e)),
         }
     }
