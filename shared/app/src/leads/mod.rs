@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::queue::{self, Queues, ScoreRequest};
+use crate::retry::Attempts;
 use crm_domain::identity::{Caller, Role};
 use crm_domain::lead::Lead;
 use crm_domain::scoring;
@@ -28,18 +29,6 @@ use crm_domain::Error;
 use crm_store::{AuditAction, AuditEntry, Conflict, Store, StoreError};
 
 pub const EMAIL_TAKEN: &str = "lead with this email already exists.";
-/// Attempts at a read-modify-write when no `If-Match` pins the version. Each lost race
-/// waits a little (with jitter, so racing writers spread out) before reading again.
-const UPDATE_ATTEMPTS: u32 = 10;
-
-async fn back_off(attempt: u32) {
-    let jitter = (Uuid::new_v4().as_u128() % 10) as u64;
-    tokio::time::sleep(std::time::Duration::from_millis(
-        5 * u64::from(attempt) + jitter,
-    ))
-    .await;
-}
-
 fn store_error(e: StoreError) -> Error {
     match e {
         StoreError::Conflict(Conflict::Email) => Error::field("email", EMAIL_TAKEN),
@@ -135,10 +124,9 @@ where
     F: FnMut(&Lead, &mut Lead, DateTime<Utc>) -> Result<(), Error>,
 {
     let mut first = first.filter(|lead| lead.id == id && lead.tenant_id == actor.tenant);
-    for attempt in 0..UPDATE_ATTEMPTS {
-        if attempt > 0 {
-            back_off(attempt).await;
-        }
+    // A lost race reads again after the shared policy's back-off (`crate::retry`).
+    let mut attempts = Attempts::default();
+    while attempts.next().await {
         let before = match first.take() {
             Some(lead) => lead,
             None => store

@@ -5,10 +5,10 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{
-    back_off, get, require_can_assign, require_can_edit, rescore_if_needed, stale, store_error,
-    Modified, UPDATE_ATTEMPTS,
+    get, require_can_assign, require_can_edit, rescore_if_needed, stale, store_error, Modified,
 };
 use crate::queue::{self, Queues, ScoreRequest};
+use crate::retry::Attempts;
 use crate::sources::{self, Resolved};
 use crate::tags;
 use crm_domain::identity::{Caller, Role};
@@ -143,13 +143,11 @@ pub async fn update(
     }
     let id = read.id;
     let mut first = Some(read);
-    for attempt in 0..UPDATE_ATTEMPTS {
+    let mut attempts = Attempts::default();
+    while attempts.next().await {
         let before = match first.take() {
             Some(lead) => lead,
-            None => {
-                back_off(attempt).await;
-                get(store, caller, id).await?
-            }
+            None => get(store, caller, id).await?,
         };
         require_can_edit(caller, &before)?;
         require_can_assign(caller, &input.assigned_to)?;
@@ -208,10 +206,8 @@ pub async fn delete(
     if !caller.is_at_least(Role::Admin) {
         return Err(Error::forbidden());
     }
-    for attempt in 0..UPDATE_ATTEMPTS {
-        if attempt > 0 {
-            back_off(attempt).await;
-        }
+    let mut attempts = Attempts::default();
+    while attempts.next().await {
         let lead = get(store, caller, id).await?;
         if if_match.is_some_and(|v| !lead.matches_etag(v)) {
             return Err(stale(lead.version));
