@@ -19,7 +19,6 @@ pub use assign::assign;
 pub use scores::update_scores;
 
 use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::queue::Queues;
@@ -93,12 +92,6 @@ pub struct ItemResult {
 pub struct Report {
     pub updated_count: usize,
     pub results: Vec<ItemResult>,
-}
-
-impl Report {
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).expect("a report serialises")
-    }
 }
 
 /// The message a client may see for a lead's failure (no internals).
