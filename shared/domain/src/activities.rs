@@ -349,19 +349,21 @@ fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.and_utc())
 }
 
+/// The parameters an activity list knows.
+pub const ACTIVITY_LIST_PARAMS: [&str; 8] = [
+    "page_size",
+    "cursor",
+    "lead",
+    "type",
+    "activity_type",
+    "is_completed",
+    "scheduled_after",
+    "scheduled_before",
+];
+
 impl ActivityQuery {
     pub fn parse(q: &QueryParams, route: &str) -> Result<Self, Error> {
-        const KNOWN: [&str; 8] = [
-            "page_size",
-            "cursor",
-            "lead",
-            "type",
-            "activity_type",
-            "is_completed",
-            "scheduled_after",
-            "scheduled_before",
-        ];
-        q.reject_unknown(&KNOWN)?;
+        q.reject_unknown(&ACTIVITY_LIST_PARAMS)?;
         let mut errors = FieldErrors::default();
         let lead = q.single("lead").filter(|v| !v.is_empty()).and_then(|v| {
             Uuid::parse_str(v.trim())
