@@ -455,6 +455,18 @@ pub fn normalise_email(s: &str) -> String {
     }
 }
 
+/// A JSON value's type as DRF's messages name it ("Expected a dictionary, but got list.").
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
