@@ -28,7 +28,10 @@ pub fn routes() -> RouteTable {
         .route(LEADS, lead_list(None).post(create))
         .route(
             LEAD,
-            get(retrieve).put(replace).patch(patch).delete(destroy),
+            get(retrieve)
+                .put(update::<false>)
+                .patch(update::<true>)
+                .delete(destroy),
         )
         // The hyphenated names of the description, and the names the original deployment
         // actually served (its hyphenated routes were shadowed), for its existing clients.
@@ -142,48 +145,29 @@ async fn retrieve(
     detail(&state, &caller, StatusCode::OK, lead).await
 }
 
-async fn update(
-    state: AppState,
+/// `PUT` (`PARTIAL` false: the required fields must be present) or `PATCH` (`PARTIAL`
+/// true: any subset of the fields).
+async fn update<const PARTIAL: bool>(
+    State(state): State<AppState>,
     caller: Caller,
-    id: String,
-    if_match: IfMatch,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
     JsonObject(body): JsonObject,
-    mode: WriteMode,
 ) -> Result<Response, ApiError> {
     // A missing or forbidden lead answers 404/403 before the body's problems do.
     let before = leads::editable(&state.store, &caller, path_id(&id)?).await?;
-    let input = LeadInput::parse(&body, mode)?;
+    let input = LeadInput::parse(&body, WriteMode::update(PARTIAL))?;
     let lead = leads::update(
         &state.store,
         &state.queues,
         &caller,
         before,
         &input,
-        if_match.0,
+        if_match,
     )
     .await?
     .after;
     detail(&state, &caller, StatusCode::OK, lead).await
-}
-
-async fn replace(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    if_match: IfMatch,
-    body: JsonObject,
-) -> Result<Response, ApiError> {
-    update(state, caller, id, if_match, body, WriteMode::Replace).await
-}
-
-async fn patch(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    if_match: IfMatch,
-    body: JsonObject,
-) -> Result<Response, ApiError> {
-    update(state, caller, id, if_match, body, WriteMode::Partial).await
 }
 
 async fn destroy(
