@@ -3,7 +3,7 @@
 //! settings. The rules live in `crm_app::actions` and `crm_app::lead_insights`.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
@@ -43,7 +43,7 @@ pub fn routes() -> RouteTable {
         .aliases(&action(&["mark-lost", "mark_lost"]), post(mark_lost))
         .aliases(
             &action(&["ai-insights", "ai_insights"]),
-            get(insights).post(refresh_insights),
+            get(insights).post(insights),
         )
         .route(
             SCORING_SETTINGS,
@@ -133,35 +133,21 @@ fn insights_response(view: InsightsView) -> Response {
     }
 }
 
+/// `GET` answers a lead's insights as they are (asking for them when there are none),
+/// `POST` asks for fresh ones.
 async fn insights(
     State(state): State<AppState>,
+    method: Method,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let view = lead_insights::view(
-        &state.store,
-        &state.queues,
-        state.ai.as_ref(),
-        &caller,
-        path_id(&id)?,
-    )
-    .await?;
-    Ok(insights_response(view))
-}
-
-async fn refresh_insights(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let view = lead_insights::refresh(
-        &state.store,
-        &state.queues,
-        state.ai.as_ref(),
-        &caller,
-        path_id(&id)?,
-    )
-    .await?;
+    let (store, queues, ai) = (&state.store, &state.queues, state.ai.as_ref());
+    let id = path_id(&id)?;
+    let view = if method == Method::POST {
+        lead_insights::refresh(store, queues, ai, &caller, id).await?
+    } else {
+        lead_insights::view(store, queues, ai, &caller, id).await?
+    };
     Ok(insights_response(view))
 }
 

@@ -5,8 +5,8 @@
 //! and hand the work to `crm_app::bulk` under the request's `Idempotency-Key`
 //! (`crm_store::idempotency`); the rules live in the shared crate.
 
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Json;
@@ -15,6 +15,7 @@ use crm_domain::Caller;
 use crm_http::{idempotency, ApiError};
 use crm_http::{App, AppState, JsonObject, RouteTable};
 use crm_store::idempotency as idempotent;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::future::Future;
 
@@ -54,102 +55,83 @@ fn respond(answer: idempotent::Answer) -> Response {
     response
 }
 
-/// The role check comes before the body is read, so a `user` learns nothing from a 400.
-/// Returns the body and the request's `Idempotency-Key`.
-async fn read(
-    state: &AppState,
-    caller: &Caller,
-    headers: &HeaderMap,
-    req: Request,
-) -> Result<(Map<String, Value>, Option<String>), ApiError> {
-    bulk::require_bulk(caller)?;
-    let JsonObject(body) = JsonObject::from_request(req, state).await?;
-    let key = idempotency::key_from_headers(headers)?;
-    Ok((body, key))
-}
-
-/// Runs a validated request's work under its idempotency key and answers with its result
-/// (or the first result of the same request).
-async fn answer<F, Fut>(
-    state: &AppState,
-    caller: &Caller,
+/// A bulk request, read in the order the API promises: the caller, then the role check
+/// (so a `user` gets 403 and learns nothing from a 400), then the JSON body, then the
+/// request's `Idempotency-Key`.
+struct BulkRequest {
+    state: AppState,
+    caller: Caller,
+    body: Map<String, Value>,
     key: Option<String>,
-    operation: &str,
-    body: &Map<String, Value>,
-    work: F,
-) -> Result<Response, ApiError>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Value, crm_domain::Error>>,
-{
-    let answer = idempotent::run(
-        &state.store,
-        caller.tenant,
-        &caller.user_id,
-        key.as_deref(),
-        operation,
-        body,
-        work,
-    )
-    .await?;
-    Ok(respond(answer))
 }
 
-async fn bulk_update(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    req: Request,
-) -> Result<Response, ApiError> {
-    let (body, key) = read(&state, &caller, &headers, req).await?;
-    let request = crm_domain::bulk::parse_update(&body)?;
-    answer(&state, &caller, key, "bulk-update", &body, || async {
-        let report = bulk::update(&state.store, &state.queues, &caller, &request).await?;
-        Ok(report.to_json())
-    })
-    .await
+impl FromRequest<AppState> for BulkRequest {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let caller = Caller::from_request_parts(&mut parts, state).await?;
+        bulk::require_bulk(&caller)?;
+        let headers = parts.headers.clone();
+        let JsonObject(body) =
+            JsonObject::from_request(Request::from_parts(parts, body), state).await?;
+        let key = idempotency::key_from_headers(&headers)?;
+        Ok(Self {
+            state: state.clone(),
+            caller,
+            body,
+            key,
+        })
+    }
 }
 
-async fn bulk_assign(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    req: Request,
-) -> Result<Response, ApiError> {
-    let (body, key) = read(&state, &caller, &headers, req).await?;
-    let request = crm_domain::bulk::parse_assign(&body)?;
-    answer(&state, &caller, key, "bulk-assign", &body, || async {
-        let report = bulk::assign(&state.store, &state.queues, &caller, &request).await?;
-        Ok(report.to_json())
-    })
-    .await
+impl BulkRequest {
+    /// Runs the validated request's work under its idempotency key and answers with its
+    /// result (or with the first result of the same request).
+    async fn answer<T: Serialize>(
+        &self,
+        operation: &str,
+        work: impl Future<Output = Result<T, crm_domain::Error>>,
+    ) -> Result<Response, ApiError> {
+        let answer = idempotent::run(
+            &self.state.store,
+            self.caller.tenant,
+            &self.caller.user_id,
+            self.key.as_deref(),
+            operation,
+            &self.body,
+            || async { Ok(serde_json::to_value(work.await?).expect("a bulk answer serialises")) },
+        )
+        .await?;
+        Ok(respond(answer))
+    }
 }
 
-async fn bulk_tag(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    req: Request,
-) -> Result<Response, ApiError> {
-    let (body, key) = read(&state, &caller, &headers, req).await?;
-    let request = crm_domain::bulk::parse_tag(&body)?;
-    answer(&state, &caller, key, "bulk-tag", &body, || async {
-        let report = bulk::tag(&state.store, &state.queues, &caller, &request).await?;
-        Ok(report.to_json())
-    })
-    .await
+async fn bulk_update(req: BulkRequest) -> Result<Response, ApiError> {
+    let change = crm_domain::bulk::parse_update(&req.body)?;
+    let work = bulk::update(&req.state.store, &req.state.queues, &req.caller, &change);
+    req.answer("bulk-update", work).await
 }
 
-async fn update_scores(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    req: Request,
-) -> Result<Response, ApiError> {
-    let (body, key) = read(&state, &caller, &headers, req).await?;
-    let targets = crm_domain::bulk::parse_ids_only(&body)?;
-    answer(&state, &caller, key, "update-scores", &body, || async {
-        bulk::update_scores(&state.store, &state.queues, &caller, &targets).await
-    })
-    .await
+async fn bulk_assign(req: BulkRequest) -> Result<Response, ApiError> {
+    let assignment = crm_domain::bulk::parse_assign(&req.body)?;
+    let work = bulk::assign(
+        &req.state.store,
+        &req.state.queues,
+        &req.caller,
+        &assignment,
+    );
+    req.answer("bulk-assign", work).await
+}
+
+async fn bulk_tag(req: BulkRequest) -> Result<Response, ApiError> {
+    let tagging = crm_domain::bulk::parse_tag(&req.body)?;
+    let work = bulk::tag(&req.state.store, &req.state.queues, &req.caller, &tagging);
+    req.answer("bulk-tag", work).await
+}
+
+async fn update_scores(req: BulkRequest) -> Result<Response, ApiError> {
+    let targets = crm_domain::bulk::parse_ids_only(&req.body)?;
+    let work = bulk::update_scores(&req.state.store, &req.state.queues, &req.caller, &targets);
+    req.answer("update-scores", work).await
 }

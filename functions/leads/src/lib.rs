@@ -7,7 +7,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Json;
 use chrono::Utc;
 use crm_app::leads;
@@ -25,10 +25,13 @@ pub const LEAD: &str = "/api/leads/api/v1/leads/{id}";
 /// Every route of this function; its router, the local gateway and the template follow it.
 pub fn routes() -> RouteTable {
     RouteTable::new(SERVICE)
-        .route(LEADS, get(list).post(create))
+        .route(LEADS, lead_list(None).post(create))
         .route(
             LEAD,
-            get(retrieve).put(replace).patch(patch).delete(destroy),
+            get(retrieve)
+                .put(update::<false>)
+                .patch(update::<true>)
+                .delete(destroy),
         )
         // The hyphenated names of the description, and the names the original deployment
         // actually served (its hyphenated routes were shadowed), for its existing clients.
@@ -44,16 +47,19 @@ pub fn routes() -> RouteTable {
                 format!("{LEADS}/overdue"),
                 format!("{LEADS}/overdue_followups"),
             ],
-            get(overdue),
+            lead_list(Some(View::Overdue)),
         )
         .aliases(
             &[
                 format!("{LEADS}/high-priority"),
                 format!("{LEADS}/high_priority"),
             ],
-            get(high_priority),
+            lead_list(Some(View::HighPriority)),
         )
-        .route(format!("{LEADS}/unassigned"), get(unassigned))
+        .route(
+            format!("{LEADS}/unassigned"),
+            lead_list(Some(View::Unassigned)),
+        )
         .with_health()
 }
 
@@ -84,36 +90,14 @@ async fn list_view(
     Ok(query.page_response(page, |lead| related.row(lead, now)))
 }
 
-async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: ListQuery,
-) -> Result<Response, ApiError> {
-    list_view(state, caller, query, None).await
-}
-
-async fn overdue(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: ListQuery,
-) -> Result<Response, ApiError> {
-    list_view(state, caller, query, Some(View::Overdue)).await
-}
-
-async fn high_priority(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: ListQuery,
-) -> Result<Response, ApiError> {
-    list_view(state, caller, query, Some(View::HighPriority)).await
-}
-
-async fn unassigned(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: ListQuery,
-) -> Result<Response, ApiError> {
-    list_view(state, caller, query, Some(View::Unassigned)).await
+/// `GET` on the lead list, or on one of its fixed views (overdue, high priority,
+/// unassigned).
+fn lead_list(view: Option<View>) -> MethodRouter<AppState> {
+    get(
+        move |State(state): State<AppState>, caller: Caller, query: ListQuery| {
+            list_view(state, caller, query, view)
+        },
+    )
 }
 
 async fn dashboard(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
@@ -161,48 +145,29 @@ async fn retrieve(
     detail(&state, &caller, StatusCode::OK, lead).await
 }
 
-async fn update(
-    state: AppState,
+/// `PUT` (`PARTIAL` false: the required fields must be present) or `PATCH` (`PARTIAL`
+/// true: any subset of the fields).
+async fn update<const PARTIAL: bool>(
+    State(state): State<AppState>,
     caller: Caller,
-    id: String,
-    if_match: IfMatch,
+    Path(id): Path<String>,
+    IfMatch(if_match): IfMatch,
     JsonObject(body): JsonObject,
-    mode: WriteMode,
 ) -> Result<Response, ApiError> {
     // A missing or forbidden lead answers 404/403 before the body's problems do.
     let before = leads::editable(&state.store, &caller, path_id(&id)?).await?;
-    let input = LeadInput::parse(&body, mode)?;
+    let input = LeadInput::parse(&body, WriteMode::update(PARTIAL))?;
     let lead = leads::update(
         &state.store,
         &state.queues,
         &caller,
         before,
         &input,
-        if_match.0,
+        if_match,
     )
     .await?
     .after;
     detail(&state, &caller, StatusCode::OK, lead).await
-}
-
-async fn replace(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    if_match: IfMatch,
-    body: JsonObject,
-) -> Result<Response, ApiError> {
-    update(state, caller, id, if_match, body, WriteMode::Replace).await
-}
-
-async fn patch(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    if_match: IfMatch,
-    body: JsonObject,
-) -> Result<Response, ApiError> {
-    update(state, caller, id, if_match, body, WriteMode::Partial).await
 }
 
 async fn destroy(

@@ -10,7 +10,8 @@ use axum::response::Response;
 use axum::routing::{get, MethodRouter};
 use crm_app::activities::{self, Activity, ActivityQuery, View};
 use crm_app::custom_fields::CustomField;
-use crm_app::notes::{self, Note};
+use crm_app::lead_records::OnTimeline;
+use crm_app::notes::Note;
 use crm_app::sources::Source;
 use crm_app::tags::Tag;
 use crm_domain::Caller;
@@ -46,9 +47,9 @@ pub fn routes() -> RouteTable {
             OVERDUE_ACTIVITIES,
             open_tasks(View::Overdue, "activities/overdue"),
         )
-        .route(LEAD_ACTIVITIES, get(lead_activities))
+        .route(LEAD_ACTIVITIES, get(lead_timeline::<Activity>))
         .resource::<Note>(NOTES, NOTE)
-        .route(LEAD_NOTES, get(lead_notes))
+        .route(LEAD_NOTES, get(lead_timeline::<Note>))
         .resource::<CustomField>(CUSTOM_FIELDS, CUSTOM_FIELD)
 }
 
@@ -77,24 +78,13 @@ fn open_tasks(view: View, route: &'static str) -> MethodRouter<AppState> {
     )
 }
 
-async fn lead_activities(
+/// A lead's timeline of activities or notes.
+async fn lead_timeline<R: OnTimeline>(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     query: ListQuery,
 ) -> Result<Response, ApiError> {
-    let lead = path_id(&id)?;
-    let page = activities::timeline(state.ctx(), &caller, lead, &query).await?;
-    Ok(query.page_response(page, Activity::json))
-}
-
-async fn lead_notes(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    query: ListQuery,
-) -> Result<Response, ApiError> {
-    let lead = path_id(&id)?;
-    let page = notes::timeline(state.ctx(), &caller, lead, &query).await?;
-    Ok(query.page_response(page, Note::json))
+    let page = R::timeline(state.ctx(), &caller, path_id(&id)?, &query).await?;
+    Ok(query.page_response(page, R::json))
 }

@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Map;
 use uuid::Uuid;
 
-use crate::lead_records::{editable_lead, lead_deleted, newest_first, require_timeline, scan_page};
+use crate::lead_records::{
+    editable_lead, lead_deleted, newest_first, require_timeline, scan_page, OnTimeline,
+};
 use crate::queue::{reason, ScoreRequest};
 use crate::resource::{store_error, Ctx, Resource};
 use crate::retry::Attempts;
@@ -171,19 +173,21 @@ pub async fn list(
     scan_page(ctx, caller, scope, &scan, after, page_size, &keep).await
 }
 
-/// A lead's timeline (`leads/{id}/activities/`): 404 for a lead the tenant does not have.
-pub async fn timeline(
-    ctx: Ctx<'_>,
-    caller: &Caller,
-    lead: Uuid,
-    query: &QueryParams,
-) -> Result<Page<Activity>, Error> {
-    require_timeline(ctx.store, caller, lead, query).await?;
-    let filters = ActivityQuery {
-        lead: Some(lead),
-        fingerprint: format!("timeline:{lead}"),
-        ..ActivityQuery::default()
-    };
-    let page_size = query.page_size()?;
-    list(ctx, caller, &filters, View::All, page_size, query.cursor()).await
+/// A lead's timeline (`leads/{id}/activities/`).
+impl OnTimeline for Activity {
+    async fn timeline(
+        ctx: Ctx<'_>,
+        caller: &Caller,
+        lead: Uuid,
+        query: &QueryParams,
+    ) -> Result<Page<Activity>, Error> {
+        require_timeline(ctx.store, caller, lead, query).await?;
+        let filters = ActivityQuery {
+            lead: Some(lead),
+            fingerprint: format!("timeline:{lead}"),
+            ..ActivityQuery::default()
+        };
+        let page_size = query.page_size()?;
+        list(ctx, caller, &filters, View::All, page_size, query.cursor()).await
+    }
 }

@@ -2,6 +2,8 @@
 //! checked against the caller's edit rule; the lead of a timeline, which must exist; and
 //! their lists, read from an index a page at a time with a bound on what one request reads.
 
+use std::future::Future;
+
 use uuid::Uuid;
 
 use crate::resource::{Ctx, Resource};
@@ -30,6 +32,17 @@ pub async fn editable_lead(store: &Store, caller: &Caller, id: Uuid) -> Result<L
         .ok_or_else(|| crate::sources::missing("lead", id))?;
     crate::leads::require_can_edit(caller, &lead)?;
     Ok(lead)
+}
+
+/// A record kept on a lead's timeline (`leads/{id}/activities/`, `leads/{id}/notes/`).
+pub trait OnTimeline: Resource {
+    /// One page of the lead's records: 404 for a lead the tenant does not have.
+    fn timeline(
+        ctx: Ctx<'_>,
+        caller: &Caller,
+        lead: Uuid,
+        query: &QueryParams,
+    ) -> impl Future<Output = Result<Page<Self>, Error>> + Send;
 }
 
 /// Before a lead's timeline (`leads/{id}/activities/`, `leads/{id}/notes/`): only paging

@@ -8,7 +8,9 @@ pub use crm_domain::notes::*;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::lead_records::{editable_lead, lead_deleted, newest_first, require_timeline, scan_page};
+use crate::lead_records::{
+    editable_lead, lead_deleted, newest_first, require_timeline, scan_page, OnTimeline,
+};
 use crate::resource::{Ctx, Resource};
 use crm_domain::cursor::Page;
 use crm_domain::identity::Caller;
@@ -113,14 +115,16 @@ async fn list_all(ctx: Ctx<'_>, caller: &Caller, query: &QueryParams) -> Result<
     list(ctx, caller, query, lead, &scope).await
 }
 
-/// `leads/{id}/notes/`: 404 for a lead the tenant does not have.
-pub async fn timeline(
-    ctx: Ctx<'_>,
-    caller: &Caller,
-    lead: Uuid,
-    query: &QueryParams,
-) -> Result<Page<Note>, Error> {
-    require_timeline(ctx.store, caller, lead, query).await?;
-    let scope = format!("lead-notes:{lead}");
-    list(ctx, caller, query, Some(lead), &scope).await
+/// `leads/{id}/notes/`.
+impl OnTimeline for Note {
+    async fn timeline(
+        ctx: Ctx<'_>,
+        caller: &Caller,
+        lead: Uuid,
+        query: &QueryParams,
+    ) -> Result<Page<Note>, Error> {
+        require_timeline(ctx.store, caller, lead, query).await?;
+        let scope = format!("lead-notes:{lead}");
+        list(ctx, caller, query, Some(lead), &scope).await
+    }
 }

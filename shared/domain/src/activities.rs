@@ -16,7 +16,7 @@ use crate::choice_enum;
 use crate::error::Error;
 use crate::lead::{Lead, LeadStatus, WriteMode};
 use crate::query::QueryParams;
-use crate::record::{record, Edit};
+use crate::record::{lead_field, record, Edit};
 use crate::validate::{Choice, FieldErrors, Input, Patch, Text};
 choice_enum!(ActivityType {
     Note = "note",
@@ -121,29 +121,12 @@ impl Edit<Activity> for ActivityInput {
         for field in ["activity_type", "title", "description"] {
             i.require(field, must);
         }
-        if mode == WriteMode::Create {
-            i.require("lead", true);
-        }
-        let lead = match i.uuid("lead") {
-            Patch::Set(id) => Some(id),
-            Patch::Clear => {
-                i.error("lead", crate::validate::NOT_NULL);
-                None
-            }
-            Patch::Absent => None,
-        };
-        let activity_type = match i.choice::<ActivityType>("activity_type", false) {
-            Patch::Set(t) => Some(t),
-            _ => None,
-        };
-        let title = match i.text("title", Text::required(TITLE_MAX)) {
-            Patch::Set(t) => Some(t),
-            _ => None,
-        };
-        let description = match i.text("description", Text::required(DESCRIPTION_MAX)) {
-            Patch::Set(t) => Some(t),
-            _ => None,
-        };
+        let lead = lead_field(&mut i, mode);
+        let activity_type = i.choice::<ActivityType>("activity_type", false).into_set();
+        let title = i.text("title", Text::required(TITLE_MAX)).into_set();
+        let description = i
+            .text("description", Text::required(DESCRIPTION_MAX))
+            .into_set();
         let metadata = match body.get("metadata") {
             None => None,
             Some(Value::Null) => Some(Map::new()),
@@ -165,14 +148,7 @@ impl Edit<Activity> for ActivityInput {
             }
         };
         let scheduled_at = i.datetime("scheduled_at");
-        let is_completed = match i.boolean("is_completed") {
-            Patch::Set(b) => Some(b),
-            Patch::Clear => {
-                i.error("is_completed", crate::validate::NOT_NULL);
-                None
-            }
-            Patch::Absent => None,
-        };
+        let is_completed = i.flag("is_completed");
         i.finish()?;
         Ok(Self {
             lead,
@@ -349,19 +325,21 @@ fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.and_utc())
 }
 
+/// The parameters an activity list knows.
+pub const ACTIVITY_LIST_PARAMS: [&str; 8] = [
+    "page_size",
+    "cursor",
+    "lead",
+    "type",
+    "activity_type",
+    "is_completed",
+    "scheduled_after",
+    "scheduled_before",
+];
+
 impl ActivityQuery {
     pub fn parse(q: &QueryParams, route: &str) -> Result<Self, Error> {
-        const KNOWN: [&str; 8] = [
-            "page_size",
-            "cursor",
-            "lead",
-            "type",
-            "activity_type",
-            "is_completed",
-            "scheduled_after",
-            "scheduled_before",
-        ];
-        q.reject_unknown(&KNOWN)?;
+        q.reject_unknown(&ACTIVITY_LIST_PARAMS)?;
         let mut errors = FieldErrors::default();
         let lead = q.single("lead").filter(|v| !v.is_empty()).and_then(|v| {
             Uuid::parse_str(v.trim())

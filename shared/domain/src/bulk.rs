@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::choice_enum;
 use crate::lead::{LeadInput, WriteMode};
-use crate::validate::{FieldErrors, Input, Patch, NOT_BLANK, NOT_NULL, REQUIRED};
+use crate::validate::{json_type, FieldErrors, Input, Patch, NOT_BLANK, NOT_NULL, REQUIRED};
 use crate::Error;
 
 /// Ids per request: bounds a request's work (about 1,000 transactions) well inside a
@@ -38,17 +38,6 @@ const UPDATE_FIELDS: [&str; 7] = [
 pub struct Target {
     pub raw: String,
     pub id: Option<Uuid>,
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }
 
 /// A JSON list field with DRF's `ListField` messages; `None` after recording an error.

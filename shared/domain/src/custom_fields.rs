@@ -175,17 +175,6 @@ pub struct FieldInput {
     is_active: Option<bool>,
 }
 
-pub fn flag(i: &mut Input<'_>, field: &str) -> Option<bool> {
-    match i.boolean(field) {
-        Patch::Set(b) => Some(b),
-        Patch::Clear => {
-            i.error(field, crate::validate::NOT_NULL);
-            None
-        }
-        Patch::Absent => None,
-    }
-}
-
 impl Edit<CustomField> for FieldInput {
     fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
         let mut i = Input::new(body);
@@ -204,12 +193,9 @@ impl Edit<CustomField> for FieldInput {
             }
             _ => None,
         };
-        let field_type = match i.choice::<FieldType>("field_type", false) {
-            Patch::Set(t) => Some(t),
-            _ => None,
-        };
-        let is_required = flag(&mut i, "is_required");
-        let is_active = flag(&mut i, "is_active");
+        let field_type = i.choice::<FieldType>("field_type", false).into_set();
+        let is_required = i.flag("is_required");
+        let is_active = i.flag("is_active");
         let default_value = match body.get("default_value") {
             None => Patch::Absent,
             Some(Value::Null) => Patch::Clear,

@@ -129,7 +129,9 @@ const TEXT_FIELDS: [&str; 6] = [
     "first_name",
     "last_name",
 ];
-const PARAMS: [&str; 33] = [
+/// The parameters a lead list knows by name; `cf_<name>` and the text fields' lookups
+/// (`email__icontains`, ...) come besides.
+pub const LEAD_LIST_PARAMS: [&str; 33] = [
     "page_size",
     "cursor",
     "ordering",
@@ -177,7 +179,7 @@ fn days_before(now: DateTime<Utc>, days: u32) -> Option<DateTime<Utc>> {
 const CUSTOM_PREFIX: &str = "cf_";
 
 fn is_known(param: &str) -> bool {
-    PARAMS.contains(&param)
+    LEAD_LIST_PARAMS.contains(&param)
         || param
             .strip_prefix(CUSTOM_PREFIX)
             .is_some_and(|name| !name.is_empty())

@@ -158,6 +158,17 @@ pub enum WriteMode {
     Partial,
 }
 
+impl WriteMode {
+    /// The mode of an update: `Partial` for a PATCH, else `Replace`.
+    pub fn update(partial: bool) -> Self {
+        if partial {
+            WriteMode::Partial
+        } else {
+            WriteMode::Replace
+        }
+    }
+}
+
 /// A validated create or update request.
 #[derive(Clone, Debug, Default)]
 pub struct LeadInput {

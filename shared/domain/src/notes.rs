@@ -11,8 +11,8 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::identity::{Caller, Role};
 use crate::lead::WriteMode;
-use crate::record::{record, Edit};
-use crate::validate::{Input, Patch, Text};
+use crate::record::{lead_field, record, Edit};
+use crate::validate::{Input, Text};
 pub const CONTENT_MAX: usize = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,29 +61,9 @@ impl Edit<Note> for NoteInput {
     fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
         let mut i = Input::new(body);
         i.require("content", mode != WriteMode::Partial);
-        if mode == WriteMode::Create {
-            i.require("lead", true);
-        }
-        let lead = match i.uuid("lead") {
-            Patch::Set(id) => Some(id),
-            Patch::Clear => {
-                i.error("lead", crate::validate::NOT_NULL);
-                None
-            }
-            Patch::Absent => None,
-        };
-        let content = match i.text("content", Text::required(CONTENT_MAX)) {
-            Patch::Set(c) => Some(c),
-            _ => None,
-        };
-        let is_private = match i.boolean("is_private") {
-            Patch::Set(b) => Some(b),
-            Patch::Clear => {
-                i.error("is_private", crate::validate::NOT_NULL);
-                None
-            }
-            Patch::Absent => None,
-        };
+        let lead = lead_field(&mut i, mode);
+        let content = i.text("content", Text::required(CONTENT_MAX)).into_set();
+        let is_private = i.flag("is_private");
         i.finish()?;
         Ok(Self {
             lead,

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::lead::WriteMode;
 use crate::tenant::TenantId;
+use crate::validate::Input;
 
 /// A record of one tenant, versioned: every edit of its own fields bumps `version`, which
 /// is its entity tag (`ETag`, `If-Match`).
@@ -32,6 +33,16 @@ pub trait Edit<R>: Sized + Clone + Send + Sync + 'static {
     /// Applies the input to a record (a new one, or a copy of the stored one). A check of
     /// the record as a whole may still refuse it.
     fn apply(self, record: &mut R, now: DateTime<Utc>) -> Result<(), Error>;
+}
+
+/// The `lead` of a record kept on a lead (a note, an activity): required on create, and
+/// never `null`.
+pub(crate) fn lead_field(i: &mut Input<'_>, mode: WriteMode) -> Option<Uuid> {
+    if mode == WriteMode::Create {
+        i.require("lead", true);
+    }
+    let patch = i.uuid("lead");
+    i.non_null("lead", patch)
 }
 
 /// 412: `If-Match` names another version than the stored one.

@@ -135,19 +135,9 @@ impl Edit<Source> for SourceInput {
     fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
         let mut i = Input::new(body);
         i.require("name", mode != WriteMode::Partial);
-        let name = match i.text("name", Text::required(NAME_MAX)) {
-            Patch::Set(n) => Some(n),
-            _ => None,
-        };
+        let name = i.text("name", Text::required(NAME_MAX)).into_set();
         let description = i.text("description", Text::optional(DESCRIPTION_MAX));
-        let is_active = match i.boolean("is_active") {
-            Patch::Set(b) => Some(b),
-            Patch::Clear => {
-                i.error("is_active", crate::validate::NOT_NULL);
-                None
-            }
-            Patch::Absent => None,
-        };
+        let is_active = i.flag("is_active");
         i.finish()?;
         Ok(Self {
             name,

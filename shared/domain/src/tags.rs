@@ -78,10 +78,7 @@ impl Edit<Tag> for TagInput {
     fn parse(body: &Map<String, Value>, mode: WriteMode) -> Result<Self, Error> {
         let mut i = Input::new(body);
         i.require("name", mode != WriteMode::Partial);
-        let name = match i.text("name", Text::required(NAME_MAX)) {
-            Patch::Set(n) => Some(n),
-            _ => None,
-        };
+        let name = i.text("name", Text::required(NAME_MAX)).into_set();
         let color = match i.text("color", Text::required(7)) {
             Patch::Set(c) if is_hex_color(&c) => Some(c.to_lowercase()),
             Patch::Set(_) => {
@@ -91,14 +88,7 @@ impl Edit<Tag> for TagInput {
             _ => None,
         };
         let description = i.text("description", Text::optional(DESCRIPTION_MAX));
-        let is_active = match i.boolean("is_active") {
-            Patch::Set(b) => Some(b),
-            Patch::Clear => {
-                i.error("is_active", crate::validate::NOT_NULL);
-                None
-            }
-            Patch::Absent => None,
-        };
+        let is_active = i.flag("is_active");
         i.finish()?;
         Ok(Self {
             name,

@@ -72,6 +72,14 @@ impl<T> Patch<T> {
         matches!(self, Patch::Absent)
     }
 
+    /// The value the patch sets; `None` when the field is left out or cleared.
+    pub fn into_set(self) -> Option<T> {
+        match self {
+            Patch::Set(v) => Some(v),
+            Patch::Absent | Patch::Clear => None,
+        }
+    }
+
     /// Applies the patch to an optional stored value.
     pub fn apply_to(self, slot: &mut Option<T>) {
         match self {
@@ -176,6 +184,21 @@ impl<'a> Input<'a> {
 
     pub fn contains(&self, field: &str) -> bool {
         self.body.contains_key(field)
+    }
+
+    /// A field that may be left out but not sent as `null` (400 on `field`): the value
+    /// `patch` sets, if any.
+    pub fn non_null<T>(&mut self, field: &str, patch: Patch<T>) -> Option<T> {
+        if matches!(patch, Patch::Clear) {
+            self.error(field, NOT_NULL);
+        }
+        patch.into_set()
+    }
+
+    /// A boolean that may be left out but not sent as `null`.
+    pub fn flag(&mut self, field: &str) -> Option<bool> {
+        let patch = self.boolean(field);
+        self.non_null(field, patch)
     }
 
     /// Marks `field` required when it is absent (for creates and full updates).
@@ -429,6 +452,18 @@ pub fn normalise_email(s: &str) -> String {
     match s.rsplit_once('@') {
         Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
         None => s.to_string(),
+    }
+}
+
+/// A JSON value's type as DRF's messages name it ("Expected a dictionary, but got list.").
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
     }
 }
 

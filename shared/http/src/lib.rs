@@ -28,6 +28,7 @@ use crm_auth::{resolve_tenant, AuthError, TenantMismatch, TokenVerifier};
 use crm_domain::cursor::{CursorCodec, Page};
 use crm_domain::query::QueryParams;
 use crm_domain::tenant::{Tenant, TenantId};
+use crm_domain::validate::json_type;
 use crm_domain::Caller;
 use crm_store::Store;
 
@@ -266,17 +267,6 @@ impl FromRequest<AppState> for OptionalJsonObject {
 /// is a 404 like a missing one.
 pub fn path_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::Domain(crm_domain::Error::NotFound))
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }
 
 /// `If-Match` as a version number. `*` matches any version; an entity tag that is not one

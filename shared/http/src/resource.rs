@@ -62,12 +62,7 @@ pub async fn update<R: Resource, const PARTIAL: bool>(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id)?;
-    let mode = if PARTIAL {
-        WriteMode::Partial
-    } else {
-        WriteMode::Replace
-    };
-    let input = R::Input::parse(&body, mode);
+    let input = R::Input::parse(&body, WriteMode::update(PARTIAL));
     let record = resource::update::<R>(state.ctx(), &caller, id, input, if_match).await?;
     Ok(with_etag(StatusCode::OK, record.version(), record.json()))
 }

@@ -19,9 +19,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, ConsumedCapacity, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
 };
 use chrono::{Duration, Utc};
 use serde_json::{Map, Value};
@@ -215,21 +215,15 @@ pub async fn complete(
         .expression_attribute_values(":claim", s(token))
         .return_consumed_capacity(ReturnConsumedCapacity::Total)
         .send()
-        .await;
-    match result {
-        Ok(out) => {
-            record(Kind::Write, out.consumed_capacity.as_slice());
-            Ok(())
-        }
-        Err(SdkError::ServiceError(ctx)) if ctx.err().is_conditional_check_failed_exception() => {
-            tracing::warn!(
-                key,
-                "idempotency claim was taken over before the response was stored"
-            );
-            Ok(())
-        }
-        Err(e) => Err(classify(e)),
+        .await
+        .map(|out| out.consumed_capacity);
+    if !written_while_claimed(result)? {
+        tracing::warn!(
+            key,
+            "idempotency claim was taken over before the response was stored"
+        );
     }
+    Ok(())
 }
 
 /// Gives the key up (the request failed as a whole), if the claim is still ours.
@@ -248,14 +242,30 @@ pub async fn release(
         .expression_attribute_values(":claim", s(token))
         .return_consumed_capacity(ReturnConsumedCapacity::Total)
         .send()
-        .await;
+        .await
+        .map(|out| out.consumed_capacity);
+    written_while_claimed(result)?;
+    Ok(())
+}
+
+/// Whether a write conditioned on still holding the claim was made (`false`: the claim
+/// was taken over or released meanwhile); its write units are counted.
+fn written_while_claimed<E, R>(
+    result: Result<Option<ConsumedCapacity>, SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
     match result {
-        Ok(out) => {
-            record(Kind::Write, out.consumed_capacity.as_slice());
-            Ok(())
+        Ok(capacity) => {
+            record(Kind::Write, capacity.as_slice());
+            Ok(true)
         }
-        Err(SdkError::ServiceError(ctx)) if ctx.err().is_conditional_check_failed_exception() => {
-            Ok(())
+        Err(SdkError::ServiceError(ctx))
+            if ctx.err().code() == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
         }
         Err(e) => Err(classify(e)),
     }

@@ -72,24 +72,9 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<(String, T)>, bool), StoreError> {
-        let lo = after.map_or_else(|| prefix.to_string(), str::to_string);
-        let hi = format!("{prefix}~");
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":lo", s(lo))
-            .expression_attribute_values(":hi", s(hi))
-            .consistent_read(true)
-            .limit(bounded_query_limit(limit, after))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(classify)?;
-        record(Kind::Read, out.consumed_capacity.as_slice());
-        let (items, more) = after_bound(out.items.unwrap_or_default(), SK, after, limit);
+        let (items, more) = self
+            .query_sort_prefix(pk, (prefix, '~'), after, limit, Consistency::Strong)
+            .await?;
         let mut records = Vec::with_capacity(items.len());
         for item in items {
             let sk = item
@@ -100,6 +85,38 @@ impl Store {
             records.push((sk, from_item(item)?));
         }
         Ok((records, more))
+    }
+
+    /// Up to `limit` items of partition `pk` whose sort key starts with `prefix` (none
+    /// sorts above the prefix followed by `highest`), after the sort key `after`
+    /// (exclusive), and whether more follow.
+    async fn query_sort_prefix(
+        &self,
+        pk: String,
+        (prefix, highest): (&str, char),
+        after: Option<&str>,
+        limit: usize,
+        consistency: Consistency,
+    ) -> Result<(Vec<Item>, bool), StoreError> {
+        // The bounds are inclusive: the cursor's own item is dropped by `after_bound`.
+        let lo = after.map_or_else(|| prefix.to_string(), str::to_string);
+        let hi = format!("{prefix}{highest}");
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(hi))
+            .consistent_read(consistency == Consistency::Strong)
+            .limit(bounded_query_limit(limit, after))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(classify)?;
+        record(Kind::Read, out.consumed_capacity.as_slice());
+        Ok(after_bound(out.items.unwrap_or_default(), SK, after, limit))
     }
 
     /// How many of `user`'s leads have one of `statuses`, reading the user's partition of
@@ -273,24 +290,17 @@ impl Store {
         limit: usize,
     ) -> Result<(Vec<(String, Uuid)>, bool), StoreError> {
         // Tokens with the prefix sort between the prefix itself and the prefix followed by
-        // the highest code point; the cursor's own token (inclusive bound) is dropped below.
-        let lo = after.map_or_else(|| prefix.to_string(), str::to_string);
-        let hi = format!("{prefix}\u{10FFFF}");
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(keys::search_partition(tenant, prefix)))
-            .expression_attribute_values(":lo", s(lo))
-            .expression_attribute_values(":hi", s(hi))
-            .limit(bounded_query_limit(limit, after))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(classify)?;
-        record(Kind::Read, out.consumed_capacity.as_slice());
-        let (items, more) = after_bound(out.items.unwrap_or_default(), SK, after, limit);
+        // the highest code point.
+        let pk = keys::search_partition(tenant, prefix);
+        let (items, more) = self
+            .query_sort_prefix(
+                pk,
+                (prefix, '\u{10FFFF}'),
+                after,
+                limit,
+                Consistency::Eventual,
+            )
+            .await?;
         let hits = items
             .into_iter()
             .filter_map(|i| {
@@ -301,6 +311,13 @@ impl Store {
             .collect();
         Ok((hits, more))
     }
+}
+
+/// How a read of the base table sees recent writes (index reads are always eventual).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Consistency {
+    Strong,
+    Eventual,
 }
 
 /// The `Limit` of a query read between inclusive sort-key bounds: one more item than

@@ -52,6 +52,25 @@ impl Store {
         }
     }
 
+    /// The part of a transaction that holds it to the lead still existing:
+    /// `Conflict::Version` when it is gone.
+    fn while_lead_exists(
+        &self,
+        t: TenantId,
+        lead_id: Uuid,
+    ) -> (TransactWriteItem, Option<Conflict>) {
+        let lead_exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::lead(t, lead_id).item_key()))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .expect("condition check has table, key and condition");
+        let check = TransactWriteItem::builder()
+            .condition_check(lead_exists)
+            .build();
+        (check, Some(Conflict::Version))
+    }
+
     /// Saves a lead's insights record, only while the lead exists (so a worker finishing
     /// after a delete leaves nothing behind): `Conflict::Version` when it is gone.
     pub async fn put_lead_insights(
@@ -62,19 +81,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut item = to_item(record);
         item.extend(keys::lead_insights(t, lead_id).item_key());
-        let lead_exists = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::lead(t, lead_id).item_key()))
-            .condition_expression("attribute_exists(PK)")
-            .build()
-            .expect("condition check has table, key and condition");
         self.transact(vec![
-            (
-                TransactWriteItem::builder()
-                    .condition_check(lead_exists)
-                    .build(),
-                Some(Conflict::Version),
-            ),
+            self.while_lead_exists(t, lead_id),
             (
                 TransactWriteItem::builder()
                     .put(self.put(item, None))
@@ -94,12 +102,6 @@ impl Store {
         lead_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let lead_exists = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::lead(t, lead_id).item_key()))
-            .condition_expression("attribute_exists(PK)")
-            .build()
-            .expect("condition check has table, key and condition");
         let mark = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::lead_insights(t, lead_id).item_key()))
@@ -108,12 +110,7 @@ impl Store {
             .build()
             .expect("update has table, key and expression");
         self.transact(vec![
-            (
-                TransactWriteItem::builder()
-                    .condition_check(lead_exists)
-                    .build(),
-                Some(Conflict::Version),
-            ),
+            self.while_lead_exists(t, lead_id),
             (TransactWriteItem::builder().update(mark).build(), None),
         ])
         .await

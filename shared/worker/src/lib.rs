@@ -3,9 +3,13 @@
 
 pub mod batch;
 
+use std::future::Future;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use crm_app::ai::{client_for, AiAgentsClient};
 use crm_app::config::{aws_sdk_config, ConfigError};
 use crm_store::Store;
+use lambda_runtime::{service_fn, LambdaEvent};
 
 #[derive(Clone)]
 pub struct Worker {
@@ -30,4 +34,19 @@ impl Worker {
         let ai = client_for(std::env::var("AI_AGENTS_URL").ok().as_deref());
         Ok(Self { store, ai })
     }
+}
+
+/// A worker's Lambda entry point: telemetry, the services built once per cold start (kept
+/// for the life of the process), then `handle` on every SQS batch.
+pub async fn run_sqs<F, Fut>(handle: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(&'static Worker, SqsEvent) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
+    crm_app::telemetry::init();
+    let worker: &'static Worker = Box::leak(Box::new(Worker::from_env().await?));
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
+        Ok::<_, lambda_runtime::Error>(handle(worker, event.payload).await)
+    }))
+    .await
 }

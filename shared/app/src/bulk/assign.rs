@@ -136,13 +136,7 @@ pub async fn assign(
             Err(id) => Job::Missing(id),
         })
         .collect();
-    let report = run(store, queues, caller, jobs).await;
-    tracing::info!(
-        requested = req.targets.len(),
-        updated = report.updated_count,
-        "bulk assign"
-    );
-    Ok(report)
+    Ok(run(store, queues, caller, jobs, "bulk assign").await)
 }
 
 #[cfg(test)]

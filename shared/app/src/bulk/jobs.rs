@@ -168,7 +168,15 @@ async fn do_job(store: &Store, queues: &Queues, caller: &Caller, job: Job) -> It
     }
 }
 
-pub(super) async fn run(store: &Store, queues: &Queues, caller: &Caller, jobs: Vec<Job>) -> Report {
+/// Runs the jobs of one bulk operation (`bulk update`, ...) and logs what it came to.
+pub(super) async fn run(
+    store: &Store,
+    queues: &Queues,
+    caller: &Caller,
+    jobs: Vec<Job>,
+    operation: &str,
+) -> Report {
+    let requested = jobs.len();
     let work: Vec<_> = jobs
         .into_iter()
         .map(|job| do_job(store, queues, caller, job))
@@ -179,6 +187,7 @@ pub(super) async fn run(store: &Store, queues: &Queues, caller: &Caller, jobs: V
         .iter()
         .filter(|r| r.status == Outcome::Updated)
         .count();
+    tracing::info!(requested, updated = updated_count, "{operation}");
     Report {
         updated_count,
         results,

@@ -18,13 +18,14 @@ mod scores;
 pub use assign::assign;
 pub use scores::update_scores;
 
+use std::sync::Arc;
+
 use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::queue::Queues;
 use crate::sources::{self, Resolved, SourceRef};
-use crm_domain::bulk::{BulkTag, BulkUpdate};
+use crm_domain::bulk::{BulkTag, BulkUpdate, TagChange, Target};
 use crm_domain::identity::{Caller, Role};
 use crm_domain::lead::LeadInput;
 use crm_domain::validate::Patch;
@@ -95,12 +96,6 @@ pub struct Report {
     pub results: Vec<ItemResult>,
 }
 
-impl Report {
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).expect("a report serialises")
-    }
-}
-
 /// The message a client may see for a lead's failure (no internals).
 fn public_message(e: &Error) -> String {
     match e {
@@ -142,6 +137,33 @@ async fn source_for_all(
     ))
 }
 
+/// The same write for every found lead of `targets` (a missing id is reported as such):
+/// `change`, and the source (`bulk-update`) or the tag change (`bulk-tag`) resolved once
+/// for the whole request.
+async fn same_for_all(
+    store: &Store,
+    caller: &Caller,
+    targets: &[Target],
+    change: &LeadInput,
+    source: Option<(Uuid, String)>,
+    tags: Option<Arc<TagChange>>,
+) -> Result<Vec<Job>, Error> {
+    let found = read_targets(store, caller.tenant, targets).await?;
+    Ok(found
+        .into_iter()
+        .map(|found| match found {
+            Ok(lead) => Job::Write {
+                lead: Box::new(lead),
+                change: Box::new(change.clone()),
+                source: source.clone(),
+                tags: tags.clone(),
+                shown: None,
+            },
+            Err(id) => Job::Missing(id),
+        })
+        .collect())
+}
+
 /// `bulk-update`: the same change to every lead.
 pub async fn update(
     store: &Store,
@@ -157,27 +179,8 @@ pub async fn update(
         Patch::Set(reference) => Some(source_for_all(store, caller, reference).await?),
         _ => None,
     };
-    let jobs = read_targets(store, caller.tenant, &req.targets)
-        .await?
-        .into_iter()
-        .map(|found| match found {
-            Ok(lead) => Job::Write {
-                lead: Box::new(lead),
-                change: Box::new(req.change.clone()),
-                source: source.clone(),
-                tags: None,
-                shown: None,
-            },
-            Err(id) => Job::Missing(id),
-        })
-        .collect();
-    let report = run(store, queues, caller, jobs).await;
-    tracing::info!(
-        requested = req.targets.len(),
-        updated = report.updated_count,
-        "bulk update"
-    );
-    Ok(report)
+    let jobs = same_for_all(store, caller, &req.targets, &req.change, source, None).await?;
+    Ok(run(store, queues, caller, jobs, "bulk update").await)
 }
 
 /// `bulk-tag`: adds and removes tags on every lead, keeping each lead's other tags. The
@@ -199,26 +202,8 @@ pub async fn tag(
             }
             other => other,
         })?;
-    let change = std::sync::Arc::new(req.change.clone());
-    let jobs = read_targets(store, caller.tenant, &req.targets)
-        .await?
-        .into_iter()
-        .map(|found| match found {
-            Ok(lead) => Job::Write {
-                lead: Box::new(lead),
-                change: Box::new(LeadInput::default()),
-                source: None,
-                tags: Some(change.clone()),
-                shown: None,
-            },
-            Err(id) => Job::Missing(id),
-        })
-        .collect();
-    let report = run(store, queues, caller, jobs).await;
-    tracing::info!(
-        requested = req.targets.len(),
-        updated = report.updated_count,
-        "bulk tag"
-    );
-    Ok(report)
+    let tags = Some(Arc::new(req.change.clone()));
+    let no_change = LeadInput::default();
+    let jobs = same_for_all(store, caller, &req.targets, &no_change, None, tags).await?;
+    Ok(run(store, queues, caller, jobs, "bulk tag").await)
 }
