@@ -58,6 +58,29 @@ impl TestApp {
         }
     }
 
+    /// Sends `method path` with an empty JSON body and asserts the JSON 404 every unknown
+    /// (or undecodable) id gets; returns the response for further checks.
+    pub async fn expect_json_404(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+    ) -> crate::TestResponse {
+        let res = self
+            .request(method, path)
+            .bearer(token)
+            .json(serde_json::json!({}))
+            .send()
+            .await;
+        assert_eq!(res.status, 404, "{method} {path}: {}", res.text);
+        assert_eq!(
+            res.body,
+            serde_json::json!({"detail": "Not found."}),
+            "{method} {path}"
+        );
+        res
+    }
+
     /// A DynamoDB client of its own on this app's emulator, for tests and benchmarks that
     /// read or write raw items (the store keeps its client to itself).
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {

@@ -426,3 +426,38 @@ impl<'p> Round<'p> {
             .is_some_and(|f| if scan.descending { sk < f } else { sk > f })
     }
 }
+
+impl Store {
+    /// One attribute (`attribute`, a string) of up to `limit` entries of an index
+    /// partition, in key order: the ids a partition lists.
+    pub(crate) async fn ids_in_partition(
+        &self,
+        index: LeadIndex,
+        partition: String,
+        attribute: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name())
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", index.pk_attr())
+            .expression_attribute_values(":pk", s(partition))
+            .projection_expression("#id")
+            .expression_attribute_names("#id", attribute)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(classify)?;
+        record(Kind::Read, out.consumed_capacity.as_slice());
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| Some(item.get(attribute)?.as_s().ok()?.clone()))
+            .collect())
+    }
+}

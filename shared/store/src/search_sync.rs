@@ -19,14 +19,11 @@
 //!   checks every hit against the lead's own tokens); a missing one hides the lead from
 //!   that word.
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, ReturnConsumedCapacity, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 use uuid::Uuid;
 
 use crate::keys::{self, LeadIndex};
-use crate::usage::{record, Kind};
-use crate::{classify, s, Conflict, Store, StoreError};
+use crate::{s, Conflict, Store, StoreError};
 use crm_domain::lead::Lead;
 use crm_domain::lead_writes;
 use crm_domain::search;
@@ -101,25 +98,13 @@ impl Store {
     /// Settles the pending search tokens of up to `limit` leads of the tenant; returns how
     /// many leads it settled.
     pub async fn repair_search(&self, tenant: TenantId, limit: usize) -> Result<usize, StoreError> {
-        let index = LeadIndex::Created;
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index.name())
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", index.pk_attr())
-            .expression_attribute_values(":pk", s(keys::search_pending_partition(tenant)))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(classify)?;
-        record(Kind::Read, out.consumed_capacity.as_slice());
+        let partition = keys::search_pending_partition(tenant);
+        let ids = self
+            .ids_in_partition(LeadIndex::Created, partition, "lead_id", limit)
+            .await?;
         let mut settled = 0;
-        for item in out.items.unwrap_or_default() {
-            let id = item.get("lead_id").and_then(|v| v.as_s().ok());
-            let Some(id) = id.and_then(|v| v.parse().ok()) else {
+        for id in ids {
+            let Ok(id) = id.parse() else {
                 continue;
             };
             if self.settle(tenant, id, None).await? {

@@ -1,12 +1,10 @@
 //! Lead tags in the store: tag items, their name guards, and what a lead write adds to its
 //! transaction for its tags (membership copies and `leads_count`).
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, ReturnConsumedCapacity, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use uuid::Uuid;
 
-use super::{classify, record, s, to_item, Conflict, Item, Kind, Store, StoreError};
+use super::{s, to_item, Conflict, Item, Store, StoreError};
 use crate::keys::{self, Key, LeadIndex};
 use crate::versioned::{NameGuard, Partitioned, Versioned};
 use crm_domain::lead::Lead;
@@ -136,27 +134,10 @@ impl Store {
         tag: Uuid,
         limit: usize,
     ) -> Result<Vec<Uuid>, StoreError> {
-        let index = LeadIndex::Source;
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index.name())
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", index.pk_attr())
-            .expression_attribute_values(":pk", s(keys::tagged_partition(tenant, &tag.to_string())))
-            .projection_expression("id")
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(classify)?;
-        record(Kind::Read, out.consumed_capacity.as_slice());
-        Ok(out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|i| i.get("id")?.as_s().ok()?.parse().ok())
-            .collect())
+        let partition = keys::tagged_partition(tenant, &tag.to_string());
+        let ids = self
+            .ids_in_partition(LeadIndex::Source, partition, "id", limit)
+            .await?;
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
     }
 }

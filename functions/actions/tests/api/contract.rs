@@ -20,14 +20,6 @@ async fn an_undecodable_lead_id_is_a_json_404() {
         } else {
             "POST"
         };
-        let res = apps
-            .actions
-            .request(method, &path)
-            .bearer(&token)
-            .json(json!({}))
-            .send()
-            .await;
-        assert_eq!(res.status, 404, "{method} {path}: {}", res.text);
-        assert_eq!(res.body, json!({"detail": "Not found."}), "{path}");
+        apps.actions.expect_json_404(method, &path, &token).await;
     }
 }

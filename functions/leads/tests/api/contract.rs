@@ -228,14 +228,7 @@ async fn an_undecodable_path_id_is_a_json_404() {
         format!("{LEADS}%c3%28/"),
     ] {
         for method in ["GET", "PATCH", "PUT", "DELETE"] {
-            let res = app
-                .request(method, &path)
-                .bearer(&token)
-                .json(json!({}))
-                .send()
-                .await;
-            assert_eq!(res.status, 404, "{method} {path}: {}", res.text);
-            assert_eq!(res.body, json!({"detail": "Not found."}), "{method} {path}");
+            let res = app.expect_json_404(method, &path, &token).await;
             assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
         }
     }

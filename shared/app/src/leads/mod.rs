@@ -88,6 +88,14 @@ pub struct Modified {
 }
 
 impl Modified {
+    /// A write that changes nothing: the lead as stored, before and after.
+    pub fn unchanged(lead: Lead) -> Self {
+        Modified {
+            after: lead.clone(),
+            before: lead,
+        }
+    }
+
     pub fn changed(&self) -> bool {
         self.before.version != self.after.version
     }
@@ -142,10 +150,7 @@ where
         }
         let changes = Lead::diff(Some(&before), Some(&after));
         if changes.is_empty() {
-            return Ok(Modified {
-                after: before.clone(),
-                before,
-            });
+            return Ok(Modified::unchanged(before));
         }
         after.version = before.version + 1;
         after.updated_at = now;

@@ -166,10 +166,7 @@ pub async fn update(
         }
         let changes = Lead::diff(Some(&before), Some(&after));
         if changes.is_empty() {
-            return Ok(Modified {
-                after: before.clone(),
-                before,
-            });
+            return Ok(Modified::unchanged(before));
         }
         after.version = before.version + 1;
         let audit = AuditEntry::new(id, AuditAction::Update, &caller.user_id, now, changes);
