@@ -141,12 +141,16 @@ async fn insights(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (store, queues, ai) = (&state.store, &state.queues, state.ai.as_ref());
+    let services = lead_insights::Services {
+        store: &state.store,
+        queues: &state.queues,
+        ai: state.ai.as_ref(),
+    };
     let id = path_id(&id)?;
     let view = if method == Method::POST {
-        lead_insights::refresh(store, queues, ai, &caller, id).await?
+        lead_insights::refresh(services, &caller, id).await?
     } else {
-        lead_insights::view(store, queues, ai, &caller, id).await?
+        lead_insights::view(services, &caller, id).await?
     };
     Ok(insights_response(view))
 }

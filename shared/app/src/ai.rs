@@ -386,62 +386,10 @@ mod tests {
     use axum::response::{IntoResponse, Response};
     use axum::routing::post;
     use axum::{Json, Router};
-    use chrono::{Duration as Days, TimeZone};
-    use crm_domain::lead::{LeadInput, WriteMode};
-    use crm_domain::scoring::{self, ScoringSettings, Signals};
-    use crm_domain::tenant::TenantId;
+    use crm_domain::fixtures::{card, lead, now};
     use serde_json::json;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
-    }
-
-    fn lead() -> Lead {
-        // Built through the public constructor, so fields added to `Lead` later need no
-        // change here.
-        let body =
-            json!({"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"});
-        let input = LeadInput::parse(body.as_object().unwrap(), WriteMode::Create).unwrap();
-        let mut lead = Lead::create(
-            TenantId::from_uuid(Uuid::from_u128(1)),
-            input,
-            "u",
-            now() - Days::days(1),
-        );
-        lead.id = Uuid::from_u128(7);
-        lead
-    }
-
-    fn card(lead: &Lead) -> ScoreCard {
-        scoring::score(
-            lead,
-            &Signals::default(),
-            &ScoringSettings::default(),
-            now(),
-        )
-    }
-
-    #[test]
-    fn the_request_carries_the_lead_without_bookkeeping() {
-        let l = lead();
-        let req = AiInsightRequest::new(&l, &card(&l));
-        let v = serde_json::to_value(&req).unwrap();
-        assert_eq!(v["tenant_id"], Uuid::from_u128(1).to_string());
-        assert_eq!(v["lead_id"], Uuid::from_u128(7).to_string());
-        assert_eq!(v["lead"]["email"], "grace@example.com");
-        for gone in [
-            "tenant_id",
-            "version",
-            "score",
-            "score_factors",
-            "created_by",
-        ] {
-            assert!(v["lead"].get(gone).is_none(), "{gone}");
-        }
-        assert_eq!(v["score_card"]["model"], "explainable-v1");
-    }
 
     // --- client against a local server -------------------------------------------------
 

@@ -91,15 +91,23 @@ async fn queue_request(
     })
 }
 
+/// What answering `ai-insights` may use: the table, the insights queue, and the AI agents
+/// service for inline production when no queue is configured.
+#[derive(Clone, Copy)]
+pub struct Services<'a> {
+    pub store: &'a Store,
+    pub queues: &'a Queues,
+    pub ai: Option<&'a AiAgentsClient>,
+}
+
 /// `GET ai-insights`: fresh insights, or a pending answer after queueing a request (inline
 /// production when no queue is configured). Every member of the tenant may read.
 pub async fn view(
-    store: &Store,
-    queues: &Queues,
-    ai: Option<&AiAgentsClient>,
+    services: Services<'_>,
     caller: &Caller,
     lead_id: Uuid,
 ) -> Result<InsightsView, Error> {
+    let Services { store, queues, ai } = services;
     let lead = crate::leads::get(store, caller, lead_id).await?;
     let now = Utc::now();
     let stored = store
@@ -131,15 +139,14 @@ pub async fn view(
 /// `POST ai-insights`: new insights whatever the stored ones (users and above; it may cost
 /// a call to the AI service).
 pub async fn refresh(
-    store: &Store,
-    queues: &Queues,
-    ai: Option<&AiAgentsClient>,
+    services: Services<'_>,
     caller: &Caller,
     lead_id: Uuid,
 ) -> Result<InsightsView, Error> {
     if !caller.is_at_least(Role::User) {
         return Err(Error::forbidden());
     }
+    let Services { store, queues, ai } = services;
     let lead = crate::leads::get(store, caller, lead_id).await?;
     if !queues.insights_enabled() {
         return produce_and_store(store, ai, caller.tenant, lead)

@@ -456,41 +456,8 @@ fn next_best_action(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lead::{LeadInput, WriteMode};
-    use crate::scoring::{self, ScoringSettings, Signals};
-    use crate::tenant::TenantId;
-    use chrono::{Duration as Days, TimeZone};
-    use serde_json::json;
-    use uuid::Uuid;
-
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
-    }
-
-    fn lead() -> Lead {
-        // Built through the public constructor, so fields added to `Lead` later need no
-        // change here.
-        let body =
-            json!({"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"});
-        let input = LeadInput::parse(body.as_object().unwrap(), WriteMode::Create).unwrap();
-        let mut lead = Lead::create(
-            TenantId::from_uuid(Uuid::from_u128(1)),
-            input,
-            "u",
-            now() - Days::days(1),
-        );
-        lead.id = Uuid::from_u128(7);
-        lead
-    }
-
-    fn card(lead: &Lead) -> ScoreCard {
-        scoring::score(
-            lead,
-            &Signals::default(),
-            &ScoringSettings::default(),
-            now(),
-        )
-    }
+    use crate::fixtures::{card, lead, now};
+    use chrono::Duration as Days;
 
     fn kinds<T>(items: &[T], kind: impl Fn(&T) -> &str) -> Vec<String> {
         items.iter().map(|i| kind(i).to_string()).collect()

@@ -13,6 +13,8 @@ pub mod cursor;
 pub mod custom_fields;
 pub mod error;
 pub mod filters;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod identity;
 pub mod insights;
 pub mod lead;

@@ -62,18 +62,7 @@ fn legacy_budget(lead: &Lead) -> Factor {
 }
 
 fn legacy_decision_maker(lead: &Lead) -> Factor {
-    let (points, reason) = if lead.decision_maker {
-        (15, "contact is the decision maker")
-    } else {
-        (0, "contact is not marked as the decision maker")
-    };
-    factor(
-        "decision_maker",
-        json!(lead.decision_maker),
-        points,
-        15,
-        reason,
-    )
+    super::decision_maker_worth(lead, 15)
 }
 
 fn legacy_completeness(lead: &Lead) -> Factor {
@@ -82,13 +71,7 @@ fn legacy_completeness(lead: &Lead) -> Factor {
         ("company", present(&lead.company).is_some()),
         ("job_title", present(&lead.job_title).is_some()),
     ];
-    let have: Vec<&str> = fields.iter().filter(|f| f.1).map(|f| f.0).collect();
-    let missing: Vec<&str> = fields.iter().filter(|f| !f.1).map(|f| f.0).collect();
-    let reason = if missing.is_empty() {
-        "phone, company and job title given".to_string()
-    } else {
-        format!("missing {}", missing.join(", "))
-    };
+    let (have, reason) = super::presence(&fields, "phone, company and job title given");
     factor(
         "completeness",
         json!(have),

@@ -330,8 +330,14 @@ fn budget(lead: &Lead) -> Factor {
 }
 
 fn decision_maker(lead: &Lead) -> Factor {
+    decision_maker_worth(lead, max::DECISION_MAKER)
+}
+
+/// The decision-maker factor, worth `max` points when the contact decides (both models
+/// score it alike, with their own maximum).
+pub(crate) fn decision_maker_worth(lead: &Lead, max: u32) -> Factor {
     let (points, reason) = if lead.decision_maker {
-        (max::DECISION_MAKER, "contact is the decision maker")
+        (max, "contact is the decision maker")
     } else {
         (0, "contact is not marked as the decision maker")
     };
@@ -339,7 +345,7 @@ fn decision_maker(lead: &Lead) -> Factor {
         "decision_maker",
         json!(lead.decision_maker),
         points,
-        max::DECISION_MAKER,
+        max,
         reason,
     )
 }
@@ -385,13 +391,7 @@ fn completeness(lead: &Lead) -> Factor {
         ("industry", present(&lead.industry).is_some()),
         ("company_size", lead.company_size.is_some()),
     ];
-    let have: Vec<&str> = fields.iter().filter(|f| f.1).map(|f| f.0).collect();
-    let missing: Vec<&str> = fields.iter().filter(|f| !f.1).map(|f| f.0).collect();
-    let reason = if missing.is_empty() {
-        "contact record complete".to_string()
-    } else {
-        format!("missing {}", missing.join(", "))
-    };
+    let (have, reason) = presence(&fields, "contact record complete");
     factor(
         "completeness",
         json!(have),
@@ -552,4 +552,17 @@ fn behaviour(signals: &Signals) -> Factor {
         max::BEHAVIOUR,
         reason,
     )
+}
+
+/// The names of the fields present, and the reason a completeness factor gives:
+/// `complete` when none is missing, else "missing a, b".
+pub(crate) fn presence<'a>(fields: &[(&'a str, bool)], complete: &str) -> (Vec<&'a str>, String) {
+    let have = fields.iter().filter(|f| f.1).map(|f| f.0).collect();
+    let missing: Vec<&str> = fields.iter().filter(|f| !f.1).map(|f| f.0).collect();
+    let reason = if missing.is_empty() {
+        complete.to_string()
+    } else {
+        format!("missing {}", missing.join(", "))
+    };
+    (have, reason)
 }
