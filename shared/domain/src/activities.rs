@@ -386,20 +386,13 @@ impl ActivityQuery {
         let scheduled_after = time("scheduled_after");
         let scheduled_before = time("scheduled_before");
         errors.into_result()?;
-        let mut params: Vec<String> = q
-            .params
-            .iter()
-            .filter(|(k, _)| k != "cursor" && k != "page_size")
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        params.sort();
         Ok(Self {
             lead,
             types,
             is_completed,
             scheduled_after,
             scheduled_before,
-            fingerprint: format!("{route}?{}", params.join("&")),
+            fingerprint: q.fingerprint(route),
         })
     }
 

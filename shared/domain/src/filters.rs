@@ -411,14 +411,7 @@ fn custom_filters(q: &QueryParams) -> Vec<(String, String)> {
 
 /// The query's parameters but the page position and size, sorted, after the view's name.
 fn fingerprint(q: &QueryParams, view: Option<View>) -> String {
-    let mut params: Vec<String> = q
-        .params
-        .iter()
-        .filter(|(k, _)| k != "cursor" && k != "page_size")
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    params.sort();
-    format!("{}?{}", view.map_or("list", View::name), params.join("&"))
+    q.fingerprint(view.map_or("list", View::name))
 }
 
 fn urgent(timeline: &Option<String>) -> bool {

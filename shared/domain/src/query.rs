@@ -66,6 +66,19 @@ impl QueryParams {
         }
     }
 
+    /// What a cursor is bound to: `scope`, then the parameters but the page position and
+    /// size, sorted (`scope?a=1&b=2`), so a cursor cannot be replayed on another query.
+    pub fn fingerprint(&self, scope: &str) -> String {
+        let mut params: Vec<String> = self
+            .params
+            .iter()
+            .filter(|(k, _)| k != "cursor" && k != "page_size")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        params.sort();
+        format!("{scope}?{}", params.join("&"))
+    }
+
     pub fn cursor(&self) -> Option<&str> {
         self.single("cursor").filter(|c| !c.is_empty())
     }
