@@ -13,5 +13,6 @@ mod crud;
 mod dashboard;
 mod health;
 mod list;
+mod schema;
 mod tenancy;
 mod validation;
