@@ -84,22 +84,7 @@ impl CustomField {
         match self.field_type {
             FieldType::Text => text(TEXT_MAX).map(Value::String),
             FieldType::Textarea => text(TEXTAREA_MAX).map(Value::String),
-            FieldType::Number => {
-                let number = match value {
-                    Value::Number(n) => Ok(n.clone()),
-                    Value::String(s) => s
-                        .trim()
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|f| f.is_finite())
-                        .and_then(serde_json::Number::from_f64)
-                        .ok_or_else(|| "A valid number is required.".to_string()),
-                    _ => Err("A valid number is required.".into()),
-                }?;
-                // Stored as a DynamoDB number: its range, or a 400 (not the database's 500).
-                crate::validate::storable_number(&number)?;
-                Ok(Value::Number(number))
-            }
+            FieldType::Number => number_value(value),
             FieldType::Date => text(10).and_then(|s| {
                 NaiveDate::parse_from_str(&s, "%Y-%m-%d")
                     .map(|d| Value::String(d.to_string()))
@@ -157,6 +142,24 @@ impl CustomField {
             }),
         }
     }
+}
+
+/// A number field's value: a JSON number or numeric text, within what DynamoDB stores (a
+/// value out of its range is a 400, not the database's 500).
+fn number_value(value: &Value) -> Result<Value, String> {
+    let number = match value {
+        Value::Number(n) => Ok(n.clone()),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .and_then(serde_json::Number::from_f64)
+            .ok_or_else(|| "A valid number is required.".to_string()),
+        _ => Err("A valid number is required.".into()),
+    }?;
+    crate::validate::storable_number(&number)?;
+    Ok(Value::Number(number))
 }
 
 pub fn is_identifier(name: &str) -> bool {
