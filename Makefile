@@ -1,5 +1,5 @@
 # Developer entry points; the logic lives in scripts/.
-.PHONY: dev test lint setup clean-data
+.PHONY: dev test lint setup clean-data openapi fuzz
 
 # The whole local stack: DynamoDB emulator, table, demo tenant + token, functions on :8007.
 dev:
@@ -8,6 +8,16 @@ dev:
 # Every test; starts and stops whatever the tests need.
 test:
 	bash scripts/test.sh
+
+# The OpenAPI document (openapi.json), built from the code (crm-openapi); a test fails when
+# the committed file is stale.
+openapi:
+	cargo run -q -p crm-openapi > openapi.json.tmp || { rm -f openapi.json.tmp; exit 1; }
+	mv openapi.json.tmp openapi.json
+
+# Schemathesis over every operation of openapi.json against a local stack of its own.
+fuzz:
+	bash scripts/fuzz.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -8,6 +8,7 @@
 //!   table against `table::definition()`.
 //! - `calls`: the HTTP functions' main paths make only the DynamoDB calls their IAM
 //!   policies allow.
+//! - `openapi`: the committed OpenAPI document against the functions' routers.
 //! - `events`: every file in `events/` replayed through its function (HTTP router or SQS
 //!   worker), with the DynamoDB calls it makes checked against the function's IAM policy
 //!   (`recorder`).
@@ -19,6 +20,7 @@ mod common;
 mod calls;
 mod events;
 mod functions;
+mod openapi;
 mod queues;
 mod recorder;
 mod routes;

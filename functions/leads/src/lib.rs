@@ -1,4 +1,5 @@
-//! The leads function: lead CRUD and the health routes.
+//! The leads function: lead CRUD, the health routes, and the API's OpenAPI document with
+//! its docs page ([`docs`]).
 //!
 //! Handlers extract input (the verified [`Caller`] first), parse the body into a typed
 //! [`LeadInput`] once the role (and, for an update, the lead) allows it, call the shared
@@ -18,9 +19,14 @@ use crm_http::ApiError;
 use crm_http::{path_id, with_etag, App, AppState, IfMatch, JsonObject, ListQuery, RouteTable};
 use serde_json::Value;
 
+pub mod docs;
+
 pub const SERVICE: &str = "crm-leads";
 pub const LEADS: &str = "/api/leads/api/v1/leads";
 pub const LEAD: &str = "/api/leads/api/v1/leads/{id}";
+/// The OpenAPI document (drf-spectacular's path) and its page; no credentials needed.
+pub const SCHEMA: &str = "/api/schema";
+pub const DOCS: &str = "/api/docs";
 
 /// Every route of this function; its router, the local gateway and the template follow it.
 pub fn routes() -> RouteTable {
@@ -60,6 +66,8 @@ pub fn routes() -> RouteTable {
             format!("{LEADS}/unassigned"),
             lead_list(Some(View::Unassigned)),
         )
+        .route(SCHEMA, get(docs::schema))
+        .route(DOCS, get(docs::docs))
         .with_health()
 }
 

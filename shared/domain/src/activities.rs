@@ -131,17 +131,22 @@ impl Edit<Activity> for ActivityInput {
             None => None,
             Some(Value::Null) => Some(Map::new()),
             Some(Value::Object(m))
-                if Value::Object(m.clone()).to_string().len() <= METADATA_MAX_BYTES =>
+                if Value::Object(m.clone()).to_string().len() > METADATA_MAX_BYTES =>
             {
-                Some(m.clone())
-            }
-            Some(Value::Object(_)) => {
                 i.error(
                     "metadata",
                     format!("Ensure this field is at most {METADATA_MAX_BYTES} bytes of JSON."),
                 );
                 None
             }
+            // Stored as it is: what DynamoDB cannot hold is the client's mistake, not a 500.
+            Some(Value::Object(m)) => match crate::validate::storable(&Value::Object(m.clone())) {
+                Ok(()) => Some(m.clone()),
+                Err(message) => {
+                    i.error("metadata", message);
+                    None
+                }
+            },
             Some(_) => {
                 i.error("metadata", "Expected a JSON object.");
                 None
@@ -406,5 +411,34 @@ impl ActivityQuery {
             && self
                 .scheduled_before
                 .is_none_or(|t| a.scheduled_at.is_some_and(|s| s <= t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(body: Value) -> Option<FieldErrors> {
+        match ActivityInput::parse(body.as_object().unwrap(), WriteMode::Partial) {
+            Ok(_) => None,
+            Err(Error::Validation(e)) => Some(e),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn metadata_that_dynamodb_cannot_store_is_a_field_error() {
+        // Found by `make fuzz`: these were 500s (DynamoDB's ValidationException).
+        for bad in [
+            json!({"metadata": {"": 1}}),
+            json!({"metadata": {"a": -1.8649886411930822e256}}),
+            json!({"metadata": {"a": [4.7e-200]}}),
+        ] {
+            assert!(
+                errors(bad.clone()).is_some_and(|e| e.has("metadata")),
+                "{bad}"
+            );
+        }
+        assert!(errors(json!({"metadata": {"a": [1.5, {"b": null}], "c": "d"}})).is_none());
     }
 }

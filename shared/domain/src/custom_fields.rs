@@ -87,17 +87,7 @@ impl CustomField {
         match self.field_type {
             FieldType::Text => text(TEXT_MAX).map(Value::String),
             FieldType::Textarea => text(TEXTAREA_MAX).map(Value::String),
-            FieldType::Number => match value {
-                Value::Number(_) => Ok(value.clone()),
-                Value::String(s) => s
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
-                    .ok_or_else(|| "A valid number is required.".to_string()),
-                _ => Err("A valid number is required.".into()),
-            },
+            FieldType::Number => number_value(value),
             FieldType::Date => text(10).and_then(|s| {
                 NaiveDate::parse_from_str(&s, "%Y-%m-%d")
                     .map(|d| Value::String(d.to_string()))
@@ -155,6 +145,24 @@ impl CustomField {
             }),
         }
     }
+}
+
+/// A number field's value: a JSON number or numeric text, within what DynamoDB stores (a
+/// value out of its range is a 400, not the database's 500).
+fn number_value(value: &Value) -> Result<Value, String> {
+    let number = match value {
+        Value::Number(n) => Ok(n.clone()),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .and_then(serde_json::Number::from_f64)
+            .ok_or_else(|| "A valid number is required.".to_string()),
+        _ => Err("A valid number is required.".into()),
+    }?;
+    crate::validate::storable_number(&number)?;
+    Ok(Value::Number(number))
 }
 
 pub fn is_identifier(name: &str) -> bool {
@@ -356,5 +364,37 @@ pub fn value_matches(stored: Option<&Value>, wanted: &str) -> bool {
         }
         Some(Value::Array(items)) => items.iter().any(|i| value_matches(Some(i), wanted)),
         Some(Value::Object(_)) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_values_stay_within_what_dynamodb_holds() {
+        let now = Utc::now();
+        let field = CustomField {
+            id: Uuid::new_v4(),
+            tenant_id: crate::tenant::TenantId::from_uuid(Uuid::new_v4()),
+            version: 1,
+            name: "size".into(),
+            field_type: FieldType::Number,
+            is_required: false,
+            default_value: None,
+            options: Vec::new(),
+            help_text: None,
+            order: 0,
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        // Found by `make fuzz`: a value out of DynamoDB's number range was a 500.
+        for bad in [json!(1e300), json!("-1e200"), json!(1e-300)] {
+            assert!(field.check(&bad).is_err(), "{bad}");
+        }
+        for ok in [json!(12), json!(-3.5), json!("1e20"), json!(0.0)] {
+            assert!(field.check(&ok).is_ok(), "{ok}");
+        }
     }
 }

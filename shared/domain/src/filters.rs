@@ -335,11 +335,13 @@ impl Parser<'_> {
     /// `ordering=-score,created_at`; by default score then creation, newest first (the
     /// overdue view: the longest overdue first).
     fn ordering(&mut self, view: Option<View>) -> Vec<Ordering> {
+        // `ordering=,` names no key: the default, like no `ordering` (an empty list made
+        // the list code index past its end, a 500 schemathesis found).
         let raw = self
             .q
             .single("ordering")
             .map(str::trim)
-            .filter(|o| !o.is_empty());
+            .filter(|o| o.split(',').any(|part| !part.trim().is_empty()));
         let Some(raw) = raw else {
             return if view == Some(View::Overdue) {
                 vec![Ordering {

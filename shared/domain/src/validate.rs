@@ -432,6 +432,47 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Levels of lists and objects a stored JSON value may have (DynamoDB nests at most 32
+/// levels in an item; the value sits inside the item and its record).
+pub const MAX_NESTING: usize = 30;
+
+/// A JSON value a client gives that is stored as it is (an activity's `metadata`, a custom
+/// field's value): what DynamoDB can hold, or why not. Object keys must not be empty
+/// (attribute names), numbers must be 0 or between 1e-130 and 1e125 in magnitude, and
+/// nesting is bounded by [`MAX_NESTING`].
+pub fn storable(value: &Value) -> Result<(), String> {
+    storable_at(value, 1)
+}
+
+fn storable_at(value: &Value, depth: usize) -> Result<(), String> {
+    match value {
+        Value::Number(n) => storable_number(n),
+        Value::Array(_) | Value::Object(_) if depth > MAX_NESTING => Err(format!(
+            "Ensure this value is nested at most {MAX_NESTING} levels deep."
+        )),
+        Value::Array(items) => items.iter().try_for_each(|v| storable_at(v, depth + 1)),
+        Value::Object(map) => map.iter().try_for_each(|(key, v)| {
+            if key.is_empty() {
+                return Err("Keys may not be blank.".to_string());
+            }
+            storable_at(v, depth + 1)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// DynamoDB's number range: 0, or a magnitude from 1e-130 to below 1e126 (whole numbers
+/// within 64 bits always fit).
+pub fn storable_number(n: &serde_json::Number) -> Result<(), String> {
+    if n.is_i64() || n.is_u64() {
+        return Ok(());
+    }
+    match n.as_f64().map(f64::abs) {
+        Some(f) if f == 0.0 || (1e-130..1e126).contains(&f) => Ok(()),
+        _ => Err("Ensure this number is 0 or between 1e-130 and 1e125 in magnitude.".into()),
+    }
+}
+
 /// Deliberately strict: one `@`, a dotted domain, no spaces; what Django's EmailValidator
 /// accepts in practice.
 pub fn is_valid_email(s: &str) -> bool {
@@ -487,6 +528,32 @@ mod tests {
         assert_eq!(i.money("e", 12, 2), Patch::Set(Decimal::new(100000, 2)));
         let errors = i.finish().unwrap_err();
         assert!(errors.has("b") && errors.has("c") && errors.has("d"));
+    }
+
+    #[test]
+    fn stored_values_stay_within_what_dynamodb_holds() {
+        for ok in [
+            json!({"a": [1, -2.5, 1e125, 1e-130, 0.0, u64::MAX, i64::MIN], "b": {"c": null}}),
+            json!("text"),
+            json!([[[]]]),
+        ] {
+            assert_eq!(storable(&ok), Ok(()), "{ok}");
+        }
+        let mut deep = json!(1);
+        for _ in 0..MAX_NESTING {
+            deep = json!([deep]);
+        }
+        assert_eq!(storable(&deep), Ok(()));
+        for bad in [
+            json!({"": 1}),
+            json!({"a": {"": 1}}),
+            json!([1e126]),
+            json!({"a": -1.8649886411930822e256}),
+            json!([1e-131]),
+            json!([deep]),
+        ] {
+            assert!(storable(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -273,3 +273,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_ordering_without_keys_is_the_default() {
+    let now = Utc::now();
+    let default = LeadQuery::parse(&QueryParams::parse(""), None, now).unwrap();
+    for raw in ["ordering=,", "ordering=%20,%20,", "ordering="] {
+        for view in [None, Some(View::Unassigned), Some(View::Overdue)] {
+            let query = LeadQuery::parse(&QueryParams::parse(raw), view, now).unwrap();
+            assert!(!query.ordering.is_empty(), "{raw} {view:?}");
+            if view.is_none() {
+                assert_eq!(query.ordering, default.ordering, "{raw}");
+            }
+        }
+    }
+}

@@ -13,6 +13,7 @@ mod crud;
 mod dashboard;
 mod health;
 mod list;
+mod schema;
 mod tenancy;
 mod validation;
 mod write_limits;
