@@ -170,6 +170,11 @@ pub const LEAD_LIST_PARAMS: [&str; 33] = [
 /// `no_activity_days` at most this (a century): a count of days the calendar can hold.
 pub const MAX_NO_ACTIVITY_DAYS: u32 = 36_500;
 
+/// The longest value a list filter takes: longer than any name, id or searchable text a
+/// record carries, and short enough that a filter turned into an index key stays within
+/// DynamoDB's key sizes (1,024 bytes for a sort key).
+pub const MAX_FILTER_VALUE: usize = 255;
+
 /// `now` moved back by `days`, or `None` before the calendar's start (nothing is older).
 fn days_before(now: DateTime<Utc>, days: u32) -> Option<DateTime<Utc>> {
     now.checked_sub_signed(TimeDelta::try_days(i64::from(days))?)
@@ -215,6 +220,9 @@ impl Parser<'_> {
     fn strings(&mut self, name: &str) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for v in self.q.values(name) {
+            if !self.fits(name, v) {
+                continue;
+            }
             if !out.iter().any(|o| o == v) {
                 out.push(v.to_string());
             }
@@ -226,8 +234,21 @@ impl Parser<'_> {
         self.q
             .single(name)
             .map(str::trim)
-            .filter(|v| !v.is_empty())
+            .filter(|v| !v.is_empty() && self.fits(name, v))
             .map(str::to_string)
+    }
+
+    /// Whether a value is short enough to mean something (see [`MAX_FILTER_VALUE`]); if not,
+    /// the parameter's error says so.
+    fn fits(&mut self, name: &str, value: &str) -> bool {
+        let fits = value.chars().count() <= MAX_FILTER_VALUE;
+        if !fits {
+            self.errors.add(
+                name,
+                format!("Ensure this value has at most {MAX_FILTER_VALUE} characters."),
+            );
+        }
+        fits
     }
 
     fn number<T: FromStr>(

@@ -6,7 +6,7 @@
 use utoipa::openapi::path::{HttpMethod, Parameter, ParameterStyle};
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder};
 
-use crm_domain::filters::MAX_NO_ACTIVITY_DAYS;
+use crm_domain::filters::{MAX_FILTER_VALUE, MAX_NO_ACTIVITY_DAYS};
 use crm_domain::lead::{CompanySize, LeadStatus, Priority, MONEY_DIGITS, MONEY_PLACES};
 use crm_domain::query::MAX_PAGE_SIZE;
 use crm_domain::validate::Choice;
@@ -417,7 +417,7 @@ fn list_params() -> Vec<Parameter> {
         many("priority", choice::<Priority>(), "Any of these priorities."),
         many(
             "source",
-            string().into(),
+            filter_text(),
             "Any of these sources (ids or names).",
         ),
         many("tags", uuid(), "Leads with any of these tags (ids)."),
@@ -471,21 +471,21 @@ fn flags_and_text() -> Vec<Parameter> {
         ),
         many(
             "assigned_to",
-            string().into(),
+            filter_text(),
             "Assigned to any of these users.",
         ),
-        query("industry", string().into(), "Industry (case-insensitive)."),
+        query("industry", filter_text(), "Industry (case-insensitive)."),
         query(
             "no_activity_days",
             integer(Some(0), Some(i64::from(MAX_NO_ACTIVITY_DAYS))),
             "No activity for at least this many days.",
         ),
-        query("utm_source", string().into(), "UTM source."),
-        query("utm_medium", string().into(), "UTM medium."),
-        query("utm_campaign", string().into(), "UTM campaign."),
+        query("utm_source", filter_text(), "UTM source."),
+        query("utm_medium", filter_text(), "UTM medium."),
+        query("utm_campaign", filter_text(), "UTM campaign."),
         query(
             "search",
-            string().into(),
+            filter_text(),
             "Words (or word prefixes) of the name, email, company, job title, phone, \
              industry or notes.",
         ),
@@ -505,12 +505,17 @@ fn text_filters() -> Vec<Parameter> {
         ] {
             params.push(query(
                 &format!("{field}{suffix}"),
-                string().into(),
+                filter_text(),
                 &format!("`{field}` {what}."),
             ));
         }
     }
     params
+}
+
+/// A free-text list filter: longer values are refused (400).
+fn filter_text() -> S {
+    string().max_length(Some(MAX_FILTER_VALUE)).into()
 }
 
 const LIST_NOTE: &str = "Also `cf_<name>=value`: leads whose custom field `name` has the \

@@ -276,3 +276,30 @@ async fn every_lead_list_answers_next_and_previous() {
         }
     }
 }
+
+/// DynamoDB keys hold at most 2,048 bytes (partition) and 1,024 (sort), and the source, tag
+/// and assignee filters become keys: a value no record can carry is a 400 naming the filter,
+/// not the database's 500.
+#[tokio::test]
+async fn filter_values_longer_than_any_name_are_a_400_naming_the_filter() {
+    let app = start().await;
+    let token = three_leads(&app).await;
+    let long = "x".repeat(3000);
+    for name in ["source", "tags", "tag", "assigned_to", "industry", "search"] {
+        let res = app
+            .get(&format!("{LEADS}?{name}={long}"))
+            .bearer(&token)
+            .send()
+            .await
+            .expect(400);
+        assert!(res.body[name][0].is_string(), "{name}: {}", res.text);
+    }
+    // The longest value a record can carry is still an ordinary filter.
+    let res = app
+        .get(&format!("{LEADS}?source={}", "x".repeat(255)))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.body["results"].as_array().unwrap().len(), 0);
+}
