@@ -19,6 +19,7 @@ pub mod identity;
 pub mod insights;
 pub mod lead;
 pub mod lead_insights;
+pub mod lead_size;
 pub mod lead_writes;
 pub mod notes;
 pub mod query;

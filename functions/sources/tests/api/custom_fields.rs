@@ -216,3 +216,71 @@ async fn lead_values_are_checked_and_filterable() {
     assert_eq!(count("cf_tier=silver&cf_seats=3").await, 1);
     assert_eq!(count("cf_nothing=1").await, 0);
 }
+
+/// DynamoDB holds at most 400 KB per item, and each PATCH may add up to a body's worth of
+/// custom-field text: a write that would make the lead larger than a lead may be is a 400
+/// naming the field, and nothing of it is saved.
+#[tokio::test]
+async fn a_lead_cannot_grow_past_its_size_limit() {
+    let apps = start().await;
+    let (_, token) = apps.sources.owner("Acme").await;
+    for n in 0..60 {
+        define(
+            &apps.sources,
+            &token,
+            json!({"name": format!("memo{n}"), "field_type": "textarea"}),
+        )
+        .await;
+    }
+    let leads = &apps.leads;
+    let lead = leads.create_lead(&token, person(1)).await;
+    let url = paths::lead(id(&lead));
+    let text = "é".repeat(10_000); // 20,000 bytes of UTF-8
+    let values = |range: std::ops::Range<usize>| {
+        let map: serde_json::Map<String, Value> =
+            range.map(|n| (format!("memo{n}"), json!(text))).collect();
+        json!({ "custom_fields": map })
+    };
+    // 8 fields (160,000 bytes) fit.
+    let res = leads
+        .patch(&url)
+        .bearer(&token)
+        .json(values(0..8))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.body["custom_fields"].as_object().unwrap().len(), 8);
+    // 8 more would double it.
+    let res = leads
+        .patch(&url)
+        .bearer(&token)
+        .json(values(8..16))
+        .send()
+        .await
+        .expect(400);
+    let message = res.body["custom_fields"][0].as_str().unwrap_or_default();
+    assert!(message.contains("bytes"), "{}", res.text);
+    let stored = leads.lead(&token, &id(&lead)).await;
+    assert_eq!(stored["custom_fields"].as_object().unwrap().len(), 8);
+    assert_eq!(stored["version"], lead["version"].as_u64().unwrap() + 1);
+    // Long texts count too: the largest field is named, the one to shorten.
+    let res = leads
+        .patch(&url)
+        .bearer(&token)
+        .json(json!({"notes": text, "pain_points": text, "requirements": text}))
+        .send()
+        .await
+        .expect(400);
+    assert!(res.body["custom_fields"][0].is_string(), "{}", res.text);
+    // A lead near the limit whose every value changes: its audit entry holds both, and fits.
+    let other = "ü".repeat(10_000);
+    let map: serde_json::Map<String, Value> =
+        (0..8).map(|n| (format!("memo{n}"), json!(other))).collect();
+    leads
+        .patch(&url)
+        .bearer(&token)
+        .json(json!({ "custom_fields": map }))
+        .send()
+        .await
+        .expect(200);
+}

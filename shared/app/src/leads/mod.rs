@@ -152,6 +152,7 @@ where
         if changes.is_empty() {
             return Ok(Modified::unchanged(before));
         }
+        crm_domain::lead_size::check_size(&after)?;
         after.version = before.version + 1;
         after.updated_at = now;
         let audit = AuditEntry::new(id, actor.action, actor.user_id, now, changes);

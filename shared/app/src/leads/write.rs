@@ -13,6 +13,7 @@ use crate::sources::{self, Resolved};
 use crate::tags;
 use crm_domain::identity::{Caller, Role};
 use crm_domain::lead::{Lead, LeadInput};
+use crm_domain::lead_size;
 use crm_domain::validate::Patch;
 use crm_domain::Error;
 use crm_store::{AuditAction, AuditEntry, Conflict, Store, StoreError};
@@ -88,6 +89,7 @@ pub async fn create(
             lead.set_source(Some(source.id_and_name()));
         }
         lead.custom_fields = custom_values(store, caller, input, &lead, true).await?;
+        lead_size::check_size(&lead)?;
         let audit = AuditEntry::new(
             lead.id,
             AuditAction::Create,
@@ -168,6 +170,7 @@ pub async fn update(
         if changes.is_empty() {
             return Ok(Modified::unchanged(before));
         }
+        lead_size::check_size(&after)?;
         after.version = before.version + 1;
         let audit = AuditEntry::new(id, AuditAction::Update, &caller.user_id, now, changes);
         let new_source = source.as_ref().and_then(Resolved::new_source);
