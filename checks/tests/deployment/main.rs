@@ -9,6 +9,7 @@
 //! - `calls`: the HTTP functions' main paths make only the DynamoDB calls their IAM
 //!   policies allow.
 //! - `openapi`: the committed OpenAPI document against the functions' routers.
+//! - `roles`: every write operation answers a readonly caller 403 before any input problem.
 //! - `events`: every file in `events/` replayed through its function (HTTP router or SQS
 //!   worker), with the DynamoDB calls it makes checked against the function's IAM policy
 //!   (`recorder`).
@@ -23,4 +24,5 @@ mod functions;
 mod openapi;
 mod queues;
 mod recorder;
+mod roles;
 mod routes;

@@ -198,6 +198,21 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// Refuses, before a write's input is read, a caller whose role may not write at all: the
+/// permission check comes before the request's problems (a readonly caller learns nothing
+/// from a 400, 412 or 415). The input extractors ([`JsonObject`], [`OptionalJsonObject`],
+/// [`IfMatch`]) call it; they follow [`Caller`] in a handler's arguments, which is what put
+/// the caller in the request's extensions. Finer rules (admins only, the lead's assignee)
+/// need the record and stay with the use cases, which check them before the input.
+fn refuse_read_only(extensions: &axum::http::Extensions) -> Result<(), ApiError> {
+    match extensions.get::<Caller>() {
+        Some(caller) if !caller.is_at_least(crm_domain::Role::User) => {
+            Err(ApiError::Domain(crm_domain::Error::forbidden()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A JSON object request body: `Content-Type: application/json` (else 415), at most
 /// `MAX_BODY_BYTES` (else 413), an object (else 400).
 pub struct JsonObject(pub Map<String, Value>);
@@ -206,6 +221,7 @@ impl FromRequest<AppState> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        refuse_read_only(req.extensions())?;
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -248,6 +264,7 @@ impl FromRequest<AppState> for OptionalJsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        refuse_read_only(req.extensions())?;
         let limit = state.config.max_body_bytes;
         let (parts, body) = req.into_parts();
         let bytes = to_bytes(body, limit)
@@ -277,6 +294,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        refuse_read_only(&parts.extensions)?;
         let Some(raw) = parts.headers.get(header::IF_MATCH) else {
             return Ok(IfMatch(None));
         };
