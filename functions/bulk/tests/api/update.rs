@@ -119,6 +119,14 @@ async fn fields_are_validated_exactly_like_a_patch() {
     let bad = json!({"source_id": "not-an-id", "assigned_to_id": ""});
     let errors = refused_as_a_patch_is(&apps, &token, &ids, bad).await;
     assert!(errors["source_id"].is_array(), "{errors}");
+    // An id the tenant has no source for is one mistake with one name: the field the
+    // client used, as a PATCH names it.
+    for field in ["source", "source_id"] {
+        let bad = json!({ field: Uuid::new_v4().to_string() });
+        let errors = refused_as_a_patch_is(&apps, &token, &ids, bad).await;
+        assert_eq!(errors.as_object().unwrap().len(), 1, "{errors}");
+        assert!(errors[field].is_array(), "{field}: {errors}");
+    }
 
     // A source named for the first time is created once, then set by id like any other.
     let res = apps

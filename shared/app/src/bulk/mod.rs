@@ -109,18 +109,16 @@ fn public_message(e: &Error) -> String {
     }
 }
 
-/// The source a bulk update sets, resolved once: by id (400 naming the field when the
-/// tenant has none such), or by name, creating the source first when it is new (as a
-/// single lead write would, but once rather than in every lead's transaction).
+/// The source a bulk update sets, resolved once: by id (400 naming `field`, the one the
+/// client used, when the tenant has none such), or by name, creating the source first when
+/// it is new (as a single lead write would, but once rather than in every lead's
+/// transaction).
 async fn source_for_all(
     store: &Store,
     caller: &Caller,
     reference: &SourceRef,
+    field: &str,
 ) -> Result<(Uuid, String), Error> {
-    let field = match reference {
-        SourceRef::Id(_) => "source_id",
-        SourceRef::Name(_) => "source",
-    };
     for _ in 0..3 {
         match sources::resolve(store, caller, reference, field).await? {
             Resolved::Existing(id, name) => return Ok((id, name)),
@@ -176,7 +174,9 @@ pub async fn update(
         crate::tags::require_existing(store, caller.tenant, ids).await?;
     }
     let source = match &req.change.source {
-        Patch::Set(reference) => Some(source_for_all(store, caller, reference).await?),
+        Patch::Set(reference) => {
+            Some(source_for_all(store, caller, reference, req.change.source_field).await?)
+        }
         _ => None,
     };
     let jobs = same_for_all(store, caller, &req.targets, &req.change, source, None).await?;
