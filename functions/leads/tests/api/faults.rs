@@ -155,8 +155,8 @@ async fn a_call_that_never_answers_times_out_into_a_503_and_writes_nothing() {
     // Short timeouts for this test; the proxy holds the call far longer than all of them,
     // so the outcome does not depend on how fast the machine is.
     let settings = crm_store::ClientSettings {
-        attempt_timeout: Duration::from_millis(500),
-        operation_timeout: Duration::from_secs(5),
+        attempt_timeout: Duration::from_secs(1),
+        operation_timeout: Duration::from_secs(10),
         ..crm_testkit::faults::test_settings()
     };
     let (app, faults) = TestApp::start_with_faults_and(leads::app, settings).await;
