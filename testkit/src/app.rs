@@ -1,16 +1,18 @@
 //! [`TestApp`]: a function's real router on its own emulator and table, its tenants and
 //! tokens, and the calls the tests make over and over.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use crm_auth::{issue_token, TokenRequest};
 use crm_domain::tenant::{Tenant, TenantStatus};
 use crm_domain::Role;
 use crm_http::config::Config;
 use crm_http::{App, AppState};
-use crm_store::{table, AuditEntry};
+use crm_store::{table, AuditEntry, ClientSettings};
 use crm_worker::Worker;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::faults::Faults;
 use crate::fixtures::{self, person, with};
 use crate::queues::TestQueues;
 use crate::requests::TestRequest;
@@ -41,6 +43,36 @@ impl TestApp {
             state,
             endpoint,
         }
+    }
+
+    /// `build`'s router with its DynamoDB calls through a fault-injecting proxy (see
+    /// [`crate::faults`]), its client retrying and timing out as the functions' does but
+    /// with [`crate::faults::test_settings`]' shorter backoff. [`TestApp::endpoint`] (and
+    /// [`TestApp::dynamodb`]) stay the emulator's own, so what a test reads to check the
+    /// table is never faulted.
+    pub async fn start_with_faults(build: fn(AppState) -> App) -> (Self, Faults) {
+        Self::start_with_faults_and(build, crate::faults::test_settings()).await
+    }
+
+    /// [`TestApp::start_with_faults`] with the client's retries and timeouts of `settings`.
+    pub async fn start_with_faults_and(
+        build: fn(AppState) -> App,
+        settings: ClientSettings,
+    ) -> (Self, Faults) {
+        let config = test_config();
+        let endpoint = start_dynamodb().await;
+        table::create_table_if_absent(&dynamodb_client(&endpoint), &config.table_name)
+            .await
+            .expect("create table");
+        let (proxy, faults) = crate::faults::start_proxy(&endpoint).await;
+        let client = settings.client(crate::dynamodb_config(&proxy));
+        let state = AppState::new(config, client, sqs_client());
+        let app = Self {
+            app: build(state.clone()),
+            state,
+            endpoint,
+        };
+        (app, faults)
     }
 
     /// `build`'s router, its writes queued in `queues` (scoring and insights requests).
@@ -85,6 +117,33 @@ impl TestApp {
     /// read or write raw items (the store keeps its client to itself).
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         crate::dynamodb_client(&self.endpoint)
+    }
+
+    /// Every item of the table, read straight from the emulator (a Scan: tests only), in
+    /// key order: compared before and after a failed request, it shows nothing was written.
+    pub async fn table_items(&self) -> Vec<String> {
+        let client = self.dynamodb();
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = client
+                .scan()
+                .table_name(&self.state.config.table_name)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan the table");
+            for item in page.items() {
+                items.push(canonical(&AttributeValue::M(item.clone())));
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        items.sort();
+        items
     }
 
     /// A queue worker's context on this app's table (no AI service unless `ai` is given).
@@ -259,6 +318,30 @@ impl TestApp {
             .lead_audit(tenant.id, id.parse().expect("a lead id"))
             .await
             .expect("read the audit trail")
+    }
+}
+
+/// An item as text, maps with their keys in order (a HashMap's order varies).
+fn canonical(value: &AttributeValue) -> String {
+    match value {
+        AttributeValue::M(map) => {
+            let mut entries: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k}={}", canonical(v)))
+                .collect();
+            entries.sort();
+            format!("{{{}}}", entries.join(", "))
+        }
+        AttributeValue::L(list) => {
+            let items: Vec<String> = list.iter().map(canonical).collect();
+            format!("[{}]", items.join(", "))
+        }
+        AttributeValue::Ss(set) | AttributeValue::Ns(set) => {
+            let mut set = set.clone();
+            set.sort();
+            format!("{set:?}")
+        }
+        other => format!("{other:?}"),
     }
 }
 

@@ -7,6 +7,8 @@
 //!   (create a lead, read one, page through a list).
 //! - [`requests`]: [`TestRequest`] (the event) and [`TestResponse`]; SQS events for workers.
 //! - [`queues`]: [`TestQueues`], the service's queues in the run's SQS emulator.
+//! - [`faults`]: a fault-injecting proxy in front of the emulator ([`TestApp::start_with_faults`]):
+//!   throttling, conflicts, 500s and timeouts on the calls a test picks.
 //! - [`paths`]: every API path, spelled once.
 //! - [`fixtures`]: lead bodies, the enums' values, a deterministic generator, store-level
 //!   writes as the workers and seeders make them.
@@ -18,12 +20,14 @@ use crm_auth::JwtConfig;
 use crm_http::config::Config;
 
 pub mod app;
+pub mod faults;
 pub mod fixtures;
 pub mod paths;
 pub mod queues;
 pub mod requests;
 
 pub use app::{all_pages, TestApp};
+pub use faults::{Fault, Faults, Rule};
 pub use queues::TestQueues;
 pub use requests::{sqs_event, TestRequest, TestResponse};
 
@@ -32,13 +36,16 @@ pub const TABLE: &str = "crm-test";
 
 /// A DynamoDB client for an emulator endpoint, with dummy credentials.
 pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
+    aws_sdk_dynamodb::Client::from_conf(dynamodb_config(endpoint).build())
+}
+
+/// The configuration of [`dynamodb_client`], for a client with settings of its own.
+pub fn dynamodb_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "testkit"))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 /// Starts dynoxide with an in-memory database on `127.0.0.1:0`; returns its endpoint.

@@ -1,6 +1,10 @@
 //! Configuration read once from the environment at cold start: what the use cases need,
 //! and the helpers every entry point reads its variables with.
 
+use std::time::Duration;
+
+pub use crm_store::ClientSettings;
+
 /// Bounds on the work one list request may do (see docs/data-model.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListLimits {
@@ -54,4 +58,39 @@ where
 /// `AWS_ENDPOINT_URL`) points it at the local emulator; nothing here is emulator-specific.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The DynamoDB client's retries and timeouts ([`ClientSettings::DEFAULT`], documented in
+/// `crm_store::client`), each overridable: `DYNAMODB_MAX_ATTEMPTS` (attempts per call, the
+/// first included), `DYNAMODB_ATTEMPT_TIMEOUT_MS` (one attempt) and `DYNAMODB_TIMEOUT_MS`
+/// (the call with its retries).
+pub fn dynamodb_settings() -> Result<ClientSettings, ConfigError> {
+    let d = ClientSettings::DEFAULT;
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let settings = ClientSettings {
+        max_attempts: parse_var("DYNAMODB_MAX_ATTEMPTS", d.max_attempts)?,
+        attempt_timeout: Duration::from_millis(parse_var(
+            "DYNAMODB_ATTEMPT_TIMEOUT_MS",
+            ms(d.attempt_timeout),
+        )?),
+        operation_timeout: Duration::from_millis(parse_var(
+            "DYNAMODB_TIMEOUT_MS",
+            ms(d.operation_timeout),
+        )?),
+        ..d
+    };
+    settings.check().map_err(|reason| ConfigError::Invalid {
+        name: "DYNAMODB_MAX_ATTEMPTS, DYNAMODB_ATTEMPT_TIMEOUT_MS or DYNAMODB_TIMEOUT_MS",
+        reason,
+    })?;
+    Ok(settings)
+}
+
+/// The DynamoDB client of a function: the shared AWS configuration with `settings`'
+/// retries and timeouts.
+pub fn dynamodb_client(
+    sdk: &aws_config::SdkConfig,
+    settings: &ClientSettings,
+) -> aws_sdk_dynamodb::Client {
+    settings.client(aws_sdk_dynamodb::config::Builder::from(sdk))
 }

@@ -19,7 +19,9 @@ pub enum Error {
     /// The record changed since the client read it (`If-Match`), or meanwhile.
     #[error("{0}")]
     PreconditionFailed(String),
-    /// The database asked us to slow down and retries did not help.
+    /// The database stayed throttled (or its writes kept cancelling each other) through
+    /// the retries: the service is overloaded for now, nothing was written. A 503 with
+    /// `Retry-After`, not the 429 of a client over its own rate limit.
     #[error("Request was throttled.")]
     Throttled,
     /// A dependency could not be reached; the reason is logged, not shown.

@@ -31,8 +31,9 @@ impl ApiError {
                 Error::NotFound => StatusCode::NOT_FOUND,
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-                Error::Throttled => StatusCode::TOO_MANY_REQUESTS,
-                Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                // DynamoDB stayed throttled through the retries: the service is
+                // overloaded, not the client over a rate limit of its own (that is 429).
+                Error::Throttled | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
@@ -65,7 +66,11 @@ impl IntoResponse for ApiError {
             }
             ApiError::Domain(Error::Unavailable(reason)) => {
                 tracing::warn!(error = %reason, "dependency unavailable");
-                json!({ "detail": "Service temporarily unavailable, try again later." })
+                json!({ "detail": UNAVAILABLE })
+            }
+            ApiError::Domain(Error::Throttled) => {
+                tracing::warn!("DynamoDB throttled through the retries");
+                json!({ "detail": UNAVAILABLE })
             }
             other => json!({ "detail": other.to_string() }),
         };
@@ -82,11 +87,26 @@ impl IntoResponse for ApiError {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             StatusCode::SERVICE_UNAVAILABLE => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(retry_after_seconds(&self)),
+                );
             }
             _ => {}
         }
         response
+    }
+}
+
+/// The body of every 503: what failed stays in the logs.
+pub const UNAVAILABLE: &str = "Service temporarily unavailable, try again later.";
+
+/// `Retry-After` of a 503: a throttled table has capacity again within a second or so;
+/// a dependency that did not answer (timeouts, 5xx) is given longer.
+fn retry_after_seconds(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::Domain(Error::Throttled) => "1",
+        _ => "5",
     }
 }
 

@@ -98,13 +98,15 @@ impl AppState {
         }))
     }
 
-    /// Configuration from the environment and AWS clients from the standard chain.
+    /// Configuration from the environment and AWS clients from the standard chain, the
+    /// DynamoDB client with the retries and timeouts of `crm_store::client`.
     pub async fn from_env() -> Result<Self, crm_app::config::ConfigError> {
         let config = Config::from_env()?;
+        let dynamodb = crm_app::config::dynamodb_settings()?;
         let sdk = crm_app::config::aws_sdk_config().await;
         Ok(Self::new(
             config,
-            aws_sdk_dynamodb::Client::new(&sdk),
+            crm_app::config::dynamodb_client(&sdk, &dynamodb),
             aws_sdk_sqs::Client::new(&sdk),
         ))
     }

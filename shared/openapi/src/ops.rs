@@ -68,12 +68,13 @@ const ERRORS: [(u16, &str, &str); 10] = [
     (
         429,
         "TooManyRequests",
-        "Throttled; retry after `Retry-After` seconds.",
+        "Too many requests; retry after `Retry-After` seconds.",
     ),
     (
         503,
         "ServiceUnavailable",
-        "A dependency did not answer; retry after `Retry-After` seconds.",
+        "DynamoDB stayed throttled or did not answer through the retries; nothing was \
+         written. Retry after `Retry-After` seconds.",
     ),
 ];
 

@@ -17,6 +17,8 @@ pub enum StoreError {
     /// A conditional write lost: `what` says which guard failed.
     #[error("conflict: {0:?}")]
     Conflict(Conflict),
+    /// Throttled, or cancelled by contention with other writes, through every retry: the
+    /// table is overloaded for now, and nothing was written.
     #[error("throttled by DynamoDB")]
     Throttled,
     #[error("DynamoDB unreachable: {0}")]
@@ -74,7 +76,9 @@ pub(crate) fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::D
             Some(
                 "ProvisionedThroughputExceededException"
                 | "ThrottlingException"
-                | "RequestLimitExceeded",
+                | "RequestLimitExceeded"
+                // A single-item write that met a transaction in progress on its item.
+                | "TransactionConflictException",
             ) => StoreError::Throttled,
             Some("InternalServerError" | "ServiceUnavailable") => {
                 StoreError::Unavailable(describe(&e))

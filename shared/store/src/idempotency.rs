@@ -104,7 +104,9 @@ fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a
 
 /// Claims `key` for a request with `fingerprint`: one conditional put, which succeeds when
 /// the key is new, expired, or held by a lapsed claim of the same request. When it fails,
-/// the record that stopped it comes back in the same round trip and says why.
+/// the record that stopped it comes back in the same round trip and says why; a record
+/// with this call's own claim token means an earlier attempt of the same put was written
+/// and its answer lost (the SDK retried it), so the key is ours.
 pub async fn claim(
     store: &Store,
     tenant: TenantId,
@@ -160,6 +162,11 @@ pub async fn claim(
             .await?
             .unwrap_or_default(),
     };
+    // Our own claim: an earlier attempt of this same put (retried by the SDK after its
+    // answer was lost) wrote it.
+    if text(&existing, "claim") == Some(token.as_str()) {
+        return Ok(Claim::Claimed(token));
+    }
     Ok(held(&existing, fingerprint))
 }
 

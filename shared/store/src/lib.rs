@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::usage::{record, Kind};
 
+pub mod client;
 pub mod idempotency;
 pub mod keys;
 pub mod table;
@@ -40,6 +41,7 @@ mod tags;
 mod tenants;
 
 pub use audit::{AuditAction, AuditEntry};
+pub use client::ClientSettings;
 pub(crate) use error::classify;
 pub use error::{describe, Conflict, StoreError};
 pub use scan::{IndexScan, ScanPage};

@@ -11,10 +11,14 @@ use crate::{classify, from_item, s, Item, Store, StoreError};
 use crm_domain::lead::Lead;
 use crm_domain::tenant::TenantId;
 
+/// Rounds in a row in which a `BatchGetItem` may leave every key unprocessed before the
+/// read gives up as throttled.
+pub const UNPROCESSED_ROUNDS: u32 = 4;
+
 impl Store {
     /// Items by key, strongly consistent, in `BatchGetItem` rounds of 100 (the most one
-    /// takes), asking again for what DynamoDB left unprocessed. Duplicate keys are read
-    /// once (BatchGetItem refuses them); missing items are simply absent.
+    /// takes), asking again (after a backoff) for what DynamoDB left unprocessed. Duplicate
+    /// keys are read once (BatchGetItem refuses them); missing items are simply absent.
     pub(crate) async fn batch_get<T: DeserializeOwned>(
         &self,
         keys: impl IntoIterator<Item = keys::Key>,
@@ -28,7 +32,10 @@ impl Store {
         let mut out = Vec::with_capacity(unique.len());
         for chunk in unique.chunks(100) {
             let mut pending: Vec<Item> = chunk.iter().map(keys::Key::item_key).collect();
+            // Rounds in a row that read nothing (every key left unprocessed: throttled).
+            let mut idle = 0;
             while !pending.is_empty() {
+                let asked = pending.len();
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(pending))
                     .consistent_read(true)
@@ -57,6 +64,16 @@ impl Store {
                     .remove(&self.table)
                     .map(|k| k.keys)
                     .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                // DynamoDB left keys unprocessed (throttling): ask again after a backoff,
+                // and give up when rounds keep reading nothing.
+                idle = if pending.len() < asked { 0 } else { idle + 1 };
+                if idle >= UNPROCESSED_ROUNDS {
+                    return Err(StoreError::Throttled);
+                }
+                crate::ops::backoff(idle.max(1)).await;
             }
         }
         Ok(out)

@@ -7,7 +7,7 @@ use std::future::Future;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use crm_app::ai::{client_for, AiAgentsClient};
-use crm_app::config::{aws_sdk_config, ConfigError};
+use crm_app::config::{aws_sdk_config, dynamodb_client, dynamodb_settings, ConfigError};
 use crm_store::Store;
 use lambda_runtime::{service_fn, LambdaEvent};
 
@@ -23,14 +23,16 @@ impl Worker {
     }
 
     /// `TABLE_NAME` (required) and `AI_AGENTS_URL` (optional; malformed is logged and
-    /// ignored, leaving rule-based insights), with AWS clients from the standard chain.
+    /// ignored, leaving rule-based insights), with AWS clients from the standard chain (the
+    /// DynamoDB client with the retries and timeouts of `crm_store::client`).
     pub async fn from_env() -> Result<Self, ConfigError> {
         let table = std::env::var("TABLE_NAME")
             .ok()
             .filter(|t| !t.trim().is_empty())
             .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let settings = dynamodb_settings()?;
         let sdk = aws_sdk_config().await;
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+        let store = Store::new(dynamodb_client(&sdk, &settings), table);
         let ai = client_for(std::env::var("AI_AGENTS_URL").ok().as_deref());
         Ok(Self { store, ai })
     }

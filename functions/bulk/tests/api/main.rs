@@ -9,6 +9,7 @@ mod common;
 mod assign;
 mod concurrency;
 mod dashboard;
+mod faults;
 mod idempotency;
 mod roles;
 mod tags_and_scores;

@@ -11,6 +11,7 @@ mod concurrency;
 mod contract;
 mod crud;
 mod dashboard;
+mod faults;
 mod health;
 mod list;
 mod schema;

@@ -3,4 +3,5 @@
 //! Lambda would, and the score shows on the lead.
 
 mod etag;
+mod faults;
 mod scoring;

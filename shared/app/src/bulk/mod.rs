@@ -103,7 +103,9 @@ fn public_message(e: &Error) -> String {
             tracing::error!(error = %reason, "bulk: a lead write failed");
             "A server error occurred.".into()
         }
-        Error::Unavailable(_) => "Service temporarily unavailable, try again later.".into(),
+        Error::Unavailable(_) | Error::Throttled => {
+            "Service temporarily unavailable, try again later.".into()
+        }
         Error::Validation(errors) => errors.messages().cloned().collect::<Vec<_>>().join(" "),
         other => other.to_string(),
     }
