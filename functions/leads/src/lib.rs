@@ -66,6 +66,7 @@ pub fn routes() -> RouteTable {
             format!("{LEADS}/unassigned"),
             lead_list(Some(View::Unassigned)),
         )
+        .route(format!("{LEAD}/history"), get(history))
         .route(SCHEMA, get(docs::schema))
         .route(DOCS, get(docs::docs))
         .with_health()
@@ -186,4 +187,15 @@ async fn destroy(
 ) -> Result<Response, ApiError> {
     leads::delete(&state.store, &caller, path_id(&id)?, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A lead's history: its audit trail, newest first, a page at a time.
+async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    let page = leads::history(state.ctx(), &caller, path_id(&id)?, &query.query).await?;
+    Ok(query.page_response(page, leads::history_json))
 }

@@ -199,6 +199,32 @@ pub fn schemas() -> Vec<(&'static str, S)> {
                 .closed(),
         ),
         (
+            "LeadHistoryEntry",
+            Obj::new()
+                .describe("One change of a lead: who made it, when, and each field's values.")
+                .req("id", uuid())
+                .req(
+                    "action",
+                    string()
+                        .enum_values(Some(["create", "update", "delete", "score"]))
+                        .into(),
+                )
+                .req("actor", string().into())
+                .req("at", datetime())
+                .req(
+                    "changes",
+                    array(
+                        Obj::new()
+                            .req("field", string().into())
+                            .req("old", any())
+                            .req("new", any())
+                            .closed(),
+                    )
+                    .into(),
+                )
+                .closed(),
+        ),
+        (
             "ScoreFactor",
             Obj::new()
                 .describe("One line of a score's explanation.")
@@ -583,6 +609,21 @@ pub fn describe(api: &mut Api) {
             utoipa::openapi::ResponseBuilder::new()
                 .description("Deleted.")
                 .build(),
+        ),
+    );
+    api.add(
+        &format!("{LEAD}/history"),
+        op(
+            HttpMethod::Get,
+            "leads_history",
+            "leads",
+            "A lead's changes, newest first",
+        )
+        .params(paging())
+        .errors(&[404])
+        .response(
+            200,
+            json_response("A page of the lead's history.", page(r("LeadHistoryEntry"))),
         ),
     );
     views(api);

@@ -92,3 +92,49 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// One page of a lead's audit trail, newest first: at most `limit` entries after the
+    /// sort key `after` (the last of the previous page), and the sort key to continue from
+    /// when there may be more. Reads are proportional to the page.
+    pub async fn lead_audit_page(
+        &self,
+        tenant: TenantId,
+        lead_id: Uuid,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<AuditEntry>, Option<String>), StoreError> {
+        let prefix = keys::lead_audit_prefix(tenant, lead_id);
+        let start = after.map(|sk| {
+            keys::Key {
+                pk: prefix.pk.clone(),
+                sk: sk.to_string(),
+            }
+            .item_key()
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
+            .expression_attribute_values(":pk", s(&prefix.pk))
+            .expression_attribute_values(":sk", s(&prefix.sk))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|key| key.get(keys::SK)?.as_s().ok().cloned());
+        let entries = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        Ok((entries, next))
+    }
+}

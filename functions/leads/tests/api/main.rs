@@ -13,6 +13,7 @@ mod crud;
 mod dashboard;
 mod faults;
 mod health;
+mod history;
 mod list;
 mod schema;
 mod tenancy;

@@ -6,11 +6,13 @@
 //! and pages lists (with `search` for text queries), `related` adds what lead responses
 //! show of other records and the dashboard.
 
+mod history;
 mod list;
 mod related;
 mod search;
 mod write;
 
+pub use history::{history, history_json};
 pub use list::list;
 pub use related::{dashboard, detail_extras, Related, DETAIL_NOTES, RECENT_ACTIVITIES};
 pub use write::{create, delete, editable, require_can_create, update};
