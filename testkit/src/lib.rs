@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use crm_auth::JwtConfig;
 use crm_http::config::Config;
 
+pub mod accounts;
 pub mod app;
 pub mod fixtures;
 pub mod paths;
@@ -96,5 +97,6 @@ pub fn test_config() -> Config {
         scoring_queue_url: None,
         insights_queue_url: None,
         list: crm_app::config::ListLimits::default(),
+        accounts: crm_app::config::AccountsConfig::default(),
     }
 }

@@ -27,11 +27,12 @@ impl ApiError {
         match self {
             ApiError::Domain(e) => match e {
                 Error::Validation(_) | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+                Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
                 Error::Forbidden(_) => StatusCode::FORBIDDEN,
                 Error::NotFound => StatusCode::NOT_FOUND,
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-                Error::Throttled => StatusCode::TOO_MANY_REQUESTS,
+                Error::Throttled | Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
                 Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -79,7 +80,11 @@ impl IntoResponse for ApiError {
                 );
             }
             StatusCode::TOO_MANY_REQUESTS => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                let seconds = match &self {
+                    ApiError::Domain(Error::TooManyAttempts { retry_after, .. }) => *retry_after,
+                    _ => 1,
+                };
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
             StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
