@@ -171,6 +171,16 @@ impl Store {
         Ok(found.filter(|m| m.tenant_id == tenant))
     }
 
+    /// How many members (active or not) the tenant has.
+    pub async fn member_count(&self, tenant: TenantId) -> Result<u64, StoreError> {
+        Ok(self
+            .get(&keys::member_counts(tenant))
+            .await?
+            .and_then(|item| item.get("members").and_then(|v| v.as_n().ok()).cloned())
+            .and_then(|n| n.parse::<i64>().ok())
+            .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+    }
+
     /// A tenant's members in user-id order, after the sort key `after`, and whether more
     /// follow.
     pub async fn list_members(
@@ -274,20 +284,24 @@ impl Store {
                 }
             });
         }
-        let delta = crm_domain::accounts::members::owner_delta(before, after);
-        if delta != 0 {
-            actions.push(self.owner_count_action(tenant, delta));
+        let owners = crm_domain::accounts::members::owner_delta(before, after);
+        let members = i64::from(after.is_some()) - i64::from(before.is_some());
+        if owners != 0 || members != 0 {
+            actions.push(self.counts_action(tenant, members, owners));
         }
         actions
     }
 
-    fn owner_count_action(&self, tenant: TenantId, delta: i64) -> Action {
+    /// Moves the member and active-owner counts; a decrease of the owners is conditioned
+    /// on one staying.
+    fn counts_action(&self, tenant: TenantId, members: i64, owners: i64) -> Action {
         let mut update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(keys::owner_count(tenant).item_key()))
-            .update_expression("ADD active_owners :d")
-            .expression_attribute_values(":d", AttributeValue::N(delta.to_string()));
-        if delta < 0 {
+            .set_key(Some(keys::member_counts(tenant).item_key()))
+            .update_expression("ADD members :m, active_owners :d")
+            .expression_attribute_values(":m", AttributeValue::N(members.to_string()))
+            .expression_attribute_values(":d", AttributeValue::N(owners.to_string()));
+        if owners < 0 {
             update = update
                 .condition_expression("active_owners > :one")
                 .expression_attribute_values(":one", AttributeValue::N("1".into()));

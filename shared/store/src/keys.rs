@@ -30,7 +30,7 @@
 //! | field name      | `{t}#FIELDNAME#{lower(n)}`  | `FIELDNAME`              |
 //! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
 //! | tenant member   | `{t}#MEMBERS`               | `MEMBER#{user id}`       |
-//! | owner count     | `{t}#MEMBERS`               | `OWNERS`                 |
+//! | member counts   | `{t}#MEMBERS`               | `COUNTS`                 |
 //! | invitation      | `{t}#INVITES`               | `INVITE#{id}`            |
 //! | user            | `USER#{id}`                 | `USER`                   |
 //! | user's tenant   | `USER#{id}`                 | `TENANT#{t}`             |
@@ -463,10 +463,11 @@ pub fn members(t: TenantId) -> String {
     members_partition(t)
 }
 
-/// The tenant's count of active owners, kept by every membership write (the last one
-/// cannot go: a condition on this count).
-pub fn owner_count(t: TenantId) -> Key {
-    Key::new(members_partition(t), "OWNERS")
+/// The tenant's counts of members and of active owners, kept by every membership write
+/// (the last owner cannot go: a condition on the count; leads may be assigned only to
+/// members once there are any).
+pub fn member_counts(t: TenantId) -> Key {
+    Key::new(members_partition(t), "COUNTS")
 }
 
 fn user_partition(user: Uuid) -> String {
@@ -567,7 +568,7 @@ mod tests {
             custom_field(t, id),
             custom_field_name(t, "budget_code"),
             member(t, id),
-            owner_count(t),
+            member_counts(t),
             invitation(t, id),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");

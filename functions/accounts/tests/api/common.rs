@@ -43,7 +43,7 @@ pub fn claims(token: &str) -> Value {
 }
 
 /// A lead body with a unique email.
-pub fn lead() -> Value {
+pub fn lead_body() -> Value {
     json!({
         "first_name": "Jo",
         "last_name": "Doe",
@@ -56,7 +56,7 @@ pub async fn create_lead_status(apps: &Apps, token: &str) -> u16 {
     apps.leads
         .post(paths::LEADS)
         .bearer(token)
-        .json(lead())
+        .json(lead_body())
         .send()
         .await
         .status

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod assignment;
 mod invitations;
 mod login;
 mod members;

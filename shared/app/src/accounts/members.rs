@@ -95,3 +95,31 @@ pub async fn remove(store: &Store, caller: &Caller, user: Uuid) -> Result<(), Er
         .await
         .map_err(write_error)
 }
+
+/// Leads are assigned to members once the tenant has any: each of `users` must name an
+/// active member (a 400 on `field` otherwise). A tenant without members (callers of an
+/// outside identity provider only) assigns to any user id, as before. One read, plus one
+/// per user named.
+pub async fn require_assignable(
+    store: &Store,
+    tenant: crm_domain::TenantId,
+    users: &[&str],
+    field: &str,
+) -> Result<(), Error> {
+    if users.is_empty() || store.member_count(tenant).await? == 0 {
+        return Ok(());
+    }
+    for user in users {
+        let member = match Uuid::parse_str(user) {
+            Ok(id) => store.get_membership(tenant, id).await?,
+            Err(_) => None,
+        };
+        if !member.is_some_and(|m| m.is_active) {
+            return Err(Error::field(
+                field,
+                format!("\"{user}\" is not an active member of the tenant."),
+            ));
+        }
+    }
+    Ok(())
+}
