@@ -41,6 +41,12 @@ if [[ ! -f "$TENANT_FILE" ]]; then
 fi
 TENANT_ID=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$TENANT_FILE")
 TOKEN=$("$ADMIN" token --tenant "$TENANT_ID" --user demo-owner --role owner --email owner@demo.example)
+# A demo owner who signs in with email and password (POST /api/auth/login/). Dev-only values.
+DEMO_EMAIL=owner@demo.example
+DEMO_PASSWORD=demo-owner-password
+"$ADMIN" user create --email "$DEMO_EMAIL" --password "$DEMO_PASSWORD" \
+    --first-name Demo --last-name Owner --if-absent >/dev/null
+"$ADMIN" member add --tenant "$TENANT_ID" --email "$DEMO_EMAIL" --role owner --if-absent >/dev/null
 
 # SQS: moto keeps its queues in memory; they are created afresh at every start.
 # Its request log is noise here; it goes to .local/sqs.log.
@@ -66,6 +72,10 @@ cat <<MSG
     SQS emulator on 127.0.0.1:$SQS_PORT, workers fed by the local poller)
 Demo tenant id: $TENANT_ID
 Owner token (24 h): $TOKEN
+
+Sign in as the demo owner ($DEMO_EMAIL, password $DEMO_PASSWORD): the answer's "token"
+(15 min) works on every route, "refresh" renews it at /api/auth/refresh/:
+curl -s -X POST $GATEWAY/api/auth/login/ -H 'Content-Type: application/json' -d '{"email":"$DEMO_EMAIL","password":"$DEMO_PASSWORD"}'
 
 Create a lead:
 curl -i -X POST $GATEWAY/api/leads/api/v1/leads/ -H 'Authorization: Bearer $TOKEN' -H 'X-Tenant-Id: $TENANT_ID' -H 'Content-Type: application/json' -d '{"first_name":"John","last_name":"Doe","email":"john@company.com","company":"Acme Corp","source":"website"}'

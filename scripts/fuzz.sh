@@ -51,6 +51,15 @@ token() {
 }
 OWNER=$(token owner)
 READONLY=$(token readonly)
+# Two members for the member routes: `keep` (edited) and `drop` (removed).
+member() {
+    "$ADMIN" --aws user create --email "fuzz.$1@example.com" --password "fuzz-member-password" |
+        "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["id"])'
+    "$ADMIN" --aws member add --tenant "$TENANT_ID" --email "fuzz.$1@example.com" --role user \
+        >/dev/null
+}
+FUZZ_MEMBERS="$(member keep),$(member drop)"
+export FUZZ_MEMBERS
 
 start_bg .venv/bin/moto_server -H 127.0.0.1 -p "$SQS_PORT" >"$work/sqs.log" 2>&1
 wait_for_http "http://127.0.0.1:$SQS_PORT/moto-api/" 60 "${BG_PIDS[-1]}"

@@ -16,6 +16,8 @@ use crm_store::table::create_table_if_absent;
 use crm_store::{Conflict, Store, StoreError};
 use uuid::Uuid;
 
+mod accounts;
+
 #[derive(Parser)]
 #[command(
     name = "crm-admin",
@@ -40,6 +42,48 @@ enum Command {
     Tenant(TenantCommand),
     /// Print a signed JWT for a user of a tenant (needs only JWT_SECRET_KEY, no DynamoDB).
     Token(TokenArgs),
+    /// Users who sign in with email and password.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Memberships: a user in a tenant with a role.
+    #[command(subcommand)]
+    Member(MemberCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an active user and print it as JSON (without the password). Without
+    /// --password, one is generated and printed on stderr.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "CRM_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[arg(long, default_value = "")]
+        first_name: String,
+        #[arg(long, default_value = "")]
+        last_name: String,
+        /// Succeed without changes when a user has this email already.
+        #[arg(long)]
+        if_absent: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberCommand {
+    /// Make the user with this email an active member of the tenant with a role.
+    Add {
+        #[arg(long)]
+        tenant: Uuid,
+        #[arg(long)]
+        email: String,
+        /// One of owner, admin, manager, user, readonly.
+        #[arg(long)]
+        role: Role,
+        /// Succeed without changes when the user is a member already.
+        #[arg(long)]
+        if_absent: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -186,6 +230,8 @@ async fn run_store_command(command: Command) -> Result<String, String> {
         Command::Tenant(TenantCommand::Activate { id }) => {
             set_status(Store::new(client, table), id, TenantStatus::Active).await
         }
+        Command::User(command) => accounts::user(Store::new(client, table), command).await,
+        Command::Member(command) => accounts::member(Store::new(client, table), command).await,
         Command::Token(_) => unreachable!("token is handled without DynamoDB"),
     }
 }

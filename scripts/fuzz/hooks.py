@@ -32,6 +32,8 @@ KINDS = {
     "activities": "activity",
     "notes": "note",
     "custom-fields": "custom_field",
+    "members": "member",
+    "invitations": "invitation",
 }
 
 
@@ -53,7 +55,8 @@ def _path_id(ids, path, method):
     # Deletes go to the `drop` record, everything else (a lead's actions and timelines too)
     # to `keep`; a delete of a lead's sub-path does not exist.
     role = "drop" if method == "delete" and path.endswith("{id}/") else "keep"
-    return _one_of([ids[kind][role], NIL])
+    seeded = ids.get(kind, {}).get(role)
+    return _one_of([seeded, NIL] if seeded else [NIL])
 
 
 def _narrow_parameters(ids, tenant, path, method, operation):

@@ -6,10 +6,12 @@
 Two records of each kind: `keep` ones that reads, edits and actions use, and `drop` ones
 for the DELETE operations (so that a delete does not leave the other operations with
 nothing to find). A custom field, a source, a tag, two leads (with the source and the tag),
-and an activity and a note on each lead.
+an activity and a note on each lead, two invitations, and the two members fuzz.sh made
+(`FUZZ_MEMBERS`).
 """
 
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -71,6 +73,19 @@ def main():
             },
         )
         ids["note"][role] = post("notes", {"lead": lead, "content": f"Seeded note ({role})."})
+    ids["invitation"] = {}
+    for role in ("keep", "drop"):
+        ids["invitation"][role] = call(
+            gateway,
+            token,
+            "POST",
+            "/api/tenants/current/invitations/",
+            {"email": f"fuzz.invitee.{role}@example.com", "role": "user"},
+        )["id"]
+    # Members (FUZZ_MEMBERS: "keep,drop" user ids made by `crm-admin member add`).
+    members = os.environ.get("FUZZ_MEMBERS", "").split(",")
+    if len(members) == 2:
+        ids["member"] = {"keep": members[0], "drop": members[1]}
     json.dump(ids, sys.stdout)
     print()
 

@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use crm_auth::JwtConfig;
 use crm_http::config::Config;
 
+pub mod accounts;
 pub mod app;
 pub mod faults;
 pub mod fixtures;
@@ -103,5 +104,6 @@ pub fn test_config() -> Config {
         scoring_queue_url: None,
         insights_queue_url: None,
         list: crm_app::config::ListLimits::default(),
+        accounts: crm_app::config::AccountsConfig::default(),
     }
 }

@@ -214,6 +214,32 @@ pub fn functions() -> Vec<Function> {
             env: &[],
         },
         Function {
+            binary: "accounts",
+            kind: Kind::Http {
+                app: accounts::app,
+                health: false,
+            },
+            sends_to: &[],
+            dynamodb: &[
+                // users, email guards, memberships, sessions, tokens, failure counts, tenants
+                ("GetItem", "table"),
+                // the users of a member page
+                ("BatchGetItem", "table"),
+                // a tenant's members and invitations, a user's memberships and sessions
+                ("Query", "table"),
+                // users, memberships and the owner count, sessions, invitations, counts
+                ("PutItem", "table"),
+                ("UpdateItem", "table"),
+                ("DeleteItem", "table"),
+            ],
+            env: &[
+                "ACCESS_TOKEN_SECONDS",
+                "REFRESH_TOKEN_SECONDS",
+                "LOGIN_MAX_FAILURES",
+                "LOGIN_WINDOW_SECONDS",
+            ],
+        },
+        Function {
             binary: "scoring",
             kind: Kind::Worker {
                 queue: SCORING_QUEUE,

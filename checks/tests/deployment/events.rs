@@ -378,6 +378,11 @@ async fn the_sources_events_get_their_statuses() {
 }
 
 #[tokio::test]
+async fn the_accounts_events_get_their_statuses() {
+    replay_http("accounts").await;
+}
+
+#[tokio::test]
 async fn the_scoring_events_get_their_batch_responses() {
     replay_sqs("scoring").await;
 }
@@ -393,6 +398,6 @@ fn every_function_has_its_events_replayed() {
     let all: BTreeSet<&str> = functions().iter().map(|f| f.binary).collect();
     assert_eq!(
         all,
-        BTreeSet::from(["leads", "actions", "bulk", "sources", "scoring", "insights"])
+        BTreeSet::from(["leads", "actions", "bulk", "sources", "accounts", "scoring", "insights"])
     );
 }

@@ -108,6 +108,10 @@ fn variable_source(template: &Value, variable: &str) -> Value {
         "TENANT_CACHE_SECONDS" => "TenantCacheSeconds",
         "MAX_BODY_BYTES" => "MaxBodyBytes",
         "TENANT_BASE_DOMAIN" => "TenantBaseDomain",
+        "ACCESS_TOKEN_SECONDS" => "AccessTokenSeconds",
+        "REFRESH_TOKEN_SECONDS" => "RefreshTokenSeconds",
+        "LOGIN_MAX_FAILURES" => "LoginMaxFailures",
+        "LOGIN_WINDOW_SECONDS" => "LoginWindowSeconds",
         other => panic!("{other}: say in checks which parameter or resource it comes from"),
     };
     assert!(

@@ -49,6 +49,7 @@ async fn the_document_has_every_route_with_the_methods_its_router_serves() {
         actions::routes(),
         bulk::routes(),
         sources::routes(),
+        accounts::routes(),
     ] {
         let binary = table.service().trim_start_matches("crm-");
         let app = first.with_function(function(binary).http_app().expect("HTTP"));

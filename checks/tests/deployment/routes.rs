@@ -172,6 +172,7 @@ fn the_template_routes_the_paths_the_functions_list() {
         actions::routes(),
         bulk::routes(),
         sources::routes(),
+        accounts::routes(),
     ] {
         let binary = table.service().trim_start_matches("crm-");
         let mut paths = table.paths();
@@ -329,6 +330,7 @@ fn probe_patterns(binary: &str, router: &[(String, String, Vec<String>)]) -> BTr
         actions::routes(),
         bulk::routes(),
         sources::routes(),
+        accounts::routes(),
     ] {
         out.extend(table.paths());
     }
@@ -488,6 +490,11 @@ async fn the_sources_router_serves_exactly_its_template_routes() {
     check_function_router("sources").await;
 }
 
+#[tokio::test]
+async fn the_accounts_router_serves_exactly_its_template_routes() {
+    check_function_router("accounts").await;
+}
+
 #[test]
 fn every_http_function_has_its_router_check() {
     // The four tests above; a new HTTP function needs its own.
@@ -498,6 +505,6 @@ fn every_http_function_has_its_router_check() {
         .collect();
     assert_eq!(
         http,
-        BTreeSet::from(["leads", "actions", "bulk", "sources"])
+        BTreeSet::from(["leads", "actions", "bulk", "sources", "accounts"])
     );
 }

@@ -26,6 +26,63 @@ impl Default for ListLimits {
     }
 }
 
+/// Sign-in settings (the accounts function, and the membership check every function runs
+/// for the access tokens it issues).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountsConfig {
+    /// Lifetime of an access token (`ACCESS_TOKEN_SECONDS`, default 15 minutes).
+    pub access_token_seconds: i64,
+    /// Lifetime of a refresh token (`REFRESH_TOKEN_SECONDS`, default 30 days).
+    pub refresh_token_seconds: i64,
+    /// Failed sign-ins of one email that lock it (`LOGIN_MAX_FAILURES`, default 5)...
+    pub login_max_failures: u32,
+    /// ...for the rest of this window from the first of them (`LOGIN_WINDOW_SECONDS`,
+    /// default 15 minutes).
+    pub login_window_seconds: i64,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            access_token_seconds: 15 * 60,
+            refresh_token_seconds: 30 * 24 * 3600,
+            login_max_failures: 5,
+            login_window_seconds: 15 * 60,
+        }
+    }
+}
+
+impl AccountsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let positive = |name: &'static str, value: i64| {
+            if value > 0 {
+                Ok(value)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".into(),
+                })
+            }
+        };
+        Ok(Self {
+            access_token_seconds: positive(
+                "ACCESS_TOKEN_SECONDS",
+                parse_var("ACCESS_TOKEN_SECONDS", d.access_token_seconds)?,
+            )?,
+            refresh_token_seconds: positive(
+                "REFRESH_TOKEN_SECONDS",
+                parse_var("REFRESH_TOKEN_SECONDS", d.refresh_token_seconds)?,
+            )?,
+            login_max_failures: parse_var("LOGIN_MAX_FAILURES", d.login_max_failures)?.max(1),
+            login_window_seconds: positive(
+                "LOGIN_WINDOW_SECONDS",
+                parse_var("LOGIN_WINDOW_SECONDS", d.login_window_seconds)?,
+            )?,
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0} must be set")]

@@ -7,6 +7,7 @@
 //! create, versioned update, delete, list) is the one of [`resource`], over what each
 //! states as its own in `impl Resource`. Lost races follow the one policy of [`retry`].
 
+pub mod accounts;
 pub mod actions;
 pub mod activities;
 pub mod ai;

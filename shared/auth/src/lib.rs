@@ -6,7 +6,13 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crm_domain::accounts::SessionRef;
 use crm_domain::{Role, TenantId};
+
+/// The `iss` of the access tokens this service signs (`POST /api/auth/login/`). A token
+/// with it names a session (`sid`) and its caller's membership is checked on every
+/// request; any other issuer's token is trusted as it is.
+pub const SERVICE_ISSUER: &str = "crm-accounts";
 
 /// JWT settings: HS256 with a shared secret (`JWT_SECRET_KEY`, the original's variable),
 /// with issuer and audience checked only when configured.
@@ -24,6 +30,8 @@ pub struct Claims {
     pub tenant_id: TenantId,
     pub role: Role,
     pub email: Option<String>,
+    /// The session of an access token of this service; `None` for outside issuers.
+    pub session: Option<SessionRef>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -49,6 +57,11 @@ struct TokenClaims {
     iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     aud: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
+    /// The session (refresh-token family) of an access token of this service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 /// Verifies HS256 tokens. Only HS256 is accepted, which rejects `alg: none` and
@@ -67,7 +80,8 @@ impl TokenVerifier {
         validation.set_required_spec_claims(&["exp", "sub"]);
         match &config.issuer {
             Some(iss) => {
-                validation.set_issuer(&[iss]);
+                // This service's own tokens are always accepted too.
+                validation.set_issuer(&[iss.as_str(), SERVICE_ISSUER]);
                 validation.required_spec_claims.insert("iss".into());
             }
             None => validation.iss = None,
@@ -126,13 +140,66 @@ impl TokenVerifier {
         if c.sub.trim().is_empty() {
             return Err(AuthError::InvalidToken("sub is empty".into()));
         }
+        let session = match c.iss.as_deref() {
+            Some(SERVICE_ISSUER) => Some(session_of(&c)?),
+            _ => None,
+        };
         Ok(Claims {
             user_id: c.sub,
             tenant_id: TenantId::from_uuid(tenant),
             role,
             email: c.email,
+            session,
         })
     }
+}
+
+/// The session an access token of ours names: its user (`sub`) and family (`sid`).
+fn session_of(c: &TokenClaims) -> Result<SessionRef, AuthError> {
+    let parse = |v: Option<&str>| v.and_then(|v| Uuid::parse_str(v).ok());
+    match (parse(Some(&c.sub)), parse(c.sid.as_deref())) {
+        (Some(user_id), Some(family_id)) => Ok(SessionRef { user_id, family_id }),
+        _ => Err(AuthError::InvalidToken(
+            "a token of this service needs a user id (sub) and a session (sid)".into(),
+        )),
+    }
+}
+
+/// An access token of this service: a signed-in user's session in one tenant.
+pub struct AccessToken<'a> {
+    pub session: SessionRef,
+    pub tenant_id: Uuid,
+    pub role: Role,
+    pub email: &'a str,
+    pub ttl_seconds: i64,
+}
+
+/// Signs an access token of this service (`iss` [`SERVICE_ISSUER`], a new `jti`, the
+/// session as `sid`, the configured audience).
+pub fn issue_access_token(config: &JwtConfig, token: &AccessToken<'_>) -> String {
+    let now = Utc::now().timestamp();
+    let claims = TokenClaims {
+        sub: token.session.user_id.to_string(),
+        tenant_id: token.tenant_id.to_string(),
+        role: token.role.as_str().to_string(),
+        exp: now + token.ttl_seconds,
+        iat: Some(now),
+        email: Some(token.email.to_string()),
+        iss: Some(SERVICE_ISSUER.to_string()),
+        aud: config.audience.clone(),
+        jti: Some(Uuid::new_v4().to_string()),
+        sid: Some(token.session.family_id.to_string()),
+    };
+    sign(config, &claims)
+}
+
+fn sign(config: &JwtConfig, claims: &TokenClaims) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(config.secret.as_bytes()),
+    )
+    .expect("HS256 signing cannot fail")
 }
 
 /// What the admin command and tests need to mint a token.
@@ -156,13 +223,10 @@ pub fn issue_token(config: &JwtConfig, req: &TokenRequest<'_>) -> String {
         email: req.email.map(str::to_string),
         iss: config.issuer.clone(),
         aud: config.audience.clone(),
+        jti: None,
+        sid: None,
     };
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(config.secret.as_bytes()),
-    )
-    .expect("HS256 signing cannot fail")
+    sign(config, &claims)
 }
 
 /// Why a request's tenant could not be settled.
@@ -224,6 +288,48 @@ mod tests {
         assert_eq!(c.role, Role::Manager);
         assert_eq!(v.verify_header(None).unwrap_err(), AuthError::MissingToken);
         assert!(v.verify_header(Some(&format!("Token {token}"))).is_err());
+    }
+
+    #[test]
+    fn tokens_of_this_service_name_their_session() {
+        let session = SessionRef {
+            user_id: Uuid::new_v4(),
+            family_id: Uuid::new_v4(),
+        };
+        let mut config = config();
+        let token = issue_access_token(
+            &config,
+            &AccessToken {
+                session,
+                tenant_id: Uuid::new_v4(),
+                role: Role::Admin,
+                email: "a@b.co",
+                ttl_seconds: 60,
+            },
+        );
+        let claims = TokenVerifier::new(&config).verify(&token).unwrap();
+        assert_eq!(claims.session, Some(session));
+        assert_eq!(claims.user_id, session.user_id.to_string());
+        // An outside issuer configured: ours are still accepted.
+        config.issuer = Some("https://idp.example".into());
+        assert!(TokenVerifier::new(&config).verify(&token).is_ok());
+        // Without a session, a token claiming our issuer is refused.
+        let forged = sign(
+            &config,
+            &TokenClaims {
+                sub: "u1".into(),
+                tenant_id: Uuid::new_v4().to_string(),
+                role: "owner".into(),
+                exp: Utc::now().timestamp() + 60,
+                iat: None,
+                email: None,
+                iss: Some(SERVICE_ISSUER.into()),
+                aud: None,
+                jti: None,
+                sid: None,
+            },
+        );
+        assert!(TokenVerifier::new(&config).verify(&forged).is_err());
     }
 
     #[test]

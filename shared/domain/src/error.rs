@@ -10,6 +10,10 @@ pub enum Error {
     Validation(FieldErrors),
     #[error("{0}")]
     BadRequest(String),
+    /// Credentials that do not (or no longer) identify anyone: a failed sign-in, a refresh
+    /// token that is not valid, an access token whose session ended.
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("Not found.")]
@@ -24,6 +28,9 @@ pub enum Error {
     /// `Retry-After`, not the 429 of a client over its own rate limit.
     #[error("Request was throttled.")]
     Throttled,
+    /// Too many attempts (failed sign-ins): refused until `retry_after` seconds pass.
+    #[error("{detail}")]
+    TooManyAttempts { detail: String, retry_after: u64 },
     /// A dependency could not be reached; the reason is logged, not shown.
     #[error("{0}")]
     Unavailable(String),

@@ -44,6 +44,19 @@ impl Role {
     }
 }
 
+impl crate::validate::Choice for Role {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("owner", Role::Owner),
+        ("admin", Role::Admin),
+        ("manager", Role::Manager),
+        ("user", Role::User),
+        ("readonly", Role::Readonly),
+    ];
+    fn as_str(self) -> &'static str {
+        Role::as_str(self)
+    }
+}
+
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -6,6 +6,7 @@
 //! ([`lead_writes`]), list [`filters`]); who acts ([`identity`], [`tenant`]);
 //! and the one domain [`Error`]. Everything here is tested without an emulator.
 
+pub mod accounts;
 pub mod actions;
 pub mod activities;
 pub mod bulk;

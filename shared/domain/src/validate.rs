@@ -412,6 +412,23 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// A secret (a password, a token): required, a string kept exactly as sent (not
+    /// trimmed), 1 to `max` characters.
+    pub fn secret(&mut self, field: &str, max: usize) -> Option<String> {
+        match self.body.get(field) {
+            None => self.error(field, REQUIRED),
+            Some(Value::Null) => self.error(field, NOT_NULL),
+            Some(Value::String(s)) if s.is_empty() => self.error(field, NOT_BLANK),
+            Some(Value::String(s)) if s.chars().count() > max => self.error(
+                field,
+                format!("Ensure this field has no more than {max} characters."),
+            ),
+            Some(Value::String(s)) => return Some(s.clone()),
+            Some(_) => self.error(field, "Not a valid string."),
+        }
+        None
+    }
+
     /// A UUID (or null to clear).
     pub fn uuid(&mut self, field: &str) -> Patch<uuid::Uuid> {
         match self.body.get(field) {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crm_app::config::{parse_var, var, ConfigError, ListLimits};
+use crm_app::config::{parse_var, var, AccountsConfig, ConfigError, ListLimits};
 use crm_auth::JwtConfig;
 
 #[derive(Clone, Debug)]
@@ -21,6 +21,8 @@ pub struct Config {
     /// Where insight requests go (`INSIGHTS_QUEUE_URL`); unset: insights computed inline.
     pub insights_queue_url: Option<String>,
     pub list: ListLimits,
+    /// Sign-in settings: token lifetimes and the lockout of failed sign-ins.
+    pub accounts: AccountsConfig,
 }
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
@@ -57,6 +59,7 @@ impl Config {
                 sort_cap: parse_var("LIST_SORT_CAP", ListLimits::default().sort_cap)?,
                 sort_reads: parse_var("LIST_SORT_READS", ListLimits::default().sort_reads)?,
             },
+            accounts: AccountsConfig::from_env()?,
         })
     }
 }

@@ -27,6 +27,7 @@ impl ApiError {
         match self {
             ApiError::Domain(e) => match e {
                 Error::Validation(_) | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+                Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
                 Error::Forbidden(_) => StatusCode::FORBIDDEN,
                 Error::NotFound => StatusCode::NOT_FOUND,
                 Error::Conflict(_) => StatusCode::CONFLICT,
@@ -34,6 +35,7 @@ impl ApiError {
                 // DynamoDB stayed throttled through the retries: the service is
                 // overloaded, not the client over a rate limit of its own (that is 429).
                 Error::Throttled | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
                 Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
@@ -84,7 +86,11 @@ impl IntoResponse for ApiError {
                 );
             }
             StatusCode::TOO_MANY_REQUESTS => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                let seconds = match &self {
+                    ApiError::Domain(Error::TooManyAttempts { retry_after, .. }) => *retry_after,
+                    _ => 1,
+                };
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
             StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(

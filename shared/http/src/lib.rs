@@ -38,10 +38,12 @@ pub mod idempotency;
 mod links;
 pub mod resource;
 pub mod routes;
+mod sessions;
 
 use config::Config;
 pub use error::ApiError;
 pub use routes::RouteTable;
+pub use sessions::Session;
 
 /// What every handler can reach: built once per Lambda instance, outside the handler.
 #[derive(Clone)]
@@ -57,6 +59,7 @@ pub struct Services {
     /// holds a connection pool).
     pub ai: Option<AiAgentsClient>,
     tenants: TenantCache,
+    sessions: sessions::SessionCache,
 }
 
 impl Deref for AppState {
@@ -94,6 +97,7 @@ impl AppState {
             verifier: TokenVerifier::new(&config.jwt),
             cursors: CursorCodec::new(&config.cursor_secret),
             tenants: TenantCache::new(config.tenant_cache_ttl),
+            sessions: sessions::SessionCache::new(config.tenant_cache_ttl),
             config,
         }))
     }
@@ -186,13 +190,21 @@ impl FromRequestParts<AppState> for Caller {
                 )))
             }
         }
+        let role = match claims.session {
+            Some(session) => {
+                let role = state.sessions.role(&state.store, tenant, session).await?;
+                parts.extensions.insert(Session(Some(session)));
+                role
+            }
+            None => claims.role,
+        };
         let span = tracing::Span::current();
         span.record("tenant", tracing::field::display(tenant));
         span.record("user", claims.user_id.as_str());
         let caller = Caller {
             tenant,
             user_id: claims.user_id,
-            role: claims.role,
+            role,
             email: claims.email,
         };
         parts.extensions.insert(caller.clone());

@@ -7,6 +7,7 @@
 //! of every function's route table is in it with the methods its router serves, and
 //! `make fuzz` runs schemathesis over it against the local stack.
 
+mod accounts;
 mod actions;
 mod bulk;
 mod dsl;
@@ -81,13 +82,16 @@ fn id_description(path: &str) -> String {
         "activities" => "activity",
         "notes" => "note",
         "custom-fields" => "custom field",
+        "members" => "member's user",
+        "invitations" => "invitation",
         other => other,
     };
     format!("The {noun}'s id.")
 }
 
 const DESCRIPTION: &str = "The CRM lead service: leads, their actions and bulk operations, \
-sources, tags, activities, notes and custom fields, for many tenants.\n\n\
+sources, tags, activities, notes and custom fields, for many tenants; sign-in, members and \
+invitations.\n\n\
 Every path is served with and without its trailing slash. Requests carry a bearer JWT \
 (`Authorization: Bearer <token>`) whose `tenant_id` names the tenant; roles are `owner`, \
 `admin`, `manager`, `user` and `readonly`. Errors are JSON as DRF answers them: \
@@ -188,7 +192,7 @@ fn schema_and_docs(api: &mut Api) {
     );
 }
 
-const TAGS: [(&str, &str); 10] = [
+const TAGS: [(&str, &str); 12] = [
     (
         "leads",
         "Leads, their list views and the dashboard (the leads function).",
@@ -210,6 +214,14 @@ const TAGS: [(&str, &str); 10] = [
         "The tenant's custom lead fields (the sources function).",
     ),
     (
+        "auth",
+        "Sign-in, sessions, the profile and password (the accounts function).",
+    ),
+    (
+        "members",
+        "The current tenant's members and invitations (the accounts function).",
+    ),
+    (
         "health",
         "Liveness and dependency checks (the leads function).",
     ),
@@ -225,6 +237,7 @@ pub fn document() -> OpenApi {
     actions::describe(&mut api);
     bulk::describe(&mut api);
     resources::describe(&mut api);
+    accounts::describe(&mut api);
     health(&mut api);
     schema_and_docs(&mut api);
 
@@ -234,7 +247,8 @@ pub fn document() -> OpenApi {
         .chain(leads::schemas())
         .chain(actions::schemas())
         .chain(bulk::schemas())
-        .chain(resources::schemas());
+        .chain(resources::schemas())
+        .chain(accounts::schemas());
     for (name, schema) in schemas {
         components.schemas.insert(name.to_string(), schema);
     }

@@ -7,6 +7,9 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
+use crm_domain::accounts::{
+    AcceptInput, InvitationInput, LoginInput, MemberEdit, PasswordChange, ProfileEdit,
+};
 use crm_domain::actions::{ConvertInput, LostInput};
 use crm_domain::activities::{ActivityInput, ActivityQuery};
 use crm_domain::custom_fields::FieldInput;
@@ -105,6 +108,17 @@ fn parsers() -> Vec<(&'static str, Parse)> {
         ("LeadIds", |b| {
             fields(crm_domain::bulk::parse_ids_only(b).map(drop))
         }),
+        ("Login", |b| LoginInput::parse(b).map(drop)),
+        ("Refresh", |b| {
+            crm_domain::accounts::sessions::parse_refresh(b).map(drop)
+        }),
+        ("AcceptInvitation", |b| AcceptInput::parse(b).map(drop)),
+        ("ProfileUpdate", |b| ProfileEdit::parse(b).map(drop)),
+        ("PasswordChange", |b| {
+            PasswordChange::parse(b, "someone@example.com").map(drop)
+        }),
+        ("MemberUpdate", |b| MemberEdit::parse(b).map(drop)),
+        ("InvitationCreate", |b| InvitationInput::parse(b).map(drop)),
     ]
 }
 

@@ -44,6 +44,10 @@ pub enum Conflict {
     Tag,
     /// The lead an activity or note belongs to no longer exists.
     Lead,
+    /// The tenant's last active owner would be demoted, deactivated or removed.
+    LastOwner,
+    /// A sign-in session was revoked meanwhile.
+    Revoked,
 }
 
 /// A readable one-line description of an SDK error.

@@ -29,6 +29,22 @@
 //! | custom field    | `{t}#CUSTOMFIELDS`          | `FIELD#{id}`             |
 //! | field name      | `{t}#FIELDNAME#{lower(n)}`  | `FIELDNAME`              |
 //! | slug registry   | `SLUG#{slug}`               | `SLUG`                   |
+//! | tenant member   | `{t}#MEMBERS`               | `MEMBER#{user id}`       |
+//! | member counts   | `{t}#MEMBERS`               | `COUNTS`                 |
+//! | invitation      | `{t}#INVITES`               | `INVITE#{id}`            |
+//! | user            | `USER#{id}`                 | `USER`                   |
+//! | user's tenant   | `USER#{id}`                 | `TENANT#{t}`             |
+//! | sign-in session | `USER#{id}`                 | `FAMILY#{family id}`     |
+//! | user email      | `USEREMAIL#{lower(email)}`  | `USEREMAIL`              |
+//! | refresh token   | `REFRESH#{sha256(secret)}`  | `REFRESH`                |
+//! | invitation token| `INVITETOKEN#{sha256(s)}`   | `INVITETOKEN`            |
+//! | login failures  | `LOGINFAIL#{lower(email)}`  | `LOGINFAIL`              |
+//!
+//! Users, and what is found before a tenant is known (an email at sign-in, a refresh or
+//! invitation secret), are the other exceptions to the tenant prefix: a user may belong to
+//! several tenants. A membership is written twice in one transaction, under the tenant
+//! (its member list, and the per-request membership check) and under the user (the
+//! tenants a sign-in may choose from).
 //!
 //! A lead also carries the key attributes of the indexes it belongs to (see
 //! [`lead_indexes`]); the sparse ones exist only while their condition holds, and since a
@@ -428,6 +444,100 @@ pub fn idempotency(t: TenantId, key: &str) -> Key {
     Key::new(format!("{t}#IDEMPOTENCY#{key}"), "IDEMPOTENCY")
 }
 
+// ---------------------------------------------------------------------------------------
+// Accounts: users, memberships, sessions, invitations.
+
+fn members_partition(t: TenantId) -> String {
+    format!("{t}#MEMBERS")
+}
+
+/// A membership under its tenant (`MEMBER#{user}` sorts the tenant's members by user id).
+pub fn member(t: TenantId, user: Uuid) -> Key {
+    Key::new(members_partition(t), format!("MEMBER#{user}"))
+}
+
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+
+/// The partition of a tenant's members, for listing them.
+pub fn members(t: TenantId) -> String {
+    members_partition(t)
+}
+
+/// The tenant's counts of members and of active owners, kept by every membership write
+/// (the last owner cannot go: a condition on the count; leads may be assigned only to
+/// members once there are any).
+pub fn member_counts(t: TenantId) -> Key {
+    Key::new(members_partition(t), "COUNTS")
+}
+
+fn user_partition(user: Uuid) -> String {
+    format!("USER#{user}")
+}
+
+pub fn user(id: Uuid) -> Key {
+    Key::new(user_partition(id), "USER")
+}
+
+/// The uniqueness guard of a user's email across the service (case-insensitive); it also
+/// finds the user at sign-in.
+pub fn user_email(email: &str) -> Key {
+    Key::new(
+        format!("USEREMAIL#{}", email.trim().to_lowercase()),
+        "USEREMAIL",
+    )
+}
+
+/// A membership under its user.
+pub fn user_tenant(user: Uuid, t: TenantId) -> Key {
+    Key::new(user_partition(user), format!("TENANT#{t}"))
+}
+
+pub const USER_TENANT_PREFIX: &str = "TENANT#";
+
+/// The partition of a user's items (memberships, sessions).
+pub fn user_items(user: Uuid) -> String {
+    user_partition(user)
+}
+
+/// A sign-in session (refresh-token family) of a user.
+pub fn family(user: Uuid, family: Uuid) -> Key {
+    Key::new(user_partition(user), format!("FAMILY#{family}"))
+}
+
+pub const FAMILY_PREFIX: &str = "FAMILY#";
+
+/// A refresh token, by the digest of its secret.
+pub fn refresh_token(digest: &str) -> Key {
+    Key::new(format!("REFRESH#{digest}"), "REFRESH")
+}
+
+fn invitations_partition(t: TenantId) -> String {
+    format!("{t}#INVITES")
+}
+
+pub fn invitation(t: TenantId, id: Uuid) -> Key {
+    Key::new(invitations_partition(t), format!("INVITE#{id}"))
+}
+
+pub const INVITATION_PREFIX: &str = "INVITE#";
+
+pub fn invitations(t: TenantId) -> String {
+    invitations_partition(t)
+}
+
+/// An invitation's secret, by its digest: what accepting it finds first.
+pub fn invitation_token(digest: &str) -> Key {
+    Key::new(format!("INVITETOKEN#{digest}"), "INVITETOKEN")
+}
+
+/// Failed sign-ins of one email within the lockout window.
+pub fn login_failures(email: &str) -> Key {
+    Key::new(
+        format!("LOGINFAIL#{}", email.trim().to_lowercase()),
+        "LOGINFAIL",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,10 +567,14 @@ mod tests {
             note(t, id),
             custom_field(t, id),
             custom_field_name(t, "budget_code"),
+            member(t, id),
+            member_counts(t),
+            invitation(t, id),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }
         assert_eq!(lead_email(t, "A@B.example"), lead_email(t, "a@b.example"));
+        assert_eq!(user_email(" A@B.example"), user_email("a@b.example"));
     }
 
     #[test]

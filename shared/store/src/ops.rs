@@ -142,6 +142,23 @@ fn cancelled(
     )))
 }
 
+/// A single conditional write's failure: its condition failing is `conflict`, anything
+/// else as [`classify`] says.
+pub(crate) fn conditional<
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+>(
+    e: SdkError<E, R>,
+    conflict: Conflict,
+) -> StoreError {
+    if let SdkError::ServiceError(service) = &e {
+        if service.err().code() == Some("ConditionalCheckFailedException") {
+            return StoreError::Conflict(conflict);
+        }
+    }
+    classify(e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,13 @@ pub async fn assign(
     req: &BulkAssign,
 ) -> Result<Report, Error> {
     require_bulk(caller)?;
+    let (named, field): (Vec<&str>, &str) = match &req.assignment {
+        Assignment::To(user) => (user.iter().map(String::as_str).collect(), "assigned_to"),
+        Assignment::Balanced { assignees, .. } => {
+            (assignees.iter().map(String::as_str).collect(), "assignees")
+        }
+    };
+    crate::accounts::members::require_assignable(store, caller.tenant, &named, field).await?;
     let found = read_targets(store, caller.tenant, &req.targets).await?;
     let change = |user: Option<String>| LeadInput {
         assigned_to: user.map_or(Patch::Clear, Patch::Set),

@@ -172,6 +172,15 @@ pub async fn update(
     req: &BulkUpdate,
 ) -> Result<Report, Error> {
     require_bulk(caller)?;
+    if let Patch::Set(user) = &req.change.assigned_to {
+        crate::accounts::members::require_assignable(
+            store,
+            caller.tenant,
+            &[user.as_str()],
+            "assigned_to",
+        )
+        .await?;
+    }
     if let Some(ids) = &req.change.tag_ids {
         crate::tags::require_existing(store, caller.tenant, ids).await?;
     }

@@ -62,6 +62,22 @@ fn names_source(input: &LeadInput) -> bool {
 /// request means the source now exists, and the next attempt uses it.
 const SOURCE_ATTEMPTS: u32 = 3;
 
+/// The assignee a write sets must be a member (once the tenant has members).
+async fn require_member(store: &Store, caller: &Caller, input: &LeadInput) -> Result<(), Error> {
+    match &input.assigned_to {
+        Patch::Set(user) => {
+            crate::accounts::members::require_assignable(
+                store,
+                caller.tenant,
+                &[user.as_str()],
+                "assigned_to",
+            )
+            .await
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Who may create leads: checked before the body is parsed, so a role that may not write
 /// learns nothing from a 400.
 pub fn require_can_create(caller: &Caller) -> Result<(), Error> {
@@ -78,6 +94,7 @@ pub async fn create(
 ) -> Result<Lead, Error> {
     require_can_create(caller)?;
     require_can_assign(caller, &input.assigned_to)?;
+    require_member(store, caller, input).await?;
     if let Some(ids) = &input.tag_ids {
         tags::require_existing(store, caller.tenant, ids).await?;
     }
@@ -140,6 +157,7 @@ pub async fn update(
     if_match: Option<u64>,
 ) -> Result<Modified, Error> {
     caller.require(Role::User)?;
+    require_member(store, caller, input).await?;
     if let Some(ids) = &input.tag_ids {
         tags::require_existing(store, caller.tenant, ids).await?;
     }

@@ -1,0 +1,12 @@
+//! The accounts function's integration tests: API Gateway v2 events through the real
+//! routers (this function's and, to use the tokens, the leads function's) against one
+//! in-process DynamoDB emulator per test, with real JWTs and Argon2id hashes.
+
+mod common;
+
+mod assignment;
+mod invitations;
+mod login;
+mod members;
+mod profile;
+mod sessions;
