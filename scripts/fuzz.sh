@@ -77,6 +77,14 @@ start_bg target/debug/crm-local poll --prefix "$QUEUE_PREFIX" --gateway "$GATEWA
 export FUZZ_IDS="$work/ids.json" FUZZ_TENANT="$TENANT_ID"
 export SCHEMATHESIS_HOOKS="$PWD/scripts/fuzz/hooks.py"
 
+# The document as the gateway serves it, fetched once: the function behind it may still be
+# starting (on a busy machine, longer than schemathesis waits for a schema to load).
+for _ in $(seq 60); do
+    curl -fsS --max-time 30 -o "$work/schema.json" "$GATEWAY/api/schema/" && break
+    sleep 2
+done
+[[ -s "$work/schema.json" ]] || { echo "fuzz: $GATEWAY/api/schema/ did not answer" >&2; exit 1; }
+
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance
 CHECKS+=,response_headers_conformance,response_schema_conformance
 # One request at a time: the local gateway now and then answers a large response (the
@@ -84,7 +92,7 @@ CHECKS+=,response_headers_conformance,response_schema_conformance
 run() {
     local role="$1" token="$2"
     echo "==> schemathesis as $role" >&2
-    FUZZ_TOKEN="$token" .venv/bin/st run "$GATEWAY/api/schema/" \
+    FUZZ_TOKEN="$token" .venv/bin/st run "$work/schema.json" --url "$GATEWAY" \
         --header "Authorization: Bearer $token" \
         --checks "$CHECKS" \
         --phases examples,coverage,fuzzing \

@@ -67,26 +67,16 @@ impl Store {
         tenant: TenantId,
         lead_id: Uuid,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let prefix = keys::lead_audit_prefix(tenant, lead_id);
         let mut entries = Vec::new();
-        let mut start = None;
+        let mut after = None;
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
-                .expression_attribute_values(":pk", s(&prefix.pk))
-                .expression_attribute_values(":sk", s(&prefix.sk))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out.items.unwrap_or_default() {
-                entries.push(from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
+            let (page, next) = self
+                .lead_audit_page(tenant, lead_id, after.as_deref(), 100)
+                .await?;
+            entries.extend(page);
+            after = next;
+            if after.is_none() {
+                entries.reverse();
                 return Ok(entries);
             }
         }
