@@ -50,7 +50,7 @@ pub async fn login(
         .iter()
         .find(|(m, _)| m.tenant_id == chosen.tenant_id)
         .cloned()
-        .expect("the chosen membership is one of the user's");
+        .ok_or_else(|| Error::Internal("the chosen membership is not the user's".into()))?;
     sessions::start(store, config, user, pair, tenants).await
 }
 
