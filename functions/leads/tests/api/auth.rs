@@ -152,9 +152,9 @@ async fn issuer_and_audience_are_checked_when_configured() {
         (Some("https://auth.example.com/"), Some("other-api")),
     ] {
         let jwt = JwtConfig {
-            secret: config.jwt.secret.clone(),
             issuer: iss.map(str::to_string),
             audience: aud.map(str::to_string),
+            ..JwtConfig::hs256(config.jwt.secret.clone())
         };
         let token = issue_token(&jwt, &request);
         app.get(LEADS).bearer(&token).send().await.expect(401);
