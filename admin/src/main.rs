@@ -189,9 +189,9 @@ fn jwt_config() -> Result<JwtConfig, String> {
         return Err("JWT_SECRET_KEY is not valid: use at least 16 characters".into());
     }
     Ok(JwtConfig {
-        secret,
         issuer: env("JWT_ISSUER"),
         audience: env("JWT_AUDIENCE"),
+        ..JwtConfig::hs256(secret)
     })
 }
 

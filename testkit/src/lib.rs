@@ -10,6 +10,8 @@
 //! - [`faults`]: a fault-injecting proxy in front of the emulator ([`TestApp::start_with_faults`]):
 //!   throttling, conflicts, 500s and timeouts on the calls a test picks.
 //! - [`paths`]: every API path, spelled once.
+//! - [`jwks`]: an outside identity provider's JWKS on a loopback port, with the committed
+//!   TEST-ONLY keys of `testkit/keys/`, and tokens signed with them.
 //! - [`fixtures`]: lead bodies, the enums' values, a deterministic generator, store-level
 //!   writes as the workers and seeders make them.
 
@@ -23,6 +25,7 @@ pub mod accounts;
 pub mod app;
 pub mod faults;
 pub mod fixtures;
+pub mod jwks;
 pub mod paths;
 pub mod queues;
 pub mod requests;
@@ -92,11 +95,7 @@ pub fn sqs_client() -> aws_sdk_sqs::Client {
 pub fn test_config() -> Config {
     Config {
         table_name: TABLE.into(),
-        jwt: JwtConfig {
-            secret: JWT_SECRET.into(),
-            issuer: None,
-            audience: None,
-        },
+        jwt: JwtConfig::hs256(JWT_SECRET),
         cursor_secret: "test-cursor-secret".into(),
         max_body_bytes: crm_http::config::DEFAULT_MAX_BODY_BYTES,
         tenant_cache_ttl: Duration::ZERO,

@@ -86,6 +86,9 @@ pub const HTTP_ENV: &[&str] = &[
     "JWT_SECRET_KEY",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
+    "JWKS_URL",
+    "JWT_TENANT_CLAIM",
+    "JWT_ROLE_CLAIM",
     "TENANT_CACHE_SECONDS",
     "MAX_BODY_BYTES",
 ];

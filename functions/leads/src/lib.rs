@@ -95,7 +95,7 @@ async fn list_view(
     )
     .await?;
     let mut page = page;
-    let related = leads::Related::load(&state.store, caller.tenant, &mut page.items).await?;
+    let related = leads::Related::load(&state.store, &caller, &mut page.items).await?;
     Ok(query.page_response(page, |lead| related.row(lead, now)))
 }
 
@@ -122,7 +122,7 @@ async fn detail(
 ) -> Result<Response, ApiError> {
     let id = lead.id;
     let (related, (activities, notes)) = futures::future::try_join(
-        leads::Related::load(&state.store, caller.tenant, std::slice::from_mut(&mut lead)),
+        leads::Related::load(&state.store, caller, std::slice::from_mut(&mut lead)),
         leads::detail_extras(&state.store, caller, id),
     )
     .await?;

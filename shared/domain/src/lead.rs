@@ -490,6 +490,7 @@ impl Lead {
             },
         );
         map.insert("tags".into(), Value::Array(Vec::new()));
+        map.insert("assigned_to".into(), self.unknown_assignee());
         map.insert(
             "days_since_created".into(),
             (now - self.created_at).num_days().into(),
@@ -532,8 +533,25 @@ impl Lead {
         for key in ROW {
             row.insert(key.into(), detail.remove(key).unwrap_or(Value::Null));
         }
-        row.insert("assigned_to_name".into(), self.assigned_to.clone().into());
+        // Rows carry the assignee's id and name (known only from the membership).
+        row.insert("assigned_to".into(), self.assigned_to.clone().into());
+        row.insert("assigned_to_name".into(), Value::Null);
         Value::Object(row)
+    }
+
+    /// The detail's `assigned_to` when the assignee is not (or no longer) a member of the
+    /// tenant: the id, nothing else known; `null` when unassigned.
+    pub fn unknown_assignee(&self) -> Value {
+        match &self.assigned_to {
+            Some(id) => serde_json::json!({
+                "id": id,
+                "email": null,
+                "first_name": null,
+                "last_name": null,
+                "full_name": null,
+            }),
+            None => Value::Null,
+        }
     }
 
     /// What changed between two versions of a lead: `{field: {"old": .., "new": ..}}`,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crm_app::config::{parse_var, var, AccountsConfig, ConfigError, ListLimits};
-use crm_auth::JwtConfig;
+use crm_auth::{ClaimNames, JwksConfig, JwtConfig, DEFAULT_ROLE_CLAIM, DEFAULT_TENANT_CLAIM};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -41,9 +41,14 @@ impl Config {
         Ok(Self {
             table_name: var("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
             jwt: JwtConfig {
-                secret,
                 issuer: var("JWT_ISSUER"),
                 audience: var("JWT_AUDIENCE"),
+                jwks: var("JWKS_URL").map(JwksConfig::new),
+                claims: ClaimNames {
+                    tenant: var("JWT_TENANT_CLAIM").unwrap_or_else(|| DEFAULT_TENANT_CLAIM.into()),
+                    role: var("JWT_ROLE_CLAIM").unwrap_or_else(|| DEFAULT_ROLE_CLAIM.into()),
+                },
+                ..JwtConfig::hs256(secret)
             },
             cursor_secret,
             max_body_bytes: parse_var("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,

@@ -36,6 +36,7 @@ pub mod config;
 pub mod error;
 pub mod idempotency;
 mod links;
+mod outside;
 pub mod resource;
 pub mod routes;
 mod sessions;
@@ -60,6 +61,7 @@ pub struct Services {
     pub ai: Option<AiAgentsClient>,
     tenants: TenantCache,
     sessions: sessions::SessionCache,
+    outside: outside::MemberCache,
 }
 
 impl Deref for AppState {
@@ -98,6 +100,7 @@ impl AppState {
             cursors: CursorCodec::new(&config.cursor_secret),
             tenants: TenantCache::new(config.tenant_cache_ttl),
             sessions: sessions::SessionCache::new(config.tenant_cache_ttl),
+            outside: outside::MemberCache::new(config.tenant_cache_ttl),
             config,
         }))
     }
@@ -161,14 +164,16 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or("\u{0}"));
-        let claims = state
+        let verified = state
             .verifier
             .verify_header(authorization)
+            .await
             .map_err(|e: AuthError| ApiError::Unauthenticated(e.to_string()))?;
         let header = parts
             .headers
             .get(TENANT_HEADER)
             .map(|v| v.to_str().unwrap_or("\u{0}"));
+        let claims = outside::claims(state, verified, header).await?;
         let tenant = resolve_tenant(&claims, header).map_err(|e| match e {
             TenantMismatch::MalformedHeader => {
                 ApiError::field("X-Tenant-Id", "Must be a valid UUID.")

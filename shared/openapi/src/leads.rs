@@ -72,7 +72,7 @@ fn stored_fields() -> Vec<(&'static str, S)> {
         ("status", choice::<LeadStatus>()),
         ("priority", choice::<Priority>()),
         ("source_id", nullable(uuid())),
-        ("assigned_to", nullable(string().into())),
+        ("assigned_to", nullable(r("Assignee"))),
         ("tag_ids", array(uuid()).into()),
         ("custom_fields", free_object()),
         ("score", integer(Some(0), Some(100))),
@@ -161,10 +161,56 @@ fn row_fields() -> Vec<(&'static str, S)> {
     ];
     let mut fields: Vec<(&str, S)> = detail_fields()
         .into_iter()
-        .filter(|(name, _)| ROW.contains(name))
+        .filter(|(name, _)| ROW.contains(name) && *name != "assigned_to")
         .collect();
+    // Rows carry the assignee's id, and their name when they are a member.
+    fields.push(("assigned_to", nullable(string().into())));
     fields.push(("assigned_to_name", nullable(string().into())));
     fields
+}
+
+/// A lead's assignee in its detail: the original's user object. For an id that names no
+/// member of the tenant every field but `id` is null; `email` is null too for callers
+/// below admin (as in the members list).
+fn assignee() -> S {
+    Obj::new()
+        .describe(
+            "The user a lead is assigned to. For an id that is not a member of the tenant \
+             every field but id is null; email is shown to admins and owners only.",
+        )
+        .req("id", string().into())
+        .req("email", nullable(string().into()))
+        .req("first_name", nullable(string().into()))
+        .req("last_name", nullable(string().into()))
+        .req("full_name", nullable(string().into()))
+        .closed()
+}
+
+/// One entry of a lead's history.
+fn history_entry() -> S {
+    Obj::new()
+        .describe("One change of a lead: who made it, when, and each field's values.")
+        .req("id", uuid())
+        .req(
+            "action",
+            string()
+                .enum_values(Some(["create", "update", "delete", "score"]))
+                .into(),
+        )
+        .req("actor", string().into())
+        .req("at", datetime())
+        .req(
+            "changes",
+            array(
+                Obj::new()
+                    .req("field", string().into())
+                    .req("old", any())
+                    .req("new", any())
+                    .closed(),
+            )
+            .into(),
+        )
+        .closed()
 }
 
 pub fn schemas() -> Vec<(&'static str, S)> {
@@ -198,32 +244,8 @@ pub fn schemas() -> Vec<(&'static str, S)> {
                 .props(row_fields(), true)
                 .closed(),
         ),
-        (
-            "LeadHistoryEntry",
-            Obj::new()
-                .describe("One change of a lead: who made it, when, and each field's values.")
-                .req("id", uuid())
-                .req(
-                    "action",
-                    string()
-                        .enum_values(Some(["create", "update", "delete", "score"]))
-                        .into(),
-                )
-                .req("actor", string().into())
-                .req("at", datetime())
-                .req(
-                    "changes",
-                    array(
-                        Obj::new()
-                            .req("field", string().into())
-                            .req("old", any())
-                            .req("new", any())
-                            .closed(),
-                    )
-                    .into(),
-                )
-                .closed(),
-        ),
+        ("Assignee", assignee()),
+        ("LeadHistoryEntry", history_entry()),
         (
             "ScoreFactor",
             Obj::new()

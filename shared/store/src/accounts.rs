@@ -216,6 +216,41 @@ impl Store {
         self.batch_get(ids.iter().map(|id| keys::user(*id))).await
     }
 
+    /// The members of `tenant` among `users` (active or not), each with their user: one
+    /// `BatchGetItem` of the memberships and the users together (per 50 users). Users
+    /// without a membership here, or without a user record, are left out.
+    pub async fn get_members(
+        &self,
+        tenant: TenantId,
+        users: &[Uuid],
+    ) -> Result<Vec<(Membership, User)>, StoreError> {
+        let keys = users
+            .iter()
+            .flat_map(|id| [keys::member(tenant, *id), keys::user(*id)]);
+        let mut memberships = Vec::new();
+        let mut found = std::collections::HashMap::new();
+        for item in self.batch_get_items(keys).await? {
+            let is_user = item
+                .get("SK")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some(keys::user(Uuid::nil()).sk.as_str());
+            if is_user {
+                let (user, _) = user_from(item)?;
+                found.insert(user.id, user);
+            } else {
+                let m: Membership = from_item(item)?;
+                if m.tenant_id == tenant {
+                    memberships.push(m);
+                }
+            }
+        }
+        Ok(memberships
+            .into_iter()
+            .filter_map(|m| found.remove(&m.user_id).map(|u| (m, u)))
+            .collect())
+    }
+
     /// Adds a membership (`Conflict::Exists` when the user is a member already).
     pub async fn add_membership(&self, membership: &Membership) -> Result<(), StoreError> {
         self.transact(self.membership_actions(None, Some(membership)))

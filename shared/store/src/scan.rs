@@ -23,6 +23,18 @@ impl Store {
         &self,
         keys: impl IntoIterator<Item = keys::Key>,
     ) -> Result<Vec<T>, StoreError> {
+        self.batch_get_items(keys)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    /// [`Store::batch_get`]'s items as stored, for one read of items of several kinds.
+    pub(crate) async fn batch_get_items(
+        &self,
+        keys: impl IntoIterator<Item = keys::Key>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut unique: Vec<keys::Key> = Vec::new();
         for key in keys {
             if !unique.contains(&key) {
@@ -56,7 +68,7 @@ impl Store {
                     .remove(&self.table)
                     .unwrap_or_default()
                 {
-                    out.push(from_item(item)?);
+                    out.push(item);
                 }
                 pending = res
                     .unprocessed_keys

@@ -6,6 +6,7 @@ mod common;
 
 mod assignment;
 mod invitations;
+mod jwks;
 mod login;
 mod members;
 mod profile;

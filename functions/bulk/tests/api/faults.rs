@@ -114,7 +114,7 @@ async fn bulk_assign_and_bulk_tag_report_a_persistently_conflicting_lead_as_erro
     assert_eq!(first["tag_ids"], json!([]));
     for id in &ids[1..] {
         let lead = apps.leads.lead(&token, id).await;
-        assert_eq!(lead["assigned_to"], "alice");
+        assert_eq!(lead["assigned_to"]["id"], "alice");
         assert_eq!(lead["tag_ids"], json!([hot]));
     }
     let tag = sources.read(&paths::tag(&hot), &admin).await;

@@ -139,7 +139,7 @@ async fn fields_are_validated_exactly_like_a_patch() {
     assert_eq!(res.body["updated_count"], 1);
     let lead = apps.leads.lead(&token, &ids[0]).await;
     assert_eq!(lead["source"]["name"], "webinar");
-    assert_eq!(lead["assigned_to"], "u7");
+    assert_eq!(lead["assigned_to"]["id"], "u7");
     let source_id = lead["source"]["id"].clone();
     let other = apps
         .leads

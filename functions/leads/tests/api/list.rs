@@ -116,7 +116,11 @@ fn ids(rows: &[Value]) -> Vec<String> {
 }
 
 fn s<'a>(l: &'a Value, f: &str) -> Option<&'a str> {
-    l[f].as_str()
+    match f {
+        // The seeded leads are details: the assignee is an object.
+        "assigned_to" => l[f]["id"].as_str(),
+        _ => l[f].as_str(),
+    }
 }
 fn num(l: &Value, f: &str) -> Option<f64> {
     l[f].as_str()

@@ -5,6 +5,7 @@
 pub mod invitations;
 pub mod login;
 pub mod members;
+pub mod outside;
 pub mod profile;
 pub mod sessions;
 

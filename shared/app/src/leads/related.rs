@@ -7,6 +7,8 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crm_domain::accounts::members::sees_emails;
+use crm_domain::accounts::User;
 use crm_domain::identity::Caller;
 use crm_domain::lead::Lead;
 use crm_domain::tenant::TenantId;
@@ -40,16 +42,39 @@ pub async fn dashboard(store: &Store, caller: &Caller) -> Result<Value, Error> {
 }
 
 /// What lead responses show of other records: their sources under their current names
-/// (a source may have been renamed since the lead was written) and their tags.
+/// (a source may have been renamed since the lead was written), their tags, and their
+/// assignees (members of the tenant; emails only for callers who see members' emails).
 #[derive(Default)]
 pub struct Related {
     tags: HashMap<String, Value>,
+    assignees: HashMap<String, User>,
+    show_emails: bool,
 }
 
 impl Related {
-    /// Loads the sources and tags the leads point at (one batch read of each) and brings
-    /// the leads' source names up to date.
-    pub async fn load(store: &Store, tenant: TenantId, leads: &mut [Lead]) -> Result<Self, Error> {
+    /// Loads the sources, tags and assignees the leads point at (one batch read of each,
+    /// in parallel) and brings the leads' source names up to date.
+    pub async fn load(store: &Store, caller: &Caller, leads: &mut [Lead]) -> Result<Self, Error> {
+        let tenant = caller.tenant;
+        let ids: Vec<Uuid> = leads
+            .iter()
+            .filter_map(|l| l.assigned_to.as_deref()?.parse().ok())
+            .collect();
+        let (mut related, assignees) = futures::future::try_join(
+            Self::load_catalog(store, tenant, leads),
+            assignees(store, tenant, &ids),
+        )
+        .await?;
+        related.assignees = assignees;
+        related.show_emails = sees_emails(caller);
+        Ok(related)
+    }
+
+    async fn load_catalog(
+        store: &Store,
+        tenant: TenantId,
+        leads: &mut [Lead],
+    ) -> Result<Self, Error> {
         let source_ids: Vec<Uuid> = leads.iter().filter_map(|l| l.source_id).collect();
         let tag_ids: Vec<Uuid> = leads
             .iter()
@@ -84,7 +109,14 @@ impl Related {
                 .into_iter()
                 .map(|t| (t.id.to_string(), t.summary()))
                 .collect(),
+            ..Self::default()
         })
+    }
+
+    fn assignee_of(&self, lead: &Lead) -> Option<&User> {
+        lead.assigned_to
+            .as_ref()
+            .and_then(|id| self.assignees.get(id))
     }
 
     fn tags_of(&self, lead: &Lead) -> Value {
@@ -100,6 +132,9 @@ impl Related {
     pub fn detail(&self, lead: &Lead, now: chrono::DateTime<Utc>) -> Value {
         let mut body = lead.detail(now);
         body["tags"] = self.tags_of(lead);
+        if let Some(user) = self.assignee_of(lead) {
+            body["assigned_to"] = user.assignee_json(self.show_emails);
+        }
         body
     }
 
@@ -107,8 +142,29 @@ impl Related {
     pub fn row(&self, lead: &Lead, now: chrono::DateTime<Utc>) -> Value {
         let mut body = lead.row(now);
         body["tags"] = self.tags_of(lead);
+        if let Some(user) = self.assignee_of(lead) {
+            body["assigned_to_name"] = user.full_name().into();
+        }
         body
     }
+}
+
+/// The members among the leads' assignees, by user id (the ids that are not one of this
+/// tenant's members' are left out: a user of another tenant is never shown).
+async fn assignees(
+    store: &Store,
+    tenant: TenantId,
+    ids: &[Uuid],
+) -> Result<HashMap<String, User>, Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(store
+        .get_members(tenant, ids)
+        .await?
+        .into_iter()
+        .map(|(_, user)| (user.id.to_string(), user))
+        .collect())
 }
 
 /// Activities a lead's detail shows (the original's `recent_activities`).

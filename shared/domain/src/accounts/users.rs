@@ -64,6 +64,18 @@ impl User {
             .to_string()
     }
 
+    /// The user as a lead's `assigned_to` shows them (the original's user object); the
+    /// email only when `show_email` (as in the members list).
+    pub fn assignee_json(&self, show_email: bool) -> Value {
+        json!({
+            "id": self.id.to_string(),
+            "email": if show_email { Some(&self.email) } else { None },
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "full_name": self.full_name(),
+        })
+    }
+
     /// The profile, as `/api/profile/` shows it (the original's fields; `username` is the
     /// email, as the original's users signed in with it).
     pub fn json(&self) -> Value {
