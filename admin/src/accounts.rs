@@ -92,3 +92,46 @@ pub async fn member(store: Store, command: MemberCommand) -> Result<String, Stri
 fn pretty(user: &User) -> String {
     serde_json::to_string_pretty(&user.json()).expect("a user serialises")
 }
+
+/// `crm-admin token --member EMAIL`: a session for an active member of `tenant`, started as
+/// a sign-in starts one, and its access token (checked against the membership on every
+/// request, like the tokens `/api/auth/login/` answers).
+pub async fn member_token(
+    store: &Store,
+    jwt: &crm_auth::JwtConfig,
+    tenant: uuid::Uuid,
+    email: &str,
+    ttl_seconds: i64,
+) -> Result<String, String> {
+    let email = email_key(email);
+    let (user, _) = store
+        .find_user_by_email(&email)
+        .await
+        .map_err(|e| format!("cannot read users: {e}"))?
+        .ok_or_else(|| format!("no user has the email {email}"))?;
+    let tenants = crm_app::accounts::login::active_tenants(store, user.id)
+        .await
+        .map_err(|e| format!("cannot read the memberships: {e}"))?;
+    let pair = tenants
+        .iter()
+        .find(|(m, _)| m.tenant_id.as_uuid() == tenant)
+        .cloned()
+        .ok_or_else(|| format!("{email} is not an active member of the active tenant {tenant}"))?;
+    let config = crm_app::config::AccountsConfig::default();
+    let sign_in = crm_app::accounts::sessions::start(store, &config, user, pair, tenants)
+        .await
+        .map_err(|e| format!("cannot start a session: {e}"))?;
+    Ok(crm_auth::issue_access_token(
+        jwt,
+        &crm_auth::AccessToken {
+            session: crm_domain::accounts::SessionRef {
+                user_id: sign_in.user.id,
+                family_id: sign_in.family,
+            },
+            tenant_id: tenant,
+            role: sign_in.membership.role,
+            email: &sign_in.user.email,
+            ttl_seconds,
+        },
+    ))
+}

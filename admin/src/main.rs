@@ -40,7 +40,10 @@ enum Command {
     /// Tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
-    /// Print a signed JWT for a user of a tenant (needs only JWT_SECRET_KEY, no DynamoDB).
+    /// Print a signed JWT for a user of a tenant. With --user and --role it needs only
+    /// JWT_SECRET_KEY (an outside issuer's kind of token, no DynamoDB); with --member it
+    /// starts a session for that member, as a sign-in does, and its token is checked against
+    /// the membership on every request (so a removed member's token stops working).
     Token(TokenArgs),
     /// Users who sign in with email and password.
     #[command(subcommand)]
@@ -124,11 +127,15 @@ struct TokenArgs {
     #[arg(long)]
     tenant: Uuid,
     /// User id (the `sub` claim).
-    #[arg(long)]
-    user: String,
+    #[arg(long, required_unless_present = "member", conflicts_with = "member")]
+    user: Option<String>,
     /// One of owner, admin, manager, user, readonly.
+    #[arg(long, required_unless_present = "member", conflicts_with = "member")]
+    role: Option<Role>,
+    /// The email of an active member of the tenant: the token is theirs, with the role
+    /// their membership has.
     #[arg(long)]
-    role: Role,
+    member: Option<String>,
     /// Lifetime in seconds.
     #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(i64).range(1..))]
     ttl: i64,
@@ -147,7 +154,7 @@ fn main() -> ExitCode {
     }
     // Only the commands that talk to DynamoDB need a runtime; `token` stays offline.
     let result = match cli.command {
-        Command::Token(args) => token(args),
+        Command::Token(args) if args.member.is_none() => token(args),
         other => tokio::runtime::Runtime::new()
             .map_err(|e| format!("cannot start the async runtime: {e}"))
             .and_then(|rt| rt.block_on(run_store_command(other))),
@@ -197,12 +204,15 @@ fn jwt_config() -> Result<JwtConfig, String> {
 
 fn token(args: TokenArgs) -> Result<String, String> {
     let config = jwt_config()?;
+    let (Some(user), Some(role)) = (args.user, args.role) else {
+        return Err("--user and --role, or --member, are required".into());
+    };
     Ok(issue_token(
         &config,
         &TokenRequest {
             tenant_id: args.tenant,
-            user_id: &args.user,
-            role: args.role,
+            user_id: &user,
+            role,
             email: args.email.as_deref(),
             ttl_seconds: args.ttl,
         },
@@ -232,7 +242,18 @@ async fn run_store_command(command: Command) -> Result<String, String> {
         }
         Command::User(command) => accounts::user(Store::new(client, table), command).await,
         Command::Member(command) => accounts::member(Store::new(client, table), command).await,
-        Command::Token(_) => unreachable!("token is handled without DynamoDB"),
+        Command::Token(args) => {
+            let member = args.member.unwrap_or_default();
+            let jwt = jwt_config()?;
+            accounts::member_token(
+                &Store::new(client, table),
+                &jwt,
+                args.tenant,
+                &member,
+                args.ttl,
+            )
+            .await
+        }
     }
 }
 
