@@ -156,6 +156,9 @@ pub enum Assignment {
         assignees: Vec<String>,
         strategy: Strategy,
     },
+    /// Spread over the tenant's team: its active members who work leads (every role but
+    /// `readonly`), when the request names a `strategy` and no assignees.
+    Team { strategy: Strategy },
 }
 
 /// A validated `bulk-assign` request.
@@ -199,8 +202,9 @@ fn parse_assignees(body: &Map<String, Value>, errors: &mut FieldErrors) -> Optio
     ok.then_some(users)
 }
 
-/// `{lead_ids, assigned_to}` or `{lead_ids, assignees, strategy?}` (round robin unless
-/// `strategy` says otherwise); exactly one of `assigned_to` and `assignees`.
+/// `{lead_ids, assigned_to}`, `{lead_ids, assignees, strategy?}` (round robin unless
+/// `strategy` says otherwise) or `{lead_ids, strategy}` (the tenant's team); at most one of
+/// `assigned_to` and `assignees`.
 pub fn parse_assign(body: &Map<String, Value>) -> Result<BulkAssign, Error> {
     let mut errors = FieldErrors::default();
     let targets = parse_ids(body, &mut errors);
@@ -230,10 +234,15 @@ pub fn parse_assign(body: &Map<String, Value>) -> Result<BulkAssign, Error> {
                 _ => Strategy::RoundRobin,
             },
         }),
+        (false, false) if !strategy.is_absent() => match strategy {
+            Patch::Set(strategy) => Some(Assignment::Team { strategy }),
+            _ => None, // Invalid: `strategy`'s own error says so.
+        },
         _ => {
             errors.add(
                 "non_field_errors",
-                "Provide either assigned_to (one user) or assignees (several users), not both.",
+                "Provide either assigned_to (one user) or assignees (several users), not both; \
+                 or only a strategy to spread the leads over the tenant's team.",
             );
             None
         }

@@ -89,8 +89,9 @@ pub fn schemas() -> Vec<(&'static str, S)> {
             "BulkAssign",
             Obj::new()
                 .describe(
-                    "Either `assigned_to` (one user, or `null` for nobody) or `assignees` \
-                     (spread by `strategy`, round robin unless it says otherwise).",
+                    "Either `assigned_to` (one user, or `null` for nobody), `assignees` \
+                     (spread by `strategy`, round robin unless it says otherwise), or only \
+                     `strategy` (spread over the tenant's active members who work leads).",
                 )
                 .req("lead_ids", lead_ids())
                 .opt("assigned_to", opt_text(128))

@@ -57,7 +57,7 @@ async fn exactly_one_of_assigned_to_and_assignees() {
     let apps = start().await;
     let (_, token) = apps.bulk.manager("Acme").await;
     let ids = vec![Uuid::new_v4().to_string()];
-    let either = json!({"non_field_errors": ["Provide either assigned_to (one user) or assignees (several users), not both."]});
+    let either = json!({"non_field_errors": ["Provide either assigned_to (one user) or assignees (several users), not both; or only a strategy to spread the leads over the tenant's team."]});
     for body in [
         json!({"lead_ids": ids}),
         json!({"lead_ids": ids, "assigned_to": "a", "assignees": ["b"]}),
@@ -174,4 +174,54 @@ async fn least_loaded_gives_each_lead_to_whoever_has_fewest_active_leads() {
         load,
         BTreeMap::from([("ann".into(), 4), ("bob".into(), 4), ("cid".into(), 3)])
     );
+}
+
+/// `{lead_ids, strategy}` without assignees spreads the leads over the tenant's team: its
+/// active members who work leads (not readonly ones, not inactive ones).
+#[tokio::test]
+async fn a_strategy_alone_spreads_the_leads_over_the_team() {
+    let apps = start().await;
+    let (tenant, token) = apps.bulk.manager("Acme").await;
+    // Before the tenant has members there is no team to spread over.
+    let ids = apps.leads.create_leads(&token, 4, json!({})).await;
+    let body = json!({"lead_ids": ids, "strategy": "least_loaded"});
+    let res = apps.assign(&token, body.clone()).await.expect(400);
+    assert!(res.body["assignees"].is_array(), "{}", res.text);
+
+    let seller = apps
+        .bulk
+        .member(&tenant, "seller@acme.example", Role::User)
+        .await;
+    let lead_manager = apps
+        .bulk
+        .member(&tenant, "lm@acme.example", Role::Manager)
+        .await;
+    apps.bulk
+        .member(&tenant, "viewer@acme.example", Role::Readonly)
+        .await;
+    let gone = apps.bulk.user("gone@acme.example").await;
+    let before = apps.bulk.join(&tenant, &gone, Role::User).await;
+    let after = crm_domain::accounts::Membership {
+        is_active: false,
+        ..before.clone()
+    };
+    apps.bulk
+        .state
+        .store
+        .change_membership(&before, Some(&after))
+        .await
+        .expect("deactivate a member");
+
+    let res = apps.assign(&token, body).await.expect(200);
+    let mut given: Vec<String> = res.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["assigned_to"].as_str().unwrap().to_string())
+        .collect();
+    given.sort();
+    let mut expected = vec![seller.id.to_string(), lead_manager.id.to_string()];
+    expected.extend(expected.clone());
+    expected.sort();
+    assert_eq!(given, expected);
 }

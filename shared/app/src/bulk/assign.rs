@@ -6,8 +6,8 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use super::jobs::{read_targets, run, Job};
 use super::{require_bulk, Report, COUNT_CAP, IN_FLIGHT};
 use crate::queue::Queues;
-use crm_domain::bulk::{Assignment, BulkAssign, Strategy};
-use crm_domain::identity::Caller;
+use crm_domain::bulk::{Assignment, BulkAssign, Strategy, MAX_ASSIGNEES};
+use crm_domain::identity::{Caller, Role};
 use crm_domain::lead::{Lead, LeadInput, LeadStatus};
 use crm_domain::tenant::TenantId;
 use crm_domain::validate::{Choice, Patch};
@@ -95,20 +95,34 @@ pub async fn assign(
     req: &BulkAssign,
 ) -> Result<Report, Error> {
     require_bulk(caller)?;
-    let (named, field): (Vec<&str>, &str) = match &req.assignment {
+    let team;
+    let (assignment, checked) = match &req.assignment {
+        Assignment::Team { strategy } => {
+            team = Assignment::Balanced {
+                assignees: team_members(store, caller.tenant).await?,
+                strategy: *strategy,
+            };
+            (&team, true)
+        }
+        other => (other, false),
+    };
+    let (named, field): (Vec<&str>, &str) = match assignment {
         Assignment::To(user) => (user.iter().map(String::as_str).collect(), "assigned_to"),
         Assignment::Balanced { assignees, .. } => {
             (assignees.iter().map(String::as_str).collect(), "assignees")
         }
+        Assignment::Team { .. } => (Vec::new(), "assignees"),
     };
-    crate::accounts::members::require_assignable(store, caller.tenant, &named, field).await?;
+    if !checked {
+        crate::accounts::members::require_assignable(store, caller.tenant, &named, field).await?;
+    }
     let found = read_targets(store, caller.tenant, &req.targets).await?;
     let change = |user: Option<String>| LeadInput {
         assigned_to: user.map_or(Patch::Clear, Patch::Set),
         ..LeadInput::default()
     };
     let mut plan: Vec<(Option<String>, Option<String>)> = Vec::new();
-    match &req.assignment {
+    match assignment {
         Assignment::To(user) => plan.resize(found.len(), (user.clone(), None)),
         Assignment::Balanced {
             assignees,
@@ -128,6 +142,11 @@ pub async fn assign(
                 plan.push((user.clone(), user));
             }
         }
+        Assignment::Team { .. } => {
+            return Err(Error::Internal(
+                "bulk-assign: the team was not resolved to its members".into(),
+            ))
+        }
     }
     let jobs = found
         .into_iter()
@@ -144,6 +163,26 @@ pub async fn assign(
         })
         .collect();
     Ok(run(store, queues, caller, jobs, "bulk assign").await)
+}
+
+/// The tenant's team for a `bulk-assign` that names only a strategy: its active members
+/// who work leads (every role but `readonly`), at most [`MAX_ASSIGNEES`], in the order the
+/// members list shows them. A tenant without such members is a 400 on `assignees`.
+async fn team_members(store: &Store, tenant: TenantId) -> Result<Vec<String>, Error> {
+    let (members, _) = store.list_members(tenant, None, MAX_ASSIGNEES).await?;
+    let team: Vec<String> = members
+        .into_iter()
+        .map(|(_, m)| m)
+        .filter(|m| m.is_active && m.role.at_least(Role::User))
+        .map(|m| m.user_id.to_string())
+        .collect();
+    if team.is_empty() {
+        return Err(Error::field(
+            "assignees",
+            "The tenant has no active members to assign to: name the assignees.",
+        ));
+    }
+    Ok(team)
 }
 
 #[cfg(test)]
