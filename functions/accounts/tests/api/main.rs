@@ -8,5 +8,7 @@ mod assignment;
 mod invitations;
 mod login;
 mod members;
+mod plans;
 mod profile;
 mod sessions;
+mod tenants;

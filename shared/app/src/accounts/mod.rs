@@ -7,6 +7,7 @@ pub mod login;
 pub mod members;
 pub mod profile;
 pub mod sessions;
+pub mod tenants;
 
 pub use crm_domain::accounts::*;
 
