@@ -17,6 +17,7 @@ use crm_store::{Conflict, Store, StoreError};
 use uuid::Uuid;
 
 mod accounts;
+mod plans;
 
 #[derive(Parser)]
 #[command(
@@ -119,6 +120,9 @@ enum TenantCommand {
         #[arg(long)]
         id: Uuid,
     },
+    /// Set a tenant's plan (tier) and, optionally, its own limits; takes effect on the
+    /// next lead create or invitation.
+    SetPlan(plans::SetPlan),
 }
 
 #[derive(Args)]
@@ -239,6 +243,9 @@ async fn run_store_command(command: Command) -> Result<String, String> {
         }
         Command::Tenant(TenantCommand::Activate { id }) => {
             set_status(Store::new(client, table), id, TenantStatus::Active).await
+        }
+        Command::Tenant(TenantCommand::SetPlan(args)) => {
+            plans::set_plan(Store::new(client, table), args).await
         }
         Command::User(command) => accounts::user(Store::new(client, table), command).await,
         Command::Member(command) => accounts::member(Store::new(client, table), command).await,

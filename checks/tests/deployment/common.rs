@@ -230,7 +230,8 @@ pub fn functions() -> Vec<Function> {
                 ("BatchGetItem", "table"),
                 // a tenant's members and invitations, a user's memberships and sessions
                 ("Query", "table"),
-                // users, memberships and the owner count, sessions, invitations, counts
+                // users, memberships and the member counts, sessions, invitations, counts,
+                // tenants and their slug guards
                 ("PutItem", "table"),
                 ("UpdateItem", "table"),
                 ("DeleteItem", "table"),
@@ -240,6 +241,7 @@ pub fn functions() -> Vec<Function> {
                 "REFRESH_TOKEN_SECONDS",
                 "LOGIN_MAX_FAILURES",
                 "LOGIN_WINDOW_SECONDS",
+                "ALLOW_TENANT_SIGNUP",
             ],
         },
         Function {

@@ -115,6 +115,7 @@ fn variable_source(template: &Value, variable: &str) -> Value {
         "REFRESH_TOKEN_SECONDS" => "RefreshTokenSeconds",
         "LOGIN_MAX_FAILURES" => "LoginMaxFailures",
         "LOGIN_WINDOW_SECONDS" => "LoginWindowSeconds",
+        "ALLOW_TENANT_SIGNUP" => "AllowTenantSignup",
         other => panic!("{other}: say in checks which parameter or resource it comes from"),
     };
     assert!(

@@ -1,6 +1,7 @@
 //! The accounts function: sign-in and sessions (`/api/auth/...`), the caller's profile
-//! (`/api/profile/...`), and the current tenant's members and invitations
-//! (`/api/tenants/current/...`): the original's Core and Tenants apps.
+//! (`/api/profile/...`), tenants created by their users (`/api/tenants/`), and the current
+//! tenant's settings, members and invitations (`/api/tenants/current/...`): the original's
+//! Core and Tenants apps.
 //!
 //! The use cases live in `crm_app::accounts`; this crate signs the access tokens
 //! (`crm_auth::issue_access_token`) and shapes the answers.
@@ -10,6 +11,7 @@ use crm_http::{App, AppState, RouteTable};
 
 mod auth;
 mod team;
+mod tenants;
 
 pub const SERVICE: &str = "crm-accounts";
 pub const LOGIN: &str = "/api/auth/login";
@@ -19,6 +21,8 @@ pub const LOGOUT_ALL: &str = "/api/auth/logout-all";
 pub const ACCEPT_INVITATION: &str = "/api/auth/accept-invitation";
 pub const PROFILE: &str = "/api/profile";
 pub const PASSWORD: &str = "/api/profile/password";
+pub const TENANTS: &str = "/api/tenants";
+pub const CURRENT_TENANT: &str = "/api/tenants/current";
 pub const MEMBERS: &str = "/api/tenants/current/members";
 pub const MEMBER: &str = "/api/tenants/current/members/{id}";
 pub const INVITATIONS: &str = "/api/tenants/current/invitations";
@@ -34,6 +38,8 @@ pub fn routes() -> RouteTable {
         .route(ACCEPT_INVITATION, post(auth::accept_invitation))
         .route(PROFILE, get(team::profile).patch(team::update_profile))
         .route(PASSWORD, post(team::change_password))
+        .route(TENANTS, post(tenants::create))
+        .route(CURRENT_TENANT, get(tenants::current).patch(tenants::update))
         .route(MEMBERS, get(team::members))
         .route(
             MEMBER,

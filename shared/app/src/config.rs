@@ -39,6 +39,9 @@ pub struct AccountsConfig {
     /// ...for the rest of this window from the first of them (`LOGIN_WINDOW_SECONDS`,
     /// default 15 minutes).
     pub login_window_seconds: i64,
+    /// Whether a signed-in user may create a tenant of their own with `POST /api/tenants/`
+    /// (`ALLOW_TENANT_SIGNUP`, default false; `crm-admin tenant create` always may).
+    pub allow_tenant_signup: bool,
 }
 
 impl Default for AccountsConfig {
@@ -48,6 +51,7 @@ impl Default for AccountsConfig {
             refresh_token_seconds: 30 * 24 * 3600,
             login_max_failures: 5,
             login_window_seconds: 15 * 60,
+            allow_tenant_signup: false,
         }
     }
 }
@@ -79,6 +83,7 @@ impl AccountsConfig {
                 "LOGIN_WINDOW_SECONDS",
                 parse_var("LOGIN_WINDOW_SECONDS", d.login_window_seconds)?,
             )?,
+            allow_tenant_signup: parse_var("ALLOW_TENANT_SIGNUP", d.allow_tenant_signup)?,
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod lead_insights;
 pub mod lead_records;
 pub mod leads;
 pub mod notes;
+pub mod plan;
 pub mod queue;
 pub mod rescoring;
 pub mod resource;

@@ -16,6 +16,10 @@ pub enum Error {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The tenant's plan does not allow this (a lead or a user past its limit): a 403
+    /// with `"code": "plan_limit"`, and nothing was written.
+    #[error("{0}")]
+    PlanLimit(String),
     #[error("Not found.")]
     NotFound,
     #[error("{0}")]

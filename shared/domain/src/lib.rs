@@ -23,6 +23,7 @@ pub mod lead_insights;
 pub mod lead_size;
 pub mod lead_writes;
 pub mod notes;
+pub mod plan;
 pub mod query;
 pub mod record;
 pub mod scoring;
@@ -31,6 +32,7 @@ pub mod sources;
 pub mod stats;
 pub mod tags;
 pub mod tenant;
+pub mod tenant_settings;
 pub mod validate;
 
 pub use error::Error;

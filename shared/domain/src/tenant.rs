@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::plan::{LimitOverrides, Limits, Tier};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct TenantId(Uuid);
@@ -47,6 +49,9 @@ pub enum TenantStatus {
     Suspended,
 }
 
+/// A tenant: its name and unique slug, its status, the settings its admins edit
+/// ([`Profile`], see `tenant_settings`), and its plan. Fields added after the first
+/// release default when an older record lacks them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tenant {
     pub id: TenantId,
@@ -54,6 +59,61 @@ pub struct Tenant {
     pub slug: String,
     pub status: TenantStatus,
     pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub profile: Profile,
+    #[serde(default = "crate::plan::default_tier")]
+    pub subscription_tier: Tier,
+    /// The tenant's own limits where they differ from its tier's.
+    #[serde(default)]
+    pub limit_overrides: LimitOverrides,
+    /// Moves with every settings change (optimistic locking).
+    #[serde(default = "first_version")]
+    pub version: u64,
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn first_version() -> u64 {
+    1
+}
+
+/// The original's descriptive tenant fields (text left empty when unset).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Profile {
+    pub description: String,
+    pub website: String,
+    pub email: String,
+    pub phone: String,
+    pub address: String,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub country: String,
+    pub timezone: String,
+    pub currency: String,
+    pub language: String,
+    pub billing_email: String,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self {
+            description: String::new(),
+            website: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            address: String::new(),
+            city: String::new(),
+            state: String::new(),
+            postal_code: String::new(),
+            country: String::new(),
+            timezone: "UTC".into(),
+            currency: "USD".into(),
+            language: "en".into(),
+            billing_email: String::new(),
+        }
+    }
 }
 
 impl Tenant {
@@ -64,11 +124,21 @@ impl Tenant {
             slug,
             status: TenantStatus::Active,
             created_at: Utc::now(),
+            profile: Profile::default(),
+            subscription_tier: Tier::Free,
+            limit_overrides: LimitOverrides::default(),
+            version: 1,
+            updated_at: None,
         }
     }
 
     pub fn is_active(&self) -> bool {
         self.status == TenantStatus::Active
+    }
+
+    /// The limits in force: the tier's, with the tenant's overrides.
+    pub fn limits(&self) -> Limits {
+        Limits::of(self.subscription_tier, &self.limit_overrides)
     }
 }
 

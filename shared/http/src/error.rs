@@ -28,7 +28,7 @@ impl ApiError {
             ApiError::Domain(e) => match e {
                 Error::Validation(_) | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
                 Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-                Error::Forbidden(_) => StatusCode::FORBIDDEN,
+                Error::Forbidden(_) | Error::PlanLimit(_) => StatusCode::FORBIDDEN,
                 Error::NotFound => StatusCode::NOT_FOUND,
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -74,6 +74,9 @@ impl IntoResponse for ApiError {
                 tracing::warn!("DynamoDB throttled through the retries");
                 json!({ "detail": UNAVAILABLE })
             }
+            ApiError::Domain(Error::PlanLimit(detail)) => {
+                json!({ "detail": detail, "code": PLAN_LIMIT })
+            }
             other => json!({ "detail": other.to_string() }),
         };
         let mut response = (status, Json(body)).into_response();
@@ -103,6 +106,9 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The `code` of a 403 refused by the tenant's plan.
+pub const PLAN_LIMIT: &str = "plan_limit";
 
 /// The body of every 503: what failed stays in the logs.
 pub const UNAVAILABLE: &str = "Service temporarily unavailable, try again later.";

@@ -14,6 +14,7 @@ mod dsl;
 mod leads;
 mod ops;
 mod resources;
+mod tenants;
 
 use utoipa::openapi::path::{HttpMethod, ParameterBuilder, ParameterIn, Paths};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -192,7 +193,7 @@ fn schema_and_docs(api: &mut Api) {
     );
 }
 
-const TAGS: [(&str, &str); 12] = [
+const TAGS: [(&str, &str); 13] = [
     (
         "leads",
         "Leads, their list views and the dashboard (the leads function).",
@@ -218,6 +219,10 @@ const TAGS: [(&str, &str); 12] = [
         "Sign-in, sessions, the profile and password (the accounts function).",
     ),
     (
+        "tenants",
+        "The current tenant's settings, plan and usage; new tenants (the accounts function).",
+    ),
+    (
         "members",
         "The current tenant's members and invitations (the accounts function).",
     ),
@@ -238,6 +243,7 @@ pub fn document() -> OpenApi {
     bulk::describe(&mut api);
     resources::describe(&mut api);
     accounts::describe(&mut api);
+    tenants::describe(&mut api);
     health(&mut api);
     schema_and_docs(&mut api);
 
@@ -248,7 +254,8 @@ pub fn document() -> OpenApi {
         .chain(actions::schemas())
         .chain(bulk::schemas())
         .chain(resources::schemas())
-        .chain(accounts::schemas());
+        .chain(accounts::schemas())
+        .chain(tenants::schemas());
     for (name, schema) in schemas {
         components.schemas.insert(name.to_string(), schema);
     }

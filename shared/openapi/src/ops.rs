@@ -84,8 +84,12 @@ pub fn error_schemas() -> Vec<(&'static str, S)> {
         (
             "Detail",
             Obj::new()
-                .describe("DRF's error body.")
+                .describe(
+                    "DRF's error body; `code` is `plan_limit` on a 403 the tenant's plan \
+                     refused.",
+                )
                 .req("detail", string().into())
+                .opt("code", string().enum_values(Some(["plan_limit"])).into())
                 .closed(),
         ),
         (

@@ -119,6 +119,12 @@ fn parsers() -> Vec<(&'static str, Parse)> {
         }),
         ("MemberUpdate", |b| MemberEdit::parse(b).map(drop)),
         ("InvitationCreate", |b| InvitationInput::parse(b).map(drop)),
+        ("TenantUpdate", |b| {
+            crm_domain::tenant_settings::TenantEdit::parse(b, false).map(drop)
+        }),
+        ("TenantCreate", |b| {
+            crm_domain::tenant_settings::TenantEdit::parse(b, true).map(drop)
+        }),
     ]
 }
 

@@ -276,6 +276,18 @@ impl Store {
         before: Option<&Membership>,
         after: Option<&Membership>,
     ) -> Vec<Action> {
+        self.membership_actions_within(before, after, None)
+    }
+
+    /// [`Self::membership_actions`]; a new membership is refused with
+    /// `Conflict::PlanLimit` when the tenant has `max_users` members already (a condition
+    /// on the member count, inside the transaction).
+    pub(crate) fn membership_actions_within(
+        &self,
+        before: Option<&Membership>,
+        after: Option<&Membership>,
+        max_users: Option<u64>,
+    ) -> Vec<Action> {
         let any = after
             .or(before)
             .expect("a membership change has a membership");
@@ -322,14 +334,21 @@ impl Store {
         let owners = crm_domain::accounts::members::owner_delta(before, after);
         let members = i64::from(after.is_some()) - i64::from(before.is_some());
         if owners != 0 || members != 0 {
-            actions.push(self.counts_action(tenant, members, owners));
+            let limit = max_users.filter(|_| members > 0);
+            actions.push(self.counts_action(tenant, members, owners, limit));
         }
         actions
     }
 
     /// Moves the member and active-owner counts; a decrease of the owners is conditioned
-    /// on one staying.
-    fn counts_action(&self, tenant: TenantId, members: i64, owners: i64) -> Action {
+    /// on one staying, an added member on `max_users` not being reached.
+    fn counts_action(
+        &self,
+        tenant: TenantId,
+        members: i64,
+        owners: i64,
+        max_users: Option<u64>,
+    ) -> Action {
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::member_counts(tenant).item_key()))
@@ -340,6 +359,24 @@ impl Store {
             update = update
                 .condition_expression("active_owners > :one")
                 .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        }
+        if let Some(max) = max_users {
+            update = update
+                .condition_expression(
+                    "(attribute_not_exists(members) AND :max > :zero) OR members < :max",
+                )
+                .expression_attribute_values(":max", AttributeValue::N(max.to_string()))
+                .expression_attribute_values(":zero", AttributeValue::N("0".into()));
+            return (
+                TransactWriteItem::builder()
+                    .update(
+                        update
+                            .build()
+                            .expect("update has table, key and expression"),
+                    )
+                    .build(),
+                Some(Conflict::PlanLimit),
+            );
         }
         (
             TransactWriteItem::builder()

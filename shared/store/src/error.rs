@@ -48,6 +48,8 @@ pub enum Conflict {
     LastOwner,
     /// A sign-in session was revoked meanwhile.
     Revoked,
+    /// The tenant's plan limit (leads or users) would be passed.
+    PlanLimit,
 }
 
 /// A readable one-line description of an SDK error.

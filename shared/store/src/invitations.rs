@@ -125,19 +125,21 @@ impl Store {
     /// Accepts an invitation in one transaction: the secret and the invitation go
     /// (`Conflict::Version` when another acceptance took them), the membership is created
     /// (`Conflict::Exists` when the user is a member already), and so is the user when new
-    /// (`Conflict::Email` when the email was taken meanwhile).
+    /// (`Conflict::Email` when the email was taken meanwhile), unless the tenant has
+    /// `max_users` members already (`Conflict::PlanLimit`).
     pub async fn accept_invitation(
         &self,
         invitation: &Invitation,
         digest: &str,
         new_user: Option<NewUser<'_>>,
         membership: &Membership,
+        max_users: u64,
     ) -> Result<(), StoreError> {
         let mut actions = self.consume_actions(invitation, digest);
         if let Some(new) = new_user {
             actions.extend(self.user_actions(new.user, new.hash));
         }
-        actions.extend(self.membership_actions(None, Some(membership)));
+        actions.extend(self.membership_actions_within(None, Some(membership), Some(max_users)));
         self.transact(actions).await
     }
 }

@@ -44,12 +44,15 @@ impl Store {
 
     /// The side writes of a lead write, for its transaction: the record of the search
     /// tokens it moves (they move after the commit, see `search_sync`) and the dashboard
-    /// counters' delta, as the domain decides them.
+    /// counters' delta, as the domain decides them. With `max_leads`, the counters'
+    /// update is conditioned on the tenant's `total` staying within it (a create's; see
+    /// [`Self::create_lead_with`]).
     fn side_writes(
         &self,
         tenant: TenantId,
         before: Option<&Lead>,
         after: Option<&Lead>,
+        max_leads: Option<u64>,
     ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
         let mut actions: Vec<_> = self.search_pending(before, after).into_iter().collect();
         let delta = crm_domain::stats::delta(before, after);
@@ -67,11 +70,22 @@ impl Store {
                         AttributeValue::N(change.to_string()),
                     );
             }
+            let mut guard = None;
+            if let Some(max) = max_leads {
+                update = update
+                    .condition_expression(
+                        "(attribute_not_exists(#total) AND :max > :zero) OR #total < :max",
+                    )
+                    .expression_attribute_names("#total", "total")
+                    .expression_attribute_values(":max", AttributeValue::N(max.to_string()))
+                    .expression_attribute_values(":zero", AttributeValue::N("0".into()));
+                guard = Some(Conflict::PlanLimit);
+            }
             let update = update
                 .update_expression(format!("ADD {}", parts.join(", ")))
                 .build()
                 .expect("update has table, key and expression");
-            actions.push((TransactWriteItem::builder().update(update).build(), None));
+            actions.push((TransactWriteItem::builder().update(update).build(), guard));
         }
         actions
     }
@@ -107,20 +121,24 @@ impl Store {
         Ok((lead.tenant_id == tenant).then_some(lead))
     }
 
-    /// Writes a new lead with its email guard and audit entry.
+    /// Writes a new lead with its email guard and audit entry, whatever the tenant's plan
+    /// allows (seeding and benchmarks; requests go through [`Self::create_lead_with`]).
     pub async fn create_lead(&self, lead: &Lead, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.create_lead_with(lead, audit, None).await
+        self.create_lead_with(lead, audit, None, None).await
     }
 
     /// [`Self::create_lead`], also creating `new_source` (the lead's source, named for the
-    /// first time) in the same transaction.
+    /// first time) in the same transaction, and refused with `Conflict::PlanLimit` when
+    /// the tenant has `max_leads` leads already: the limit is a condition on the counters'
+    /// `total` inside the create's transaction, so concurrent creates cannot pass it.
     pub async fn create_lead_with(
         &self,
         lead: &Lead,
         audit: &AuditEntry,
         new_source: Option<&Source>,
+        max_leads: Option<u64>,
     ) -> Result<(), StoreError> {
-        let actions = self.create_lead_actions(lead, audit, new_source);
+        let actions = self.create_lead_actions(lead, audit, new_source, max_leads);
         self.commit_lead_write(actions, None, Some(lead)).await
     }
 
@@ -130,6 +148,7 @@ impl Store {
         lead: &Lead,
         audit: &AuditEntry,
         new_source: Option<&Source>,
+        max_leads: Option<u64>,
     ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
         let absent = Some("attribute_not_exists(PK)");
         vec![
@@ -148,7 +167,7 @@ impl Store {
             (self.audit_put(lead.tenant_id, audit), None),
         ]
         .into_iter()
-        .chain(self.side_writes(lead.tenant_id, None, Some(lead)))
+        .chain(self.side_writes(lead.tenant_id, None, Some(lead), max_leads))
         .chain(self.source_writes(lead.tenant_id, None, Some(lead), new_source))
         .chain(self.tag_writes(lead.tenant_id, None, Some(lead)))
         .collect()
@@ -213,7 +232,7 @@ impl Store {
             ));
         }
         actions.push((self.audit_put(after.tenant_id, audit), None));
-        actions.extend(self.side_writes(after.tenant_id, Some(before), Some(after)));
+        actions.extend(self.side_writes(after.tenant_id, Some(before), Some(after), None));
         actions.extend(self.source_writes(after.tenant_id, Some(before), Some(after), new_source));
         actions.extend(self.tag_writes(after.tenant_id, Some(before), Some(after)));
         actions
@@ -261,7 +280,7 @@ impl Store {
             ),
         ]
         .into_iter()
-        .chain(self.side_writes(lead.tenant_id, Some(lead), None))
+        .chain(self.side_writes(lead.tenant_id, Some(lead), None, None))
         .chain(self.source_writes(lead.tenant_id, Some(lead), None, None))
         .chain(self.tag_writes(lead.tenant_id, Some(lead), None))
         .collect()
@@ -370,7 +389,7 @@ mod tests {
             .len()
             + logged.len();
         let create = store
-            .create_lead_actions(&after, &audit(&after), Some(&new_source))
+            .create_lead_actions(&after, &audit(&after), Some(&new_source), Some(1))
             .len();
         let delete = store.delete_lead_actions(&before, &audit(&before)).len();
         // The activity whose side effects a lead update is comes on top of that update.

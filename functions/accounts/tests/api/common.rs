@@ -13,6 +13,8 @@ pub const LOGOUT_ALL: &str = "/api/auth/logout-all/";
 pub const ACCEPT: &str = "/api/auth/accept-invitation/";
 pub const PROFILE: &str = "/api/profile/";
 pub const PASSWORD_CHANGE: &str = "/api/profile/password/";
+pub const TENANTS: &str = "/api/tenants/";
+pub const CURRENT_TENANT: &str = "/api/tenants/current/";
 pub const MEMBERS: &str = "/api/tenants/current/members/";
 pub const INVITATIONS: &str = "/api/tenants/current/invitations/";
 

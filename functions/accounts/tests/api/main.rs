@@ -9,5 +9,7 @@ mod invitations;
 mod jwks;
 mod login;
 mod members;
+mod plans;
 mod profile;
 mod sessions;
+mod tenants;

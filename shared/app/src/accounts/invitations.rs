@@ -15,6 +15,7 @@ use crm_domain::accounts::{
     AcceptInput, Invitation, InvitationInput, Membership, PasswordHash, User,
 };
 use crm_domain::cursor::{CursorCodec, Page};
+use crm_domain::plan::users_exhausted;
 use crm_domain::{Caller, Error, Role};
 use crm_store::{Conflict, NewUser, Store, StoreError};
 
@@ -40,6 +41,11 @@ pub async fn create(
                 "This user is a member of the tenant already.",
             ));
         }
+    }
+    // Seats are checked again, exactly, when the invitation is accepted.
+    let max_users = crate::plan::limits(store, caller.tenant).await?.max_users;
+    if store.member_count(caller.tenant).await? >= max_users {
+        return Err(Error::PlanLimit(users_exhausted(max_users)));
     }
     let invitation = Invitation::new(caller, input);
     let secret = new_secret();
@@ -110,11 +116,13 @@ pub async fn accept(
         .await?
         .filter(|i| !i.is_expired(Utc::now()))
         .ok_or_else(invalid)?;
-    store
+    let max_users = store
         .get_tenant(invitation.tenant_id)
         .await?
         .filter(|t| t.is_active())
-        .ok_or_else(invalid)?;
+        .ok_or_else(invalid)?
+        .limits()
+        .max_users;
     let (user, hash, new) = match store.find_user_by_email(&invitation.email).await? {
         Some((user, hash)) => {
             if !(hash.verify(&input.password) && user.is_active) {
@@ -143,12 +151,15 @@ pub async fn accept(
         hash: &hash,
     });
     store
-        .accept_invitation(&invitation, &token, new_user, &membership)
+        .accept_invitation(&invitation, &token, new_user, &membership, max_users)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(Conflict::Version) => invalid(),
             StoreError::Conflict(Conflict::Exists) => {
                 Error::field("token", "You are a member of this tenant already.")
+            }
+            StoreError::Conflict(Conflict::PlanLimit) => {
+                Error::PlanLimit(users_exhausted(max_users))
             }
             StoreError::Conflict(Conflict::Email) => Error::Conflict(
                 "An account with this email was created meanwhile: accept again.".into(),

@@ -8,6 +8,7 @@ pub mod members;
 pub mod outside;
 pub mod profile;
 pub mod sessions;
+pub mod tenants;
 
 pub use crm_domain::accounts::*;
 

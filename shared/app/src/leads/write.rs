@@ -14,6 +14,7 @@ use crate::tags;
 use crm_domain::identity::{Caller, Role};
 use crm_domain::lead::{Lead, LeadInput};
 use crm_domain::lead_size;
+use crm_domain::plan::leads_exhausted;
 use crm_domain::validate::Patch;
 use crm_domain::Error;
 use crm_store::{AuditAction, AuditEntry, Conflict, Store, StoreError};
@@ -98,6 +99,7 @@ pub async fn create(
     if let Some(ids) = &input.tag_ids {
         tags::require_existing(store, caller.tenant, ids).await?;
     }
+    let max_leads = crate::plan::limits(store, caller.tenant).await?.max_leads;
     for _ in 0..SOURCE_ATTEMPTS {
         let source = resolve_source(store, caller, input).await?;
         let now = Utc::now();
@@ -115,7 +117,10 @@ pub async fn create(
             Lead::diff(None, Some(&lead)),
         );
         let new_source = source.as_ref().and_then(Resolved::new_source);
-        match store.create_lead_with(&lead, &audit, new_source).await {
+        match store
+            .create_lead_with(&lead, &audit, new_source, Some(max_leads))
+            .await
+        {
             Ok(()) => {
                 queues
                     .request_score(&ScoreRequest::new(&lead, queue::reason::CREATED))
@@ -125,6 +130,9 @@ pub async fn create(
             Err(StoreError::Conflict(Conflict::Name)) => continue,
             // A source named by name was deleted meanwhile: the next attempt creates it.
             Err(StoreError::Conflict(Conflict::Source)) if names_source(input) => continue,
+            Err(StoreError::Conflict(Conflict::PlanLimit)) => {
+                return Err(Error::PlanLimit(leads_exhausted(max_leads)))
+            }
             Err(e) => return Err(store_error(e)),
         }
     }

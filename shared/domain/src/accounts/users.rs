@@ -164,14 +164,14 @@ fn names(input: &mut Input<'_>, field: &str) -> Option<String> {
 }
 
 /// An IANA zone name as clients send it (`Europe/Paris`, `UTC`, `Etc/GMT+2`).
-fn valid_timezone(tz: &str) -> bool {
+pub(crate) fn valid_timezone(tz: &str) -> bool {
     tz.chars()
         .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
         && tz.starts_with(|c: char| c.is_ascii_alphabetic())
 }
 
 /// A language tag (`en`, `pt-BR`).
-fn valid_language(tag: &str) -> bool {
+pub(crate) fn valid_language(tag: &str) -> bool {
     tag.len() >= 2
         && tag.split('-').all(|part| {
             !part.is_empty() && part.len() <= 8 && part.chars().all(|c| c.is_ascii_alphanumeric())
