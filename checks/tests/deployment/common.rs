@@ -88,6 +88,7 @@ pub const HTTP_ENV: &[&str] = &[
     "JWT_AUDIENCE",
     "TENANT_CACHE_SECONDS",
     "MAX_BODY_BYTES",
+    "DEFAULT_REQUESTS_PER_MINUTE",
 ];
 /// Every function: `Config::from_env` / `Worker::from_env` and the telemetry.
 pub const COMMON_ENV: &[&str] = &["TABLE_NAME", "LOG_LEVEL"];

@@ -107,6 +107,7 @@ fn variable_source(template: &Value, variable: &str) -> Value {
         "AI_AGENTS_URL" => "AiAgentsUrl",
         "TENANT_CACHE_SECONDS" => "TenantCacheSeconds",
         "MAX_BODY_BYTES" => "MaxBodyBytes",
+        "DEFAULT_REQUESTS_PER_MINUTE" => "DefaultRequestsPerMinute",
         "TENANT_BASE_DOMAIN" => "TenantBaseDomain",
         "ACCESS_TOKEN_SECONDS" => "AccessTokenSeconds",
         "REFRESH_TOKEN_SECONDS" => "RefreshTokenSeconds",

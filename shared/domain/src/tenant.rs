@@ -54,6 +54,11 @@ pub struct Tenant {
     pub slug: String,
     pub status: TenantStatus,
     pub created_at: DateTime<Utc>,
+    /// The tenant's own request rate limit, when set (`crm-admin tenant set-rate-limit`);
+    /// otherwise the service's default (`DEFAULT_REQUESTS_PER_MINUTE`). Plans will supply
+    /// it: see `crm_http::rate_limit::requests_per_minute`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
 }
 
 impl Tenant {
@@ -64,6 +69,7 @@ impl Tenant {
             slug,
             status: TenantStatus::Active,
             created_at: Utc::now(),
+            requests_per_minute: None,
         }
     }
 

@@ -119,6 +119,9 @@ fn parsers() -> Vec<(&'static str, Parse)> {
         }),
         ("MemberUpdate", |b| MemberEdit::parse(b).map(drop)),
         ("InvitationCreate", |b| InvitationInput::parse(b).map(drop)),
+        ("ApiKeyCreate", |b| {
+            crm_domain::api_keys::ApiKeyInput::parse(b, chrono::Utc::now()).map(drop)
+        }),
     ]
 }
 

@@ -15,6 +15,7 @@ pub const PROFILE: &str = "/api/profile/";
 pub const PASSWORD_CHANGE: &str = "/api/profile/password/";
 pub const MEMBERS: &str = "/api/tenants/current/members/";
 pub const INVITATIONS: &str = "/api/tenants/current/invitations/";
+pub const API_KEYS: &str = "/api/tenants/current/api-keys/";
 
 pub fn member_path(user: impl std::fmt::Display) -> String {
     format!("{MEMBERS}{user}/")

@@ -6,7 +6,9 @@ mod common;
 
 mod assignment;
 mod invitations;
+mod keys;
 mod login;
 mod members;
 mod profile;
+mod rate_limits;
 mod sessions;
