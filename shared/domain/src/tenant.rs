@@ -54,7 +54,7 @@ pub struct Tenant {
     pub slug: String,
     pub status: TenantStatus,
     pub created_at: DateTime<Utc>,
-    /// The tenant's own request rate limit, when set (`crm-admin tenant set-rate-limit`);
+    /// The tenant's own request rate limit, when set (`Store::set_tenant_requests_per_minute`);
     /// otherwise the service's default (`DEFAULT_REQUESTS_PER_MINUTE`). Plans will supply
     /// it: see `crm_http::rate_limit::requests_per_minute`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
