@@ -34,6 +34,7 @@ KINDS = {
     "custom-fields": "custom_field",
     "members": "member",
     "invitations": "invitation",
+    "api-keys": "api_key",
 }
 
 

@@ -6,8 +6,8 @@
 Two records of each kind: `keep` ones that reads, edits and actions use, and `drop` ones
 for the DELETE operations (so that a delete does not leave the other operations with
 nothing to find). A custom field, a source, a tag, two leads (with the source and the tag),
-an activity and a note on each lead, two invitations, and the two members fuzz.sh made
-(`FUZZ_MEMBERS`).
+an activity and a note on each lead, two invitations, two API keys, and the two members
+fuzz.sh made (`FUZZ_MEMBERS`).
 """
 
 import json
@@ -81,6 +81,15 @@ def main():
             "POST",
             "/api/tenants/current/invitations/",
             {"email": f"fuzz.invitee.{role}@example.com", "role": "user"},
+        )["id"]
+    ids["api_key"] = {}
+    for role in ("keep", "drop"):
+        ids["api_key"][role] = call(
+            gateway,
+            token,
+            "POST",
+            "/api/tenants/current/api-keys/",
+            {"name": f"Fuzz key ({role})", "scopes": ["leads:read"]},
         )["id"]
     # Members (FUZZ_MEMBERS: "keep,drop" user ids made by `crm-admin member add`).
     members = os.environ.get("FUZZ_MEMBERS", "").split(",")

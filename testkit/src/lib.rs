@@ -104,5 +104,7 @@ pub fn test_config() -> Config {
         insights_queue_url: None,
         list: crm_app::config::ListLimits::default(),
         accounts: crm_app::config::AccountsConfig::default(),
+        // Off: tests count DynamoDB calls and compare tables; the rate-limit tests turn it on.
+        rate_limits: crm_http::config::RateLimitConfig::disabled(),
     }
 }

@@ -1,7 +1,7 @@
 //! The accounts function: sign-in and sessions (`/api/auth/...`), the caller's profile
 //! (`/api/profile/...`), tenants created by their users (`/api/tenants/`), and the current
-//! tenant's settings, members and invitations (`/api/tenants/current/...`): the original's
-//! Core and Tenants apps.
+//! tenant's settings, members, invitations and API keys (`/api/tenants/current/...`): the
+//! original's Core and Tenants apps.
 //!
 //! The use cases live in `crm_app::accounts`; this crate signs the access tokens
 //! (`crm_auth::issue_access_token`) and shapes the answers.
@@ -10,6 +10,7 @@ use axum::routing::{delete, get, patch, post};
 use crm_http::{App, AppState, RouteTable};
 
 mod auth;
+mod keys;
 mod team;
 mod tenants;
 
@@ -27,6 +28,8 @@ pub const MEMBERS: &str = "/api/tenants/current/members";
 pub const MEMBER: &str = "/api/tenants/current/members/{id}";
 pub const INVITATIONS: &str = "/api/tenants/current/invitations";
 pub const INVITATION: &str = "/api/tenants/current/invitations/{id}";
+pub const API_KEYS: &str = "/api/tenants/current/api-keys";
+pub const API_KEY: &str = "/api/tenants/current/api-keys/{id}";
 
 /// Every route of this function; its router, the local gateway and the template follow it.
 pub fn routes() -> RouteTable {
@@ -47,6 +50,8 @@ pub fn routes() -> RouteTable {
         )
         .route(INVITATIONS, get(team::invitations).post(team::invite))
         .route(INVITATION, delete(team::revoke_invitation))
+        .route(API_KEYS, get(keys::list).post(keys::create))
+        .route(API_KEY, delete(keys::revoke))
 }
 
 pub fn app(state: AppState) -> App {

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod actions;
 pub mod activities;
 pub mod ai;
+pub mod api_keys;
 pub mod bulk;
 pub mod config;
 pub mod custom_fields;

@@ -35,6 +35,10 @@ pub enum Error {
     /// Too many attempts (failed sign-ins): refused until `retry_after` seconds pass.
     #[error("{detail}")]
     TooManyAttempts { detail: String, retry_after: u64 },
+    /// The client went over its rate limit (its tenant's requests per minute, or its API
+    /// key's requests per hour): a 429 with `Retry-After` (seconds until the window ends).
+    #[error("{detail}")]
+    RateLimited { detail: String, retry_after: u64 },
     /// A dependency could not be reached; the reason is logged, not shown.
     #[error("{0}")]
     Unavailable(String),

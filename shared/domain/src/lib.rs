@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod activities;
+pub mod api_keys;
 pub mod bulk;
 pub mod cursor;
 pub mod custom_fields;

@@ -23,6 +23,43 @@ pub struct Config {
     pub list: ListLimits,
     /// Sign-in settings: token lifetimes and the lockout of failed sign-ins.
     pub accounts: AccountsConfig,
+    /// Per-tenant and per-API-key rate limits (`crate::rate_limit`).
+    pub rate_limits: RateLimitConfig,
+}
+
+/// Rate limits: a tenant's requests per minute and an API key's requests per hour, counted
+/// in fixed windows in the table.
+#[derive(Clone, Debug)]
+pub struct RateLimitConfig {
+    /// Off: nothing is counted and no `RateLimit-*` headers are sent (tests that count
+    /// DynamoDB calls or compare the table turn it off).
+    pub enabled: bool,
+    /// The tenant window: 60 s (the limit is per minute).
+    pub tenant_window_seconds: i64,
+    /// The API key window: 3,600 s (a key's `rate_limit` is per hour).
+    pub key_window_seconds: i64,
+    /// How often a warm instance writes a key's usage counters (at most once per this).
+    pub usage_flush: Duration,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tenant_window_seconds: 60,
+            key_window_seconds: 3600,
+            usage_flush: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RateLimitConfig {
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
 }
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
@@ -65,6 +102,7 @@ impl Config {
                 sort_reads: parse_var("LIST_SORT_READS", ListLimits::default().sort_reads)?,
             },
             accounts: AccountsConfig::from_env()?,
+            rate_limits: RateLimitConfig::default(),
         })
     }
 }

@@ -35,7 +35,9 @@ impl ApiError {
                 // DynamoDB stayed throttled through the retries: the service is
                 // overloaded, not the client over a rate limit of its own (that is 429).
                 Error::Throttled | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-                Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+                Error::TooManyAttempts { .. } | Error::RateLimited { .. } => {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
                 Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
@@ -90,7 +92,10 @@ impl IntoResponse for ApiError {
             }
             StatusCode::TOO_MANY_REQUESTS => {
                 let seconds = match &self {
-                    ApiError::Domain(Error::TooManyAttempts { retry_after, .. }) => *retry_after,
+                    ApiError::Domain(
+                        Error::TooManyAttempts { retry_after, .. }
+                        | Error::RateLimited { retry_after, .. },
+                    ) => *retry_after,
                     _ => 1,
                 };
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));

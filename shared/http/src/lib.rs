@@ -32,11 +32,13 @@ use crm_domain::validate::json_type;
 use crm_domain::Caller;
 use crm_store::Store;
 
+mod api_keys;
 pub mod config;
 pub mod error;
 pub mod idempotency;
 mod links;
 mod outside;
+pub mod rate_limit;
 pub mod resource;
 pub mod routes;
 mod sessions;
@@ -62,6 +64,7 @@ pub struct Services {
     tenants: TenantCache,
     sessions: sessions::SessionCache,
     outside: outside::MemberCache,
+    api_keys: api_keys::ApiKeys,
 }
 
 impl Deref for AppState {
@@ -101,6 +104,10 @@ impl AppState {
             tenants: TenantCache::new(config.tenant_cache_ttl),
             sessions: sessions::SessionCache::new(config.tenant_cache_ttl),
             outside: outside::MemberCache::new(config.tenant_cache_ttl),
+            api_keys: api_keys::ApiKeys::new(
+                config.tenant_cache_ttl,
+                config.rate_limits.usage_flush,
+            ),
             config,
         }))
     }
@@ -153,12 +160,28 @@ impl TenantCache {
 
 pub const TENANT_HEADER: &str = "x-tenant-id";
 
+/// The tenant a request resolved to, which must exist and be active (else 403).
+async fn active_tenant(state: &AppState, tenant: TenantId) -> Result<Tenant, ApiError> {
+    match state.tenants.get(&state.store, tenant).await? {
+        Some(t) if t.is_active() => Ok(t),
+        Some(_) => Err(ApiError::Domain(crm_domain::Error::Forbidden(
+            "This tenant is suspended.".into(),
+        ))),
+        None => Err(ApiError::Domain(crm_domain::Error::Forbidden(
+            "Unknown tenant.".into(),
+        ))),
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
+        }
+        if let Some(key) = api_keys::presented(&parts.headers)? {
+            return api_keys::authenticate(parts, state, &key).await;
         }
         let authorization = parts
             .headers
@@ -182,19 +205,7 @@ impl FromRequestParts<AppState> for Caller {
                 "X-Tenant-Id names a different tenant than your credentials.".into(),
             )),
         })?;
-        match state.tenants.get(&state.store, tenant).await? {
-            Some(t) if t.is_active() => {}
-            Some(_) => {
-                return Err(ApiError::Domain(crm_domain::Error::Forbidden(
-                    "This tenant is suspended.".into(),
-                )))
-            }
-            None => {
-                return Err(ApiError::Domain(crm_domain::Error::Forbidden(
-                    "Unknown tenant.".into(),
-                )))
-            }
-        }
+        let record = active_tenant(state, tenant).await?;
         let role = match claims.session {
             Some(session) => {
                 let role = state.sessions.role(&state.store, tenant, session).await?;
@@ -203,6 +214,7 @@ impl FromRequestParts<AppState> for Caller {
             }
             None => claims.role,
         };
+        rate_limit::admit(parts, state, &record, None).await?;
         let span = tracing::Span::current();
         span.record("tenant", tracing::field::display(tenant));
         span.record("user", claims.user_id.as_str());
@@ -560,6 +572,7 @@ pub fn app(routes: Router<AppState>, state: AppState) -> App {
     let router = routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(rate_limit::headers))
         .layer(middleware::from_fn(undecodable_path))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(observe))

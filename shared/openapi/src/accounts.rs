@@ -9,6 +9,8 @@ use crm_domain::accounts::users::{
     EMAIL_CHARS, LANGUAGE_CHARS, NAME_CHARS, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, PHONE_CHARS,
     TIMEZONE_CHARS,
 };
+use crm_domain::api_keys::{Scope, MAX_RATE_LIMIT, NAME_CHARS as KEY_NAME_CHARS};
+use crm_domain::validate::Choice;
 use crm_domain::Role;
 
 use crate::dsl::*;
@@ -19,6 +21,7 @@ use crate::Api;
 const AUTH: &str = "/api/auth";
 const MEMBERS: &str = "/api/tenants/current/members";
 const INVITATIONS: &str = "/api/tenants/current/invitations";
+const API_KEYS: &str = "/api/tenants/current/api-keys";
 
 fn secret(min: usize) -> S {
     string()
@@ -75,7 +78,82 @@ pub fn schemas() -> Vec<(&'static str, S)> {
     let mut out = sign_in_schemas();
     out.extend(profile_schemas());
     out.extend(team_schemas());
+    out.extend(key_schemas());
     out
+}
+
+fn scopes() -> S {
+    array(
+        string()
+            .enum_values(Some(Scope::CHOICES.iter().map(|(s, _)| *s)))
+            .into(),
+    )
+    .min_items(Some(1))
+    .into()
+}
+
+fn api_key(with_key: bool) -> S {
+    let o = Obj::new()
+        .req("id", uuid())
+        .req("name", string().into())
+        .req(
+            "prefix",
+            string()
+                .description(Some("The key's public start, to recognise it."))
+                .into(),
+        )
+        .req("scopes", scopes())
+        .req(
+            "rate_limit",
+            integer(Some(1), Some(i64::from(MAX_RATE_LIMIT))),
+        )
+        .req("created_by", string().into())
+        .req("created_at", datetime())
+        .req("expires_at", nullable(datetime()))
+        .req("is_active", boolean())
+        .req("revoked_at", nullable(datetime()))
+        .req("last_used_at", nullable(datetime()))
+        .req("usage_count", integer(Some(0), None));
+    if with_key {
+        o.req(
+            "key",
+            string()
+                .description(Some(
+                    "The key (`crm_...`): shown only now, stored only as a digest.",
+                ))
+                .into(),
+        )
+    } else {
+        o
+    }
+    .closed()
+}
+
+fn key_schemas() -> Vec<(&'static str, S)> {
+    vec![
+        ("ApiKey", api_key(false)),
+        ("ApiKeyCreated", api_key(true)),
+        (
+            "ApiKeyCreate",
+            Obj::new()
+                .req("name", text(KEY_NAME_CHARS))
+                .req("scopes", scopes())
+                .opt(
+                    "expires_at",
+                    nullable(
+                        formatted("date-time")
+                            .description(Some("In the future."))
+                            .into(),
+                    ),
+                )
+                .opt(
+                    "rate_limit",
+                    nullable(integer(Some(1), Some(i64::from(MAX_RATE_LIMIT)))),
+                )
+                .describe("`rate_limit`: requests per hour (default 1000).")
+                .open(),
+        ),
+    ]
 }
 
 fn sign_in_schemas() -> Vec<(&'static str, S)> {
@@ -398,8 +476,55 @@ fn members(api: &mut Api) {
     );
 }
 
+fn keys(api: &mut Api) {
+    let managers = "Owners and admins; an API key never manages keys (403).";
+    api.add(
+        API_KEYS,
+        op(
+            HttpMethod::Get,
+            "api_keys_list",
+            "api-keys",
+            "The tenant's API keys",
+        )
+        .describe(managers)
+        .params(paging())
+        .response(
+            200,
+            json_response("A page of keys, never their secret.", page(r("ApiKey"))),
+        ),
+    );
+    api.add(
+        API_KEYS,
+        op(
+            HttpMethod::Post,
+            "api_keys_create",
+            "api-keys",
+            "Create an API key",
+        )
+        .describe(
+            "Owners and admins (checked before the body). The key is in this answer only. \
+                 Scopes: `leads:read`, `leads:write`, `bulk`, `settings`.",
+        )
+        .body(r("ApiKeyCreate"), true)
+        .response(201, json_response("Created.", r("ApiKeyCreated"))),
+    );
+    api.add(
+        &format!("{API_KEYS}/{{id}}"),
+        op(
+            HttpMethod::Delete,
+            "api_keys_destroy",
+            "api-keys",
+            "Revoke an API key",
+        )
+        .describe("Takes effect within `TENANT_CACHE_SECONDS` on warm instances.")
+        .errors(&[404])
+        .response(204, no_content("Revoked.")),
+    );
+}
+
 pub fn describe(api: &mut Api) {
     auth(api);
     profile(api);
     members(api);
+    keys(api);
 }

@@ -17,14 +17,14 @@ mod resources;
 mod tenants;
 
 use utoipa::openapi::path::{HttpMethod, ParameterBuilder, ParameterIn, Paths};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
     Components, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Required, ResponseBuilder,
 };
 
 use dsl::{integer, string, Obj};
-use ops::{json_response, public, tenant_header, Op, BEARER};
+use ops::{json_response, public, tenant_header, Op, API_KEY, BEARER};
 
 /// Where the leads function serves the document and its page.
 pub const SCHEMA_PATH: &str = "/api/schema";
@@ -85,6 +85,7 @@ fn id_description(path: &str) -> String {
         "custom-fields" => "custom field",
         "members" => "member's user",
         "invitations" => "invitation",
+        "api-keys" => "API key",
         other => other,
     };
     format!("The {noun}'s id.")
@@ -95,7 +96,11 @@ sources, tags, activities, notes and custom fields, for many tenants; sign-in, m
 invitations.\n\n\
 Every path is served with and without its trailing slash. Requests carry a bearer JWT \
 (`Authorization: Bearer <token>`) whose `tenant_id` names the tenant; roles are `owner`, \
-`admin`, `manager`, `user` and `readonly`. Errors are JSON as DRF answers them: \
+`admin`, `manager`, `user` and `readonly`. Servers call with an API key instead \
+(`X-API-Key` or `Authorization: Api-Key <key>`), scoped and tied to its tenant. Each tenant \
+has a request rate limit (per minute) and each API key its own (per hour): every \
+authenticated answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`, \
+and past a limit the answer is 429 with `Retry-After`. Errors are JSON as DRF answers them: \
 `400 {\"field\": [\"message\"]}`, and `{\"detail\": \"...\"}` otherwise. Versioned records \
 carry an `ETag`; send it back in `If-Match` to refuse a change made meanwhile (412). Lists \
 are cursor-paginated: `{\"next\", \"previous\", \"results\"}`.";
@@ -193,7 +198,7 @@ fn schema_and_docs(api: &mut Api) {
     );
 }
 
-const TAGS: [(&str, &str); 13] = [
+const TAGS: [(&str, &str); 14] = [
     (
         "leads",
         "Leads, their list views and the dashboard (the leads function).",
@@ -225,6 +230,10 @@ const TAGS: [(&str, &str); 13] = [
     (
         "members",
         "The current tenant's members and invitations (the accounts function).",
+    ),
+    (
+        "api-keys",
+        "The current tenant's API keys (the accounts function).",
     ),
     (
         "health",
@@ -271,6 +280,17 @@ pub fn document() -> OpenApi {
                 ))
                 .build(),
         ),
+    );
+    components.add_security_scheme(
+        API_KEY,
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-API-Key",
+            "An API key of the tenant (`crm_...`; also `Authorization: Api-Key <key>`). Its \
+             scopes decide what it reaches: `leads:read` the reads, `leads:write` lead, \
+             activity and note writes, `bulk` the bulk operations, `settings` sources, tags, \
+             custom fields and scoring settings; never sign-in, the profile, members, \
+             invitations or keys (403).",
+        ))),
     );
     OpenApiBuilder::new()
         .info(

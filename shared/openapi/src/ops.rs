@@ -17,6 +17,7 @@ use utoipa::openapi::schema::AnyOfBuilder;
 
 pub const JSON: &str = "application/json";
 pub const BEARER: &str = "bearerAuth";
+pub const API_KEY: &str = "apiKeyAuth";
 
 /// The error responses of the document: `(status, component name, description)`.
 const ERRORS: [(u16, &str, &str); 10] = [
@@ -68,7 +69,9 @@ const ERRORS: [(u16, &str, &str); 10] = [
     (
         429,
         "TooManyRequests",
-        "Too many requests; retry after `Retry-After` seconds.",
+        "Too many requests: the tenant's requests per minute or the API key's requests per \
+         hour are used up (at sign-in: too many failed attempts); retry after `Retry-After` \
+         seconds.",
     ),
     (
         503,
@@ -113,6 +116,25 @@ fn retry_after() -> utoipa::openapi::header::Header {
         .build()
 }
 
+/// The IETF `RateLimit-*` fields every answer to an authenticated request carries (those
+/// refused before the caller is known, 401s, do not).
+fn rate_limit_headers() -> [(&'static str, utoipa::openapi::header::Header); 3] {
+    let header = |description: &str| {
+        HeaderBuilder::new()
+            .schema(integer(Some(0), None))
+            .description(Some(description))
+            .build()
+    };
+    [
+        (
+            "RateLimit-Limit",
+            header("Requests allowed in the current window (the most constrained one)."),
+        ),
+        ("RateLimit-Remaining", header("Requests left in it.")),
+        ("RateLimit-Reset", header("Seconds until it ends.")),
+    ]
+}
+
 /// The error responses, as components every operation refers to.
 pub fn error_responses(mut components: Components) -> Components {
     for (status, name, description) in ERRORS {
@@ -129,6 +151,11 @@ pub fn error_responses(mut components: Components) -> Components {
             .content(JSON, ContentBuilder::new().schema(Some(schema)).build());
         if matches!(status, 429 | 503) {
             response = response.header("Retry-After", retry_after());
+        }
+        if status != 401 {
+            for (name, header) in rate_limit_headers() {
+                response = response.header(name, header);
+            }
         }
         if status == 401 {
             response = response.header(
@@ -190,7 +217,8 @@ pub fn op(method: HttpMethod, id: &str, tag: &str, summary: &str) -> Op {
             .operation_id(Some(id))
             .tag(tag)
             .summary(Some(summary))
-            .security(SecurityRequirement::new(BEARER, Vec::<String>::new())),
+            .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
+            .security(SecurityRequirement::new(API_KEY, Vec::<String>::new())),
         authenticated: true,
         errors: vec![400, 401, 403, 429, 503],
     }
@@ -281,7 +309,12 @@ impl Op {
         self
     }
 
-    pub fn response(mut self, status: u16, response: Response) -> Self {
+    pub fn response(mut self, status: u16, mut response: Response) -> Self {
+        if self.authenticated {
+            for (name, header) in rate_limit_headers() {
+                response.headers.insert(name.into(), header);
+            }
+        }
         self.builder = self.builder.response(status.to_string(), response);
         self
     }

@@ -125,6 +125,9 @@ fn parsers() -> Vec<(&'static str, Parse)> {
         ("TenantCreate", |b| {
             crm_domain::tenant_settings::TenantEdit::parse(b, true).map(drop)
         }),
+        ("ApiKeyCreate", |b| {
+            crm_domain::api_keys::ApiKeyInput::parse(b, chrono::Utc::now()).map(drop)
+        }),
     ]
 }
 

@@ -39,6 +39,9 @@
 //! | refresh token   | `REFRESH#{sha256(secret)}`  | `REFRESH`                |
 //! | invitation token| `INVITETOKEN#{sha256(s)}`   | `INVITETOKEN`            |
 //! | login failures  | `LOGINFAIL#{lower(email)}`  | `LOGINFAIL`              |
+//! | API key         | `{t}#APIKEYS`               | `APIKEY#{id}`            |
+//! | API key lookup  | `APIKEY#{prefix}`           | `APIKEY`                 |
+//! | rate window     | `{t}#RATE#{subject}#{start}`| `RATE`                   |
 //!
 //! Users, and what is found before a tenant is known (an email at sign-in, a refresh or
 //! invitation secret), are the other exceptions to the tenant prefix: a user may belong to
@@ -538,6 +541,33 @@ pub fn login_failures(email: &str) -> Key {
     )
 }
 
+// ---------------------------------------------------------------------------------------
+// API keys and rate limits.
+
+/// A tenant's API key (listed by the key routes, usage counters flushed into it).
+pub fn api_key(t: TenantId, id: Uuid) -> Key {
+    Key::new(format!("{t}#APIKEYS"), format!("APIKEY#{id}"))
+}
+
+pub const API_KEY_PREFIX: &str = "APIKEY#";
+
+pub fn api_keys(t: TenantId) -> String {
+    format!("{t}#APIKEYS")
+}
+
+/// A key by its public prefix: what a request presenting it finds first, before the
+/// tenant is known (a copy of the key with its secret's digest, deleted on revocation).
+pub fn api_key_lookup(prefix: &str) -> Key {
+    Key::new(format!("APIKEY#{prefix}"), "APIKEY")
+}
+
+/// One fixed rate-limit window of a tenant (`subject` `TENANT`) or of one of its keys
+/// (`KEY#{id}`), starting at `start` (epoch seconds): each window its own item and
+/// partition, expired by TTL.
+pub fn rate_window(t: TenantId, subject: &str, start: i64) -> Key {
+    Key::new(format!("{t}#RATE#{subject}#{start}"), "RATE")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -570,6 +600,8 @@ mod tests {
             member(t, id),
             member_counts(t),
             invitation(t, id),
+            api_key(t, id),
+            rate_window(t, "TENANT", 60),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

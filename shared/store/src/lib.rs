@@ -28,6 +28,7 @@ pub mod versioned;
 
 mod accounts;
 mod activities;
+mod api_keys;
 mod audit;
 mod custom_fields;
 mod error;
@@ -43,6 +44,7 @@ mod sources;
 mod tags;
 mod tenants;
 
+pub use api_keys::RateWindow;
 pub use audit::{AuditAction, AuditEntry};
 pub use client::ClientSettings;
 pub(crate) use error::classify;

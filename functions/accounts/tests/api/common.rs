@@ -17,6 +17,7 @@ pub const TENANTS: &str = "/api/tenants/";
 pub const CURRENT_TENANT: &str = "/api/tenants/current/";
 pub const MEMBERS: &str = "/api/tenants/current/members/";
 pub const INVITATIONS: &str = "/api/tenants/current/invitations/";
+pub const API_KEYS: &str = "/api/tenants/current/api-keys/";
 
 pub fn member_path(user: impl std::fmt::Display) -> String {
     format!("{MEMBERS}{user}/")
