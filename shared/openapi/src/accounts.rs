@@ -346,8 +346,10 @@ fn auth(api: &mut Api) {
         )
         .describe(
             "A used, revoked or expired invitation is a 400 on `token`; an existing \
-                 account's wrong password a 400 on `password`.",
+                 account's wrong password a 400 on `password`; a tenant whose plan has no \
+                 seat left a 403 with `code: plan_limit`.",
         )
+        .errors(&[403])
         .response(200, json_response("Signed in.", r("SignIn"))),
     );
     for (path, id, summary) in [
