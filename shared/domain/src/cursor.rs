@@ -93,6 +93,21 @@ impl CursorCodec {
             .map_err(|_| crate::error::Error::field("cursor", "Invalid cursor."))
     }
 
+    /// The cursor after a page read in key order (`(sort key, row)` pairs): past its last
+    /// row when the read says there may be more, else none.
+    pub fn after_last<T>(
+        &self,
+        tenant: TenantId,
+        scope: &str,
+        rows: &[(String, T)],
+        more: bool,
+    ) -> Option<String> {
+        match (more, rows.last()) {
+            (true, Some((key, _))) => Some(self.forward(tenant, scope, key.clone())),
+            _ => None,
+        }
+    }
+
     /// A cursor that continues a list forwards from `position`.
     pub fn forward(&self, tenant: TenantId, scope: &str, position: String) -> String {
         self.encode(

@@ -303,6 +303,29 @@ impl LeadInput {
     }
 }
 
+/// The fields a list row shows (the original's lighter shape), in order.
+pub const ROW_FIELDS: [&str; 19] = [
+    "id",
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "phone",
+    "company",
+    "job_title",
+    "status",
+    "priority",
+    "score",
+    "source_name",
+    "assigned_to",
+    "tags",
+    "days_since_created",
+    "is_overdue",
+    "next_follow_up",
+    "created_at",
+    "updated_at",
+];
+
 impl Lead {
     /// A new lead from a validated create request.
     pub fn create(
@@ -503,34 +526,13 @@ impl Lead {
         Value::Object(map)
     }
 
-    /// The lighter list-row shape of the original.
+    /// The lighter list-row shape of the original: the detail's [`ROW_FIELDS`].
     pub fn row(&self, now: DateTime<Utc>) -> Value {
-        const ROW: [&str; 19] = [
-            "id",
-            "first_name",
-            "last_name",
-            "full_name",
-            "email",
-            "phone",
-            "company",
-            "job_title",
-            "status",
-            "priority",
-            "score",
-            "source_name",
-            "assigned_to",
-            "tags",
-            "days_since_created",
-            "is_overdue",
-            "next_follow_up",
-            "created_at",
-            "updated_at",
-        ];
         let Value::Object(mut detail) = self.detail(now) else {
             unreachable!()
         };
         let mut row = Map::new();
-        for key in ROW {
+        for key in ROW_FIELDS {
             row.insert(key.into(), detail.remove(key).unwrap_or(Value::Null));
         }
         // Rows carry the assignee's id and name (known only from the membership).

@@ -7,7 +7,7 @@ use utoipa::openapi::path::{HttpMethod, Parameter, ParameterStyle};
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder};
 
 use crm_domain::filters::{MAX_FILTER_VALUE, MAX_NO_ACTIVITY_DAYS};
-use crm_domain::lead::{CompanySize, LeadStatus, Priority, MONEY_DIGITS, MONEY_PLACES};
+use crm_domain::lead::{CompanySize, LeadStatus, Priority, MONEY_DIGITS, MONEY_PLACES, ROW_FIELDS};
 use crm_domain::query::MAX_PAGE_SIZE;
 use crm_domain::validate::Choice;
 
@@ -138,30 +138,9 @@ fn detail_fields() -> Vec<(&'static str, S)> {
 
 /// `Lead::row`: the fields lists show.
 fn row_fields() -> Vec<(&'static str, S)> {
-    const ROW: [&str; 19] = [
-        "id",
-        "first_name",
-        "last_name",
-        "full_name",
-        "email",
-        "phone",
-        "company",
-        "job_title",
-        "status",
-        "priority",
-        "score",
-        "source_name",
-        "assigned_to",
-        "tags",
-        "days_since_created",
-        "is_overdue",
-        "next_follow_up",
-        "created_at",
-        "updated_at",
-    ];
     let mut fields: Vec<(&str, S)> = detail_fields()
         .into_iter()
-        .filter(|(name, _)| ROW.contains(name) && *name != "assigned_to")
+        .filter(|(name, _)| ROW_FIELDS.contains(name) && *name != "assigned_to")
         .collect();
     // Rows carry the assignee's id, and their name when they are a member.
     fields.push(("assigned_to", nullable(string().into())));

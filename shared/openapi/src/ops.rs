@@ -239,19 +239,18 @@ pub fn public(method: HttpMethod, id: &str, tag: &str, summary: &str) -> Op {
 }
 
 pub fn query(name: &str, schema: S, description: &str) -> Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Query)
-        .required(Required::False)
-        .schema(Some(schema))
-        .description(Some(description))
-        .build()
+    optional(ParameterIn::Query, name, schema, description)
 }
 
 pub fn header(name: &str, schema: S, description: &str) -> Parameter {
+    optional(ParameterIn::Header, name, schema, description)
+}
+
+/// A parameter a request may leave out.
+fn optional(place: ParameterIn, name: &str, schema: S, description: &str) -> Parameter {
     ParameterBuilder::new()
         .name(name)
-        .parameter_in(ParameterIn::Header)
+        .parameter_in(place)
         .required(Required::False)
         .schema(Some(schema))
         .description(Some(description))

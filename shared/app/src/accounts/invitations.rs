@@ -68,10 +68,7 @@ pub async fn list(
     let (rows, more) = store
         .list_invitations(caller.tenant, after.as_deref(), page_size)
         .await?;
-    let next = match (more, rows.last()) {
-        (true, Some((sk, _))) => Some(cursors.forward(caller.tenant, SCOPE, sk.clone())),
-        _ => None,
-    };
+    let next = cursors.after_last(caller.tenant, SCOPE, &rows, more);
     let now = Utc::now();
     Ok(Page {
         items: rows

@@ -26,10 +26,7 @@ pub async fn list(
     let (rows, more) = store
         .list_members(caller.tenant, after.as_deref(), page_size)
         .await?;
-    let next = match (more, rows.last()) {
-        (true, Some((sk, _))) => Some(cursors.forward(caller.tenant, SCOPE, sk.clone())),
-        _ => None,
-    };
+    let next = cursors.after_last(caller.tenant, SCOPE, &rows, more);
     let ids: Vec<Uuid> = rows.iter().map(|(_, m)| m.user_id).collect();
     let users = store.get_users(&ids).await?;
     let items = rows
