@@ -1,5 +1,5 @@
 # Developer entry points; the logic lives in scripts/.
-.PHONY: dev test lint setup clean-data openapi fuzz
+.PHONY: dev test lint setup clean-data openapi fuzz loadtest
 
 # The whole local stack: DynamoDB emulator, table, demo tenant + token, functions on :8007.
 dev:
@@ -18,6 +18,11 @@ openapi:
 # Schemathesis over every operation of openapi.json against a local stack of its own.
 fuzz:
 	bash scripts/fuzz.sh
+
+# Requests/s, latency, CPU and DynamoDB cost per request of fixed scenarios against
+# release builds (wrk; tenants of 1,000 and 20,000 leads). Figures: docs/benchmark.md.
+loadtest:
+	bash scripts/loadtest.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -4,3 +4,4 @@
 
 pub mod poller;
 pub mod queues;
+pub mod serve;

@@ -4,6 +4,8 @@
 //!   an SQLite file so the data survives restarts.
 //! - `crm-local queues` creates the service's queues and dead-letter queues in the SQS
 //!   emulator (moto) and prints their URLs as `NAME=value` lines for the functions.
+//! - `crm-local serve` runs every HTTP function's router in this one process over plain
+//!   HTTP (no gateway): quick local runs and `make loadtest`.
 //! - `crm-local poll` feeds those queues to the worker functions behind the local gateway
 //!   (`cargo lambda watch`'s Invoke API), as Lambda's event source mapping does in AWS.
 //!
@@ -43,6 +45,15 @@ enum Command {
         #[arg(long, default_value = "crm-local")]
         prefix: String,
     },
+    /// Serve every HTTP function's router in this one process over plain HTTP (no gateway),
+    /// configured from the environment as the functions are (TABLE_NAME, JWT_SECRET_KEY...).
+    /// `GET /_local/usage` answers the requests served and their DynamoDB cost.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 8008)]
+        port: u16,
+    },
     /// Deliver queue messages to the worker functions until stopped: `{prefix}-scoring` to
     /// the `scoring` function, `{prefix}-insights` to `insights`.
     Poll {
@@ -62,6 +73,7 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Dynamodb { host, port, data } => serve_dynamodb(&host, port, data).await,
         Command::Queues { prefix } => print_queues(&prefix).await,
+        Command::Serve { host, port } => serve_functions(&host, port).await,
         Command::Poll {
             prefix,
             gateway,
@@ -180,6 +192,24 @@ async fn poll(prefix: &str, gateway: &str, retry_after: i32) -> Result<(), Strin
             Err(e) => Err(format!("a poller stopped: {e}")),
         },
     }
+}
+
+async fn serve_functions(host: &str, port: u16) -> Result<(), String> {
+    let state = crm_http::AppState::from_env()
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind((host, port))
+        .await
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("crm-local: every HTTP function on http://{addr}");
+    crm_local::serve::serve(
+        listener,
+        crm_local::serve::all_functions(state),
+        shutdown_signal(),
+    )
+    .await
+    .map_err(|e| e.to_string())
 }
 
 async fn serve_dynamodb(host: &str, port: u16, data: PathBuf) -> Result<(), String> {

@@ -61,6 +61,18 @@ impl RouteTable {
         self
     }
 
+    /// This table with `other`'s routes added (and its health routes, if it serves them):
+    /// one router for every function, as `crm-local serve` runs them in one process. The
+    /// functions' paths are disjoint (the gateway routes each path to one function).
+    pub fn merge(mut self, other: RouteTable) -> Self {
+        self.routes.extend(other.routes);
+        if other.health {
+            self.health = true;
+            self.service = other.service;
+        }
+        self
+    }
+
     pub fn service(&self) -> &'static str {
         self.service
     }
