@@ -67,7 +67,6 @@ async fn mark_contacted(
 ) -> Result<Response, ApiError> {
     let lead = actions::mark_contacted(
         &state.store,
-        &state.queues,
         &caller,
         path_id(&id)?,
         if_match,
@@ -85,7 +84,7 @@ async fn convert(
 ) -> Result<Response, ApiError> {
     let id = path_id(&id)?;
     let input = ConvertInput::parse(&body)?;
-    let lead = actions::convert(&state.store, &state.queues, &caller, id, &input, if_match).await?;
+    let lead = actions::convert(&state.store, &caller, id, &input, if_match).await?;
     Ok(lead_response(&lead))
 }
 
@@ -99,7 +98,7 @@ async fn mark_lost(
     let id = path_id(&id)?;
     let input = LostInput::parse(&body)?;
     let lead =
-        actions::mark_lost(&state.store, &state.queues, &caller, id, &input, if_match).await?;
+        actions::mark_lost(&state.store, &caller, id, &input, if_match).await?;
     Ok(lead_response(&lead))
 }
 

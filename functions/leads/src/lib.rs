@@ -141,7 +141,7 @@ async fn create(
     // The role first: a role that may not write gets 403, whatever the body.
     leads::require_can_create(&caller)?;
     let input = LeadInput::parse(&body, WriteMode::Create)?;
-    let lead = leads::create(&state.store, &state.queues, &caller, &input).await?;
+    let lead = leads::create(&state.store, &caller, &input).await?;
     detail(&state, &caller, StatusCode::CREATED, lead).await
 }
 
@@ -168,7 +168,6 @@ async fn update<const PARTIAL: bool>(
     let input = LeadInput::parse(&body, WriteMode::update(PARTIAL))?;
     let lead = leads::update(
         &state.store,
-        &state.queues,
         &caller,
         before,
         &input,
