@@ -120,7 +120,7 @@ fn every_queue_is_polled_by_its_worker_with_partial_batch_failures() {
         .iter()
         .filter_map(|f| match &f.kind {
             Kind::Worker { queue, .. } => Some(queue.name),
-            Kind::Http { .. } => None,
+            Kind::Http { .. } | Kind::Stream { .. } => None,
         })
         .collect();
     let mut names: Vec<&str> = QUEUES.iter().map(|q| q.name).collect();
