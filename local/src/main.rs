@@ -62,7 +62,11 @@ enum Command {
     /// last run stopped (`.local/stream-{table}.position`).
     Stream {
         /// The DynamoDB emulator.
-        #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB", default_value = "http://127.0.0.1:8000")]
+        #[arg(
+            long,
+            env = "AWS_ENDPOINT_URL_DYNAMODB",
+            default_value = "http://127.0.0.1:8000"
+        )]
         endpoint: String,
         #[arg(long, env = "TABLE_NAME", default_value = "crm-local")]
         table: String,

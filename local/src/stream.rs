@@ -43,11 +43,16 @@ impl StreamReader {
             shard_id: String::new(),
         };
         let described = reader
-            .call("DynamoDB_20120810.DescribeTable", json!({"TableName": table}))
+            .call(
+                "DynamoDB_20120810.DescribeTable",
+                json!({"TableName": table}),
+            )
             .await?;
         reader.stream_arn = described["Table"]["LatestStreamArn"]
             .as_str()
-            .ok_or(format!("table {table} has no stream: create it afresh (make clean-data)"))?
+            .ok_or(format!(
+                "table {table} has no stream: create it afresh (make clean-data)"
+            ))?
             .to_string();
         let stream = reader
             .call(
@@ -81,7 +86,10 @@ impl StreamReader {
             .await
             .map_err(|e| format!("{target}: {e}"))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| format!("{target}: {e}"))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| format!("{target}: {e}"))?;
         if !status.is_success() {
             return Err(format!("{target} ({status}): {text}"));
         }
@@ -160,7 +168,10 @@ where
         }
         considered.push(record);
     }
-    let last = considered.last().and_then(sequence_number).map(str::to_string);
+    let last = considered
+        .last()
+        .and_then(sequence_number)
+        .map(str::to_string);
     if batch.is_empty() {
         if last.is_some() {
             *position = last;

@@ -36,12 +36,17 @@ impl TestStream {
         Fut: std::future::Future<Output = DynamoDbEventResponse>,
     {
         let mut position = self.position.lock().await;
-        deliver_once(&self.reader, &mut position, batch_size, |event| async move {
-            // The event as Lambda's runtime would parse it: this checks the records'
-            // shape as much as it feeds the worker.
-            let event: Event = serde_json::from_value(event).map_err(|e| e.to_string())?;
-            serde_json::to_value(worker(event).await).map_err(|e| e.to_string())
-        })
+        deliver_once(
+            &self.reader,
+            &mut position,
+            batch_size,
+            |event| async move {
+                // The event as Lambda's runtime would parse it: this checks the records'
+                // shape as much as it feeds the worker.
+                let event: Event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                serde_json::to_value(worker(event).await).map_err(|e| e.to_string())
+            },
+        )
         .await
         .expect("read the table's stream")
     }

@@ -404,7 +404,9 @@ fn check_stream_shape(name: &str, event: &Value) {
         assert_eq!(record["eventSource"], "aws:dynamodb", "{name}");
         let arn = record["eventSourceARN"].as_str().expect("eventSourceARN");
         assert!(
-            arn.starts_with("arn:aws:dynamodb:") && arn.contains(":table/") && arn.contains("/stream/"),
+            arn.starts_with("arn:aws:dynamodb:")
+                && arn.contains(":table/")
+                && arn.contains("/stream/"),
             "{name}: {arn} is not a table stream"
         );
         assert_eq!(

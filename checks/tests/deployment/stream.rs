@@ -20,7 +20,10 @@ fn the_changes_worker_reads_the_table_stream_as_the_code_expects() {
     assert_eq!(events.len(), 1, "{name}: one event source");
     assert_eq!(events[0]["Type"], "DynamoDB", "{name}");
     let props = &events[0]["Properties"];
-    assert_eq!(props["Stream"], json!({"Fn::GetAtt": ["Table", "StreamArn"]}));
+    assert_eq!(
+        props["Stream"],
+        json!({"Fn::GetAtt": ["Table", "StreamArn"]})
+    );
     assert_eq!(props["StartingPosition"], MAPPING.starting_position);
     assert_eq!(props["BatchSize"].as_u64(), Some(MAPPING.batch_size as u64));
     assert_eq!(
@@ -47,7 +50,11 @@ fn the_changes_worker_reads_the_table_stream_as_the_code_expects() {
             serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
         })
         .collect();
-    assert_eq!(patterns, filter_patterns(), "the filter of crm_store::stream");
+    assert_eq!(
+        patterns,
+        filter_patterns(),
+        "the filter of crm_store::stream"
+    );
     let destination = &props["DestinationConfig"]["OnFailure"];
     assert_eq!(destination["Type"], "SQS");
     let (queue, resource) = queue_named(&template, ON_FAILURE_QUEUE);

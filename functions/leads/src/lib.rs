@@ -166,15 +166,9 @@ async fn update<const PARTIAL: bool>(
     // A missing or forbidden lead answers 404/403 before the body's problems do.
     let before = leads::editable(&state.store, &caller, path_id(&id)?).await?;
     let input = LeadInput::parse(&body, WriteMode::update(PARTIAL))?;
-    let lead = leads::update(
-        &state.store,
-        &caller,
-        before,
-        &input,
-        if_match,
-    )
-    .await?
-    .after;
+    let lead = leads::update(&state.store, &caller, before, &input, if_match)
+        .await?
+        .after;
     detail(&state, &caller, StatusCode::OK, lead).await
 }
 

@@ -126,7 +126,10 @@ pub fn rescore_reason(old: Option<&Lead>, new: &Lead) -> Option<RescoreReason> {
 pub fn follow_ups(change: &Change) -> Vec<FollowUp> {
     let tenant = change.tenant;
     match &change.subject {
-        Subject::Lead { old, new: Some(new) } => rescore_reason(old.as_deref(), new)
+        Subject::Lead {
+            old,
+            new: Some(new),
+        } => rescore_reason(old.as_deref(), new)
             .map(|reason| FollowUp::Rescore {
                 tenant,
                 lead_id: new.id,

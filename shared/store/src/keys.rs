@@ -11,7 +11,8 @@
 //! |-----------------|-----------------------------|--------------------------|
 //! | tenant          | `{t}#TENANT`                | `TENANT`                 |
 //! | scoring settings| `{t}#TENANT`                | `SCORING`                |
-//! | dashboard stats | `{t}#STATS`                 | `STATS`                  |
+//! | lead count      | `{t}#STATS`                 | `STATS`                  |
+//! | counters shard  | `{t}#STATS#{shard}`         | `STATS`                  |
 //! | lead            | `{t}#LEAD#{id}`             | `LEAD`                   |
 //! | lead audit      | `{t}#LEAD#{id}`             | `AUDIT#{at}#{audit id}`  |
 //! | lead insights   | `{t}#LEAD#{id}`             | `INSIGHTS`               |
@@ -198,10 +199,7 @@ pub fn rescore_request(t: TenantId, id: Uuid) -> Key {
 pub fn parse_lead_partition(pk: &str) -> Option<(TenantId, Uuid)> {
     let (tenant, rest) = pk.split_once('#')?;
     let id = rest.strip_prefix("LEAD#")?;
-    Some((
-        TenantId::from_uuid(tenant.parse().ok()?),
-        id.parse().ok()?,
-    ))
+    Some((TenantId::from_uuid(tenant.parse().ok()?), id.parse().ok()?))
 }
 
 pub fn lead_email(t: TenantId, email: &str) -> Key {
@@ -443,6 +441,12 @@ pub fn stats(t: TenantId) -> Key {
     Key::new(format!("{t}#STATS"), "STATS")
 }
 
+/// One of the tenant's dashboard counters shards (`crm_domain::stats::SHARDS` of them;
+/// a lead's is `stats::shard_of(id)`): every counter but the lead count.
+pub fn stats_shard(t: TenantId, shard: u32) -> Key {
+    Key::new(format!("{t}#STATS#{shard:02}"), "STATS")
+}
+
 pub fn search_partition(t: TenantId, token: &str) -> String {
     let first: String = token.chars().take(1).collect();
     format!("{t}#SEARCH#{first}")
@@ -611,6 +615,7 @@ mod tests {
             lead_email(t, "A@B.example"),
             lead_audit(t, id, now, Uuid::new_v4()),
             stats(t),
+            stats_shard(t, 15),
             search_token(t, "acme", id),
             lead_search(t, id),
             idempotency(t, "retry-1"),

@@ -98,8 +98,10 @@ pub struct Record<'a> {
 /// names one but cannot be read (it is reported failed, and ends at the on-failure
 /// destination after the mapping's retries).
 pub fn change(record: &Record<'_>) -> Result<Option<Change>, StoreError> {
-    let (Some(pk), Some(sk)) = (text_key(record.keys, keys::PK), text_key(record.keys, keys::SK))
-    else {
+    let (Some(pk), Some(sk)) = (
+        text_key(record.keys, keys::PK),
+        text_key(record.keys, keys::SK),
+    ) else {
         return Ok(None);
     };
     let Some((tenant, lead_id)) = keys::parse_lead_partition(pk) else {

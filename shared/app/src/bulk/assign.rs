@@ -87,11 +87,7 @@ fn distribute(
 }
 
 /// `bulk-assign`: every lead to one user (or to nobody), or spread over several.
-pub async fn assign(
-    store: &Store,
-    caller: &Caller,
-    req: &BulkAssign,
-) -> Result<Report, Error> {
+pub async fn assign(store: &Store, caller: &Caller, req: &BulkAssign) -> Result<Report, Error> {
     require_bulk(caller)?;
     let team;
     let (assignment, checked) = match &req.assignment {

@@ -166,12 +166,7 @@ async fn do_job(store: &Store, caller: &Caller, job: Job) -> ItemResult {
 }
 
 /// Runs the jobs of one bulk operation (`bulk update`, ...) and logs what it came to.
-pub(super) async fn run(
-    store: &Store,
-    caller: &Caller,
-    jobs: Vec<Job>,
-    operation: &str,
-) -> Report {
+pub(super) async fn run(store: &Store, caller: &Caller, jobs: Vec<Job>, operation: &str) -> Report {
     let requested = jobs.len();
     let work: Vec<_> = jobs
         .into_iter()

@@ -164,11 +164,7 @@ async fn same_for_all(
 }
 
 /// `bulk-update`: the same change to every lead.
-pub async fn update(
-    store: &Store,
-    caller: &Caller,
-    req: &BulkUpdate,
-) -> Result<Report, Error> {
+pub async fn update(store: &Store, caller: &Caller, req: &BulkUpdate) -> Result<Report, Error> {
     require_bulk(caller)?;
     if let Patch::Set(user) = &req.change.assigned_to {
         crate::accounts::members::require_assignable(
@@ -195,11 +191,7 @@ pub async fn update(
 /// `bulk-tag`: adds and removes tags on every lead, keeping each lead's other tags. The
 /// tags to add must exist in the tenant (400 naming `add`); a lead that would end with more
 /// than [`crate::tags::MAX_PER_LEAD`] tags is reported as an error and left unchanged.
-pub async fn tag(
-    store: &Store,
-    caller: &Caller,
-    req: &BulkTag,
-) -> Result<Report, Error> {
+pub async fn tag(store: &Store, caller: &Caller, req: &BulkTag) -> Result<Report, Error> {
     require_bulk(caller)?;
     crate::tags::require_existing(store, caller.tenant, &req.change.add)
         .await

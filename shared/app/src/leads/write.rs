@@ -84,11 +84,7 @@ pub fn require_can_create(caller: &Caller) -> Result<(), Error> {
 
 /// Creates a lead. Its first score comes from the table's stream (the changes worker asks
 /// the scoring worker; the lead starts at 0 until that has run, a second or so later).
-pub async fn create(
-    store: &Store,
-    caller: &Caller,
-    input: &LeadInput,
-) -> Result<Lead, Error> {
+pub async fn create(store: &Store, caller: &Caller, input: &LeadInput) -> Result<Lead, Error> {
     require_can_create(caller)?;
     require_can_assign(caller, &input.assigned_to)?;
     require_member(store, caller, input).await?;
