@@ -38,8 +38,11 @@ fn reason_text(reason: RescoreReason) -> &'static str {
     }
 }
 
+/// Queue messages, each tagged with the index of the change that asked for it.
+pub type Tagged<T> = Vec<(usize, T)>;
+
 /// The scoring and insight requests the changes ask for, tagged with their change's index.
-pub fn requests(changes: &[Change]) -> (Vec<(usize, ScoreRequest)>, Vec<(usize, InsightRequest)>) {
+pub fn requests(changes: &[Change]) -> (Tagged<ScoreRequest>, Tagged<InsightRequest>) {
     let mut scores = Vec::new();
     let mut insights = Vec::new();
     for (n, change) in changes.iter().enumerate() {

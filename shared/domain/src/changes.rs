@@ -47,8 +47,8 @@ pub enum Subject {
     /// A lead's insights record (`requested_at` is what a client's request changes).
     Insights {
         lead_id: Uuid,
-        old: Option<StoredInsights>,
-        new: Option<StoredInsights>,
+        old: Option<Box<StoredInsights>>,
+        new: Option<Box<StoredInsights>>,
     },
     /// A manual rescore request (`update-scores`): the time it was asked, before and after.
     Rescore {
@@ -251,17 +251,18 @@ mod tests {
             ..StoredInsights::default()
         };
         let id = Uuid::new_v4();
-        let insights = |old: Option<StoredInsights>, new: Option<StoredInsights>| {
+        let insights = |old: Option<Box<StoredInsights>>, new: Option<Box<StoredInsights>>| {
             follow_ups(&change(Subject::Insights {
                 lead_id: id,
                 old,
                 new,
             }))
         };
+        let asked = Box::new(asked);
         assert_eq!(insights(None, Some(asked.clone())).len(), 1);
         assert!(insights(Some(asked.clone()), Some(asked.clone())).is_empty());
         // The worker's answer clears requested_at: nothing more to do.
-        assert!(insights(Some(asked), Some(StoredInsights::default())).is_empty());
+        assert!(insights(Some(asked), Some(Box::default())).is_empty());
     }
 
     #[test]

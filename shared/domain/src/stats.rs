@@ -152,3 +152,37 @@ pub fn dashboard(counters: &Counters, now: DateTime<Utc>) -> Value {
         "by_priority": by_priority,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn a_lead_keeps_its_shard_and_ids_spread_over_all_of_them() {
+        let id = Uuid::new_v4();
+        assert_eq!(shard_of(id), shard_of(id));
+        let used: std::collections::BTreeSet<u32> =
+            (0..2_000).map(|_| shard_of(Uuid::new_v4())).collect();
+        assert_eq!(used.len(), SHARDS as usize);
+        assert!(used.iter().all(|s| *s < SHARDS));
+    }
+
+    #[test]
+    fn only_the_lead_count_leaves_the_shard_and_sums_add_up() {
+        let delta = Counters::from([
+            (TOTAL.to_string(), 1),
+            ("status:new".to_string(), 1),
+            ("score_sum".to_string(), 40),
+        ]);
+        let (total, shard) = split(delta);
+        assert_eq!(total, Some(1));
+        assert_eq!(shard.len(), 2);
+        let (none, edit) = split(Counters::from([("status:new".to_string(), -1)]));
+        assert_eq!((none, edit.len()), (None, 1));
+        let summed = sum([&shard, &edit, &Counters::from([(TOTAL.to_string(), 3)])]);
+        assert_eq!(summed.get("status:new"), Some(&0));
+        assert_eq!(summed.get(TOTAL), Some(&3));
+        assert_eq!(summed.get("score_sum"), Some(&40));
+    }
+}

@@ -129,8 +129,8 @@ pub fn change(record: &Record<'_>) -> Result<Option<Change>, StoreError> {
         }
         INSIGHTS_SK => Subject::Insights {
             lead_id,
-            old: decode::<StoredInsights>(record.old)?,
-            new: decode::<StoredInsights>(record.new)?,
+            old: decode::<StoredInsights>(record.old)?.map(Box::new),
+            new: decode::<StoredInsights>(record.new)?.map(Box::new),
         },
         RESCORE_SK => Subject::Rescore {
             lead_id,
