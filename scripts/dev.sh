@@ -2,7 +2,8 @@
 # `make dev`: the whole stack on loopback, no Docker, no AWS account.
 #   DynamoDB emulator (crm-local dynamodb, data kept in .local/) -> table -> demo tenant + token
 #   -> SQS emulator (moto) -> queues -> the functions behind `cargo lambda watch` on
-#   127.0.0.1:$GATEWAY_PORT (reloads on edits) -> the poller feeding the queues to the workers.
+#   127.0.0.1:$GATEWAY_PORT (reloads on edits) -> the poller feeding the queues to the workers
+#   -> the stream reader feeding the table's stream to the changes worker.
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,11 +69,15 @@ wait_for_http "$GATEWAY/health/" 600 "${BG_PIDS[-1]}"
 
 # Lambda's SQS event source mappings: scoring and insights requests to their workers.
 start_bg target/debug/crm-local poll --prefix "$QUEUE_PREFIX" --gateway "$GATEWAY"
+# Lambda's DynamoDB stream event source mapping: committed changes to the changes worker,
+# which sends the scoring and insight requests (its position is kept in .local/).
+start_bg target/debug/crm-local stream --endpoint "http://127.0.0.1:$DYNAMODB_PORT" \
+    --table "$TABLE_NAME" --gateway "$GATEWAY"
 
 cat <<MSG
 
 ==> Local CRM ready at $GATEWAY  (DynamoDB emulator on 127.0.0.1:$DYNAMODB_PORT, data in $DATA;
-    SQS emulator on 127.0.0.1:$SQS_PORT, workers fed by the local poller)
+    SQS emulator on 127.0.0.1:$SQS_PORT, workers fed by the local poller and stream reader)
 Demo tenant id: $TENANT_ID
 Owner token (24 h): $TOKEN
 

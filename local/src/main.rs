@@ -8,6 +8,8 @@
 //!   HTTP (no gateway): quick local runs and `make loadtest`.
 //! - `crm-local poll` feeds those queues to the worker functions behind the local gateway
 //!   (`cargo lambda watch`'s Invoke API), as Lambda's event source mapping does in AWS.
+//! - `crm-local stream` feeds the table's stream (in the emulator) to the `changes`
+//!   function the same way, keeping its position in `.local/` so a restart continues.
 //!
 //! Each stops cleanly on Ctrl-C or SIGTERM.
 
@@ -19,6 +21,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use clap::{Parser, Subcommand};
 use crm_local::poller::{poll_once, Source};
 use crm_local::queues::{create_all, LocalQueue};
+use crm_local::stream::{deliver_once, position_file, StreamReader};
 
 #[derive(Parser)]
 #[command(name = "crm-local", version, about = "Local stack helpers")]
@@ -66,6 +69,22 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         retry_after: i32,
     },
+    /// Deliver the table's stream to the `changes` function until stopped, from where the
+    /// last run stopped (`.local/stream-{table}.position`).
+    Stream {
+        /// The DynamoDB emulator.
+        #[arg(
+            long,
+            env = "AWS_ENDPOINT_URL_DYNAMODB",
+            default_value = "http://127.0.0.1:8000"
+        )]
+        endpoint: String,
+        #[arg(long, env = "TABLE_NAME", default_value = "crm-local")]
+        table: String,
+        /// The local gateway (cargo lambda watch) whose Invoke API runs the worker.
+        #[arg(long, default_value = "http://127.0.0.1:8007")]
+        gateway: String,
+    },
 }
 
 #[tokio::main]
@@ -79,6 +98,16 @@ async fn main() -> ExitCode {
             gateway,
             retry_after,
         } => poll(&prefix, &gateway, retry_after).await,
+        Command::Stream {
+            endpoint,
+            table,
+            gateway,
+        } => {
+            tokio::select! {
+                _ = shutdown_signal() => Ok(()),
+                ended = stream(&endpoint, &table, &gateway) => ended,
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -110,10 +139,21 @@ async fn invoke(
     function: &str,
     event: SqsEvent,
 ) -> Result<SqsBatchResponse, String> {
+    let event = serde_json::to_value(&event).map_err(|e| e.to_string())?;
+    let body = invoke_json(http, gateway, function, &event).await?;
+    serde_json::from_value(body).map_err(|e| format!("{function} answered: {e}"))
+}
+
+async fn invoke_json(
+    http: &reqwest::Client,
+    gateway: &str,
+    function: &str,
+    event: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
     let url = format!("{gateway}/2015-03-31/functions/{function}/invocations");
     let response = http
         .post(&url)
-        .json(&event)
+        .json(event)
         .send()
         .await
         .map_err(|e| format!("invoke {function}: {e}"))?;
@@ -210,6 +250,68 @@ async fn serve_functions(host: &str, port: u16) -> Result<(), String> {
     )
     .await
     .map_err(|e| e.to_string())
+}
+
+/// Feeds the table's stream to the `changes` function, a round at a time, saving the
+/// position after each round that moved it.
+async fn stream(endpoint: &str, table: &str, gateway: &str) -> Result<(), String> {
+    let reader = StreamReader::open(endpoint, table).await?;
+    let file = position_file(table);
+    let mut position = std::fs::read_to_string(&file)
+        .ok()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(900))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let gateway = gateway.trim_end_matches('/');
+    eprintln!(
+        "crm-local: delivering {} to the changes function (from {})",
+        reader.stream_arn,
+        position.as_deref().unwrap_or("the oldest record")
+    );
+    loop {
+        let before = position.clone();
+        let http = &http;
+        let batch = crm_store::stream::MAPPING.batch_size;
+        let round = deliver_once(&reader, &mut position, batch, |event| async move {
+            invoke_json(http, gateway, "changes", &event).await
+        })
+        .await;
+        match round {
+            Ok(round) => {
+                if round.delivered > 0 {
+                    eprintln!(
+                        "crm-local: changes: {} delivered{}",
+                        round.delivered,
+                        round
+                            .failed
+                            .as_ref()
+                            .map(|f| format!(", retrying from {f}"))
+                            .unwrap_or_default()
+                    );
+                }
+                if position != before {
+                    if let Some(p) = &position {
+                        if let Some(dir) = file.parent() {
+                            let _ = std::fs::create_dir_all(dir);
+                        }
+                        std::fs::write(&file, p)
+                            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                    }
+                }
+                // Lambda polls a shard about four times a second; a failed batch waits a
+                // little longer before its retry.
+                let pause = if round.failed.is_some() { 2000 } else { 250 };
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            Err(e) => {
+                eprintln!("crm-local: changes: {e}");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
 }
 
 async fn serve_dynamodb(host: &str, port: u16, data: PathBuf) -> Result<(), String> {

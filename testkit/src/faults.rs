@@ -15,6 +15,12 @@
 //! operation, as the `X-Amz-Target` header names it, and optionally a text its body
 //! contains, such as a lead's id) answers it, and a rule with a count is spent after that
 //! many calls. The proxy counts the calls it saw and the faults it injected per operation.
+//!
+//! It also records the items each `TransactWriteItems` names ([`Faults::transactions`]),
+//! and can answer as DynamoDB does when two transactions meet on an item
+//! ([`Faults::simulate_conflicts`]): a transaction naming an item that another one in
+//! flight names is cancelled with `TransactionConflict` (the emulator runs them one at a
+//! time and never does), and the items it met on are recorded ([`Faults::conflicts`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -101,6 +107,11 @@ struct Book {
     rules: Vec<Rule>,
     seen: BTreeMap<String, usize>,
     injected: BTreeMap<String, usize>,
+    simulate_conflicts: bool,
+    /// Items named by the transactions in flight (`PK|SK`), with how many name each.
+    in_flight: BTreeMap<String, usize>,
+    transactions: Vec<Vec<String>>,
+    conflicts: Vec<String>,
 }
 
 /// The rules of one proxy and what it saw; cheap to clone (shared).
@@ -132,6 +143,59 @@ impl Faults {
         let mut book = self.book();
         book.seen.clear();
         book.injected.clear();
+    }
+
+    /// Turns the conflict simulation on or off (see the module's notes).
+    pub fn simulate_conflicts(&self, on: bool) {
+        self.book().simulate_conflicts = on;
+    }
+
+    /// The items (`PK|SK`) of every `TransactWriteItems` seen, in arrival order.
+    pub fn transactions(&self) -> Vec<Vec<String>> {
+        self.book().transactions.clone()
+    }
+
+    /// The items on which the simulation cancelled a transaction, once per cancellation.
+    pub fn conflicts(&self) -> Vec<String> {
+        self.book().conflicts.clone()
+    }
+
+    /// Records a transaction's items; with the simulation on, either marks them in flight
+    /// (true) or records the conflict (false: the transaction is to be cancelled).
+    fn begin_transaction(&self, items: &[String]) -> bool {
+        let mut book = self.book();
+        book.transactions.push(items.to_vec());
+        if !book.simulate_conflicts {
+            return true;
+        }
+        let met: Vec<String> = items
+            .iter()
+            .filter(|i| book.in_flight.contains_key(*i))
+            .cloned()
+            .collect();
+        if !met.is_empty() {
+            book.conflicts.extend(met);
+            return false;
+        }
+        for item in items {
+            *book.in_flight.entry(item.clone()).or_default() += 1;
+        }
+        true
+    }
+
+    fn end_transaction(&self, items: &[String]) {
+        let mut book = self.book();
+        if !book.simulate_conflicts {
+            return;
+        }
+        for item in items {
+            if let Some(n) = book.in_flight.get_mut(item) {
+                *n -= 1;
+                if *n == 0 {
+                    book.in_flight.remove(item);
+                }
+            }
+        }
     }
 
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
@@ -209,6 +273,15 @@ async fn handle(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let operation = target.rsplit('.').next().unwrap_or(target).to_string();
     let text = String::from_utf8_lossy(&body);
     match proxy.faults.pick(&operation, &text) {
+        None if operation == "TransactWriteItems" => {
+            let items = transaction_items(&text);
+            if !proxy.faults.begin_transaction(&items) {
+                return transaction_conflict(&text);
+            }
+            let answer = forward(&proxy, parts.uri.path(), &parts.headers, body).await;
+            proxy.faults.end_transaction(&items);
+            answer
+        }
         None => forward(&proxy, parts.uri.path(), &parts.headers, body).await,
         Some(Fault::Hang(hold)) => {
             tokio::time::sleep(hold).await;
@@ -237,6 +310,29 @@ async fn handle(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
         ),
         Some(Fault::InternalError) => internal_error(),
     }
+}
+
+/// The items (`PK|SK`) a `TransactWriteItems` request names, whatever their action.
+fn transaction_items(body: &str) -> Vec<String> {
+    let request: Value = serde_json::from_str(body).unwrap_or_default();
+    request["TransactItems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|action| {
+            let action = action.as_object()?.values().next()?;
+            let key = if action["Item"].is_object() {
+                &action["Item"]
+            } else {
+                &action["Key"]
+            };
+            Some(format!(
+                "{}|{}",
+                key["PK"]["S"].as_str()?,
+                key["SK"]["S"].as_str()?
+            ))
+        })
+        .collect()
 }
 
 async fn forward(proxy: &Proxy, path: &str, headers: &HeaderMap, body: Bytes) -> Response {

@@ -7,6 +7,7 @@
 //!   (create a lead, read one, page through a list).
 //! - [`requests`]: [`TestRequest`] (the event) and [`TestResponse`]; SQS events for workers.
 //! - [`queues`]: [`TestQueues`], the service's queues in the run's SQS emulator.
+//! - [`stream`]: [`TestStream`], an app's table stream fed to the changes worker.
 //! - [`faults`]: a fault-injecting proxy in front of the emulator ([`TestApp::start_with_faults`]):
 //!   throttling, conflicts, 500s and timeouts on the calls a test picks.
 //! - [`paths`]: every API path, spelled once.
@@ -29,11 +30,13 @@ pub mod jwks;
 pub mod paths;
 pub mod queues;
 pub mod requests;
+pub mod stream;
 
 pub use app::{all_pages, TestApp};
 pub use faults::{Fault, Faults, Rule};
 pub use queues::TestQueues;
 pub use requests::{sqs_event, TestRequest, TestResponse};
+pub use stream::TestStream;
 
 pub const JWT_SECRET: &str = "test-secret-for-the-crm-suite-0123456789";
 pub const TABLE: &str = "crm-test";
@@ -81,6 +84,11 @@ pub fn sqs_endpoint() -> String {
 pub fn sqs_client() -> aws_sdk_sqs::Client {
     let endpoint =
         std::env::var("AWS_ENDPOINT_URL_SQS").unwrap_or_else(|_| "http://127.0.0.1:9".to_string());
+    sqs_client_at(&endpoint)
+}
+
+/// An SQS client for `endpoint` (say, one that is down), with dummy credentials.
+pub fn sqs_client_at(endpoint: &str) -> aws_sdk_sqs::Client {
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .endpoint_url(endpoint)

@@ -40,6 +40,23 @@ impl TestQueues {
         config
     }
 
+    /// The changes worker's services, sending to these queues.
+    pub fn changes_services(&self) -> crm_app::changes::Services {
+        self.changes_services_via(self.sqs.clone())
+    }
+
+    /// The changes worker's services, sending to these queues' URLs through `sqs` (say, a
+    /// client of an endpoint that is down).
+    pub fn changes_services_via(&self, sqs: aws_sdk_sqs::Client) -> crm_app::changes::Services {
+        crm_app::changes::Services {
+            queues: crm_app::queue::Queues::new(
+                sqs,
+                Some(self.scoring.url.clone()),
+                Some(self.insights.url.clone()),
+            ),
+        }
+    }
+
     /// Feeds `queue` to `worker` as Lambda would, batch after batch, until it is empty;
     /// failed messages come back at once (no visibility delay) until the redrive policy
     /// moves them to the dead-letter queue. Returns the rounds that received messages.

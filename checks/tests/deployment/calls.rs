@@ -10,7 +10,7 @@ use crm_testkit::paths::{self, LEADS};
 use crm_testkit::{TestApp, TestResponse};
 
 use crate::common::*;
-use crate::recorder::{assert_granted, recorded_function};
+use crate::recorder::{assert_granted, recorded_function, recorded_function_into};
 
 #[track_caller]
 fn answered(what: &str, res: TestResponse) -> TestResponse {
@@ -226,6 +226,22 @@ async fn the_http_functions_main_paths_make_only_calls_their_policies_allow() {
             bulk.post(path).bearer(&manager).json(body).send().await,
         );
     }
+    // update-scores with a scoring worker deployed: rescore requests written to the table
+    // (the stream sends them on). The queue's URL names a closed port: the request path
+    // never sends, so it is never called.
+    let mut config = base.state.config.clone();
+    config.scoring_queue_url = Some("http://127.0.0.1:9/000000000000/never-called".into());
+    let queued_bulk = recorded_function_into(&base, bulk::app, config, &bulk_calls).await;
+    let res = answered(
+        "update-scores, queued",
+        queued_bulk
+            .post(paths::UPDATE_SCORES)
+            .bearer(&manager)
+            .json(json!({"lead_ids": both}))
+            .send()
+            .await,
+    );
+    assert_eq!(res.body["queued_count"], 2, "{}", res.text);
 
     let template = template();
     for (binary, calls, not_driven) in [

@@ -6,7 +6,10 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use crm_app::changes::Services as ChangesServices;
 use crm_app::queue::{QueueSpec, INSIGHTS_QUEUE, SCORING_QUEUE};
 use crm_http::{App, AppState};
 use crm_worker::Worker;
@@ -32,6 +35,12 @@ pub fn repo_file(name: &str) -> String {
 pub type WorkerHandler =
     for<'a> fn(&'a Worker, SqsEvent) -> Pin<Box<dyn Future<Output = SqsBatchResponse> + 'a>>;
 
+/// The stream worker's handler, as its `main` calls it.
+pub type StreamHandler = for<'a> fn(
+    &'a ChangesServices,
+    StreamEvent,
+) -> Pin<Box<dyn Future<Output = DynamoDbEventResponse> + 'a>>;
+
 pub enum Kind {
     /// Behind the HTTP API: the function's router, and whether it merges the health routes
     /// (`/`, `/health`, `/health-check`: the last calls DescribeTable and
@@ -45,6 +54,8 @@ pub enum Kind {
         queue: QueueSpec,
         handle: WorkerHandler,
     },
+    /// Fed by the DynamoDB event source mapping on the table's stream.
+    Stream { handle: StreamHandler },
 }
 
 /// A function of the template, keyed by its binary (`Metadata.BuildProperties.Binary`), and
@@ -52,9 +63,13 @@ pub enum Kind {
 pub struct Function {
     pub binary: &'static str,
     pub kind: Kind,
-    /// The queues it sends to (`crm_app::queue::Queues::request_*`): it needs the
-    /// queue's URL variable and `sqs:SendMessage` on it, and no other queue's.
+    /// The queues it sends to (`crm_app::queue::Queues::send_all`, from the changes
+    /// worker only): it needs the queue's URL variable and `sqs:SendMessage` on it.
     pub sends_to: &'static [QueueSpec],
+    /// The queues whose URL it is given without sending to them: an HTTP function learns
+    /// that the queue's worker is deployed (else it does the work inline), and its health
+    /// check, if it serves one, reads the queue's attributes.
+    pub knows: &'static [QueueSpec],
     /// Exactly the DynamoDB actions its code calls, with the resource each applies to:
     /// `table`, `table/index/*` or `table/index/<name>`. A transaction needs the actions of
     /// what it contains: a lead write is Put (the lead, its audit entry, activities, new
@@ -71,7 +86,7 @@ impl Function {
     pub fn http_app(&self) -> Option<fn(AppState) -> App> {
         match self.kind {
             Kind::Http { app, .. } => Some(app),
-            Kind::Worker { .. } => None,
+            Kind::Worker { .. } | Kind::Stream { .. } => None,
         }
     }
 
@@ -111,6 +126,13 @@ fn insights_handler(
     Box::pin(insights::handle(worker, event))
 }
 
+fn changes_handler(
+    services: &ChangesServices,
+    event: StreamEvent,
+) -> Pin<Box<dyn Future<Output = DynamoDbEventResponse> + '_>> {
+    Box::pin(changes::handle(services, event))
+}
+
 /// A lead write that changes no searchable field, email or tag (actions, scores).
 const LEAD_WRITE: [(&str, &str); 2] = [("PutItem", "table"), ("UpdateItem", "table")];
 /// What an edit can drop: an email guard, search tokens, tag memberships; or a delete.
@@ -126,7 +148,8 @@ pub fn functions() -> Vec<Function> {
                 app: leads::app,
                 health: true,
             },
-            sends_to: &[SCORING_QUEUE],
+            sends_to: &[],
+            knows: &[],
             dynamodb: &[
                 // tenant, lead, counters
                 ("GetItem", "table"),
@@ -151,7 +174,9 @@ pub fn functions() -> Vec<Function> {
                 app: actions::app,
                 health: false,
             },
-            sends_to: &[SCORING_QUEUE, INSIGHTS_QUEUE],
+            sends_to: &[],
+            // says whether the insights worker is deployed (else insights are inline)
+            knows: &[INSIGHTS_QUEUE],
             dynamodb: &[
                 // tenant, lead, scoring settings, insights record
                 ("GetItem", "table"),
@@ -170,7 +195,9 @@ pub fn functions() -> Vec<Function> {
                 app: bulk::app,
                 health: false,
             },
-            sends_to: &[SCORING_QUEUE],
+            sends_to: &[],
+            // says whether the scoring worker is deployed (else update-scores is inline)
+            knows: &[SCORING_QUEUE],
             dynamodb: &[
                 // tenant, idempotency record
                 ("GetItem", "table"),
@@ -183,6 +210,8 @@ pub fn functions() -> Vec<Function> {
                 LEAD_WRITE[0],
                 LEAD_WRITE[1],
                 LEAD_DELETE,
+                // update-scores' rescore requests, written only while their lead exists
+                ("ConditionCheckItem", "table"),
             ],
             env: &[],
         },
@@ -192,8 +221,8 @@ pub fn functions() -> Vec<Function> {
                 app: sources::app,
                 health: false,
             },
-            // an activity that changes its lead asks for a rescore
-            sends_to: &[SCORING_QUEUE],
+            sends_to: &[],
+            knows: &[],
             dynamodb: &[
                 // tenant, lead, source, tag, activity, note, custom field
                 ("GetItem", "table"),
@@ -223,6 +252,7 @@ pub fn functions() -> Vec<Function> {
                 health: false,
             },
             sends_to: &[],
+            knows: &[],
             dynamodb: &[
                 // users, email guards, memberships, sessions, tokens, failure counts, tenants
                 ("GetItem", "table"),
@@ -251,6 +281,7 @@ pub fn functions() -> Vec<Function> {
                 handle: scoring_handler,
             },
             sends_to: &[],
+            knows: &[],
             dynamodb: &[
                 // lead, scoring settings
                 ("GetItem", "table"),
@@ -266,6 +297,7 @@ pub fn functions() -> Vec<Function> {
                 handle: insights_handler,
             },
             sends_to: &[],
+            knows: &[],
             dynamodb: &[
                 // lead, insights record, scoring settings
                 ("GetItem", "table"),
@@ -275,6 +307,17 @@ pub fn functions() -> Vec<Function> {
                 ("ConditionCheckItem", "table"),
             ],
             env: &["AI_AGENTS_URL"],
+        },
+        Function {
+            binary: "changes",
+            kind: Kind::Stream {
+                handle: changes_handler,
+            },
+            sends_to: &[SCORING_QUEUE, INSIGHTS_QUEUE],
+            knows: &[],
+            // it reads the stream only (its permissions are checked apart)
+            dynamodb: &[],
+            env: &[],
         },
     ]
 }

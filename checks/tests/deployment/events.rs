@@ -392,12 +392,89 @@ async fn the_insights_events_get_their_batch_responses() {
     replay_sqs("insights").await;
 }
 
+/// Fields that must agree in a real DynamoDB stream event, and with the mapping's filter.
+fn check_stream_shape(name: &str, event: &Value) {
+    let records = event["Records"].as_array().expect("Records");
+    assert!(
+        !records.is_empty() && records.len() <= crm_store::stream::MAPPING.batch_size,
+        "{name}: BatchSize"
+    );
+    let patterns = crm_store::stream::filter_patterns();
+    for record in records {
+        assert_eq!(record["eventSource"], "aws:dynamodb", "{name}");
+        let arn = record["eventSourceARN"].as_str().expect("eventSourceARN");
+        assert!(
+            arn.starts_with("arn:aws:dynamodb:")
+                && arn.contains(":table/")
+                && arn.contains("/stream/"),
+            "{name}: {arn} is not a table stream"
+        );
+        assert_eq!(
+            Some(arn.split(':').nth(3).unwrap()),
+            record["awsRegion"].as_str(),
+            "{name}"
+        );
+        assert!(record["eventID"].is_string(), "{name}");
+        assert_eq!(
+            record["dynamodb"]["StreamViewType"], "NEW_AND_OLD_IMAGES",
+            "{name}"
+        );
+        assert!(record["dynamodb"]["SequenceNumber"].is_string(), "{name}");
+        assert!(
+            crm_store::stream::matches_filter(&patterns, record),
+            "{name}: a record the mapping's filter would not pass"
+        );
+    }
+}
+
+async fn replay_stream(binary: &'static str) {
+    let Kind::Stream { handle } = function(binary).kind else {
+        panic!("{binary} is not a stream worker")
+    };
+    for (name, outcome) in &expected(binary) {
+        let raw = std::fs::read_to_string(events_dir(binary).join(name)).unwrap();
+        let (seeder, _, lead) = seeded().await;
+        let queues = crm_testkit::TestQueues::create().await;
+        let services = queues.changes_services();
+        let event: Value = serde_json::from_str(&raw.replace(EXAMPLE_LEAD_ID, &lead))
+            .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
+        check_stream_shape(name, &event);
+        let stream: aws_lambda_events::event::dynamodb::Event =
+            serde_json::from_value(event.clone())
+                .unwrap_or_else(|e| panic!("{name} is not a valid DynamoDB stream event: {e}"));
+        let response = serde_json::to_value(handle(&services, stream).await).unwrap();
+        assert_eq!(
+            failures(&response),
+            failures(outcome),
+            "events/{binary}/{name}: {response}"
+        );
+        // The records before the first failure asked for the seeded lead's score.
+        let sent = queues.peek(&queues.scoring.url).await;
+        let failed_first = event["Records"][0]["dynamodb"]["SequenceNumber"]
+            .as_str()
+            .is_some_and(|s| failures(outcome).contains(s));
+        assert_eq!(
+            sent.iter().any(|m| m.contains(&lead)),
+            !failed_first,
+            "{name}: the scoring requests sent: {sent:?}"
+        );
+        drop(seeder);
+    }
+}
+
+#[tokio::test]
+async fn the_changes_events_get_their_batch_responses() {
+    replay_stream("changes").await;
+}
+
 #[test]
 fn every_function_has_its_events_replayed() {
-    // The six tests above; a new function needs its own.
+    // The tests above; a new function needs its own.
     let all: BTreeSet<&str> = functions().iter().map(|f| f.binary).collect();
     assert_eq!(
         all,
-        BTreeSet::from(["leads", "actions", "bulk", "sources", "accounts", "scoring", "insights"])
+        BTreeSet::from([
+            "leads", "actions", "bulk", "sources", "accounts", "scoring", "insights", "changes"
+        ])
     );
 }

@@ -145,7 +145,7 @@ fn every_function_gets_exactly_the_variables_it_reads() {
         if spec.http_app().is_some() {
             expected.extend(HTTP_ENV.iter().map(|v| v.to_string()));
         }
-        expected.extend(spec.sends_to.iter().map(queue_variable));
+        expected.extend(spec.sends_to.iter().chain(spec.knows).map(queue_variable));
         let given: BTreeSet<String> = env
             .keys()
             .filter(|k| !PASSED_ON.contains(&k.as_str()))
@@ -186,13 +186,15 @@ fn canonical_resource(template: &Value, own_log_group: &str, value: &Value) -> S
         assert!(rest.starts_with("/index/"), "resource {sub}");
         return format!("table{rest}");
     }
-    assert_eq!(
-        value["Fn::GetAtt"][1], "Arn",
-        "resources are !GetAtt X.Arn or !Sub ${{Table.Arn}}/index/...: {value}"
+    assert!(
+        value["Fn::GetAtt"][1] == "Arn" || value["Fn::GetAtt"] == json!(["Table", "StreamArn"]),
+        "resources are !GetAtt X.Arn, !GetAtt Table.StreamArn or !Sub ${{Table.Arn}}/index/...: {value}"
     );
     let name = value["Fn::GetAtt"][0].as_str().unwrap();
     let target = resource(template, name);
+    let attribute = value["Fn::GetAtt"][1].as_str().unwrap_or_default();
     match target["Type"].as_str().unwrap() {
+        "AWS::DynamoDB::Table" if attribute == "StreamArn" => "table/stream".into(),
         "AWS::DynamoDB::Table" => "table".into(),
         "AWS::SQS::Queue" => {
             let queue_name = target["Properties"]["QueueName"]["Fn::Sub"]
@@ -316,10 +318,32 @@ fn every_function_may_call_exactly_what_it_calls() {
         for queue in spec.sends_to {
             let q = format!("queue/{}", queue.name);
             expected.insert(pair("sqs:SendMessage", &q));
-            if spec.serves_health() {
+        }
+        if spec.serves_health() {
+            for queue in spec.sends_to.iter().chain(spec.knows) {
                 // Queues::ping, for GET /health-check/.
+                let q = format!("queue/{}", queue.name);
                 expected.insert(pair("sqs:GetQueueAttributes", &q));
             }
+        }
+        if let Kind::Stream { .. } = &spec.kind {
+            // SAM's generated role for a DynamoDB event would allow every stream of the
+            // account (AWSLambdaDynamoDBExecutionRole).
+            assert!(
+                own_role,
+                "{name}: a stream worker needs its own role (SAM's reads every stream)"
+            );
+            for action in [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ] {
+                expected.insert(pair(action, "table/stream"));
+            }
+            // Lambda sends a failed batch's description to the on-failure destination
+            // with the function's role.
+            expected.insert(pair("sqs:SendMessage", "queue/changes-dlq"));
         }
         if let Kind::Worker { queue, .. } = &spec.kind {
             // For an SQS event SAM would attach AWSLambdaSQSQueueExecutionRole to the role it

@@ -6,6 +6,8 @@
 //!   function; the outputs; samconfig's environments.
 //! - `queues`: queues, dead-letter queues and event source mappings against `QUEUES`; the
 //!   table against `table::definition()`.
+//! - `stream`: the table's stream and the changes worker's event source mapping against
+//!   `crm_store::stream` (filter, batch size, retries, on-failure destination).
 //! - `calls`: the HTTP functions' main paths make only the DynamoDB calls their IAM
 //!   policies allow.
 //! - `openapi`: the committed OpenAPI document against the functions' routers.
@@ -26,3 +28,4 @@ mod queues;
 mod recorder;
 mod roles;
 mod routes;
+mod stream;

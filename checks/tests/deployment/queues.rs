@@ -50,6 +50,9 @@ fn every_queue_spec_has_its_queue_and_dead_letter_queue() {
         expected.insert(name.to_string());
         expected.insert(dlq.to_string());
     }
+    // And the changes worker's on-failure destination (checked in `stream`).
+    let (changes_dlq, _) = queue_named(&template, crate::stream::ON_FAILURE_QUEUE);
+    expected.insert(changes_dlq.to_string());
     let all: BTreeSet<String> = resources_of_type(&template, "AWS::SQS::Queue")
         .into_iter()
         .map(|(n, _)| n.to_string())
@@ -117,7 +120,7 @@ fn every_queue_is_polled_by_its_worker_with_partial_batch_failures() {
         .iter()
         .filter_map(|f| match &f.kind {
             Kind::Worker { queue, .. } => Some(queue.name),
-            Kind::Http { .. } => None,
+            Kind::Http { .. } | Kind::Stream { .. } => None,
         })
         .collect();
     let mut names: Vec<&str> = QUEUES.iter().map(|q| q.name).collect();
@@ -179,9 +182,9 @@ fn the_template_table_is_the_one_the_local_stack_creates() {
         "TimeToLiveSpecification"
     );
     assert!(props.get("LocalSecondaryIndexes").is_none());
-    assert!(
-        props.get("StreamSpecification").is_none(),
-        "nothing reads a stream"
+    assert_eq!(
+        props["StreamSpecification"], ours["StreamSpecification"],
+        "StreamSpecification"
     );
     assert_eq!(
         props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],

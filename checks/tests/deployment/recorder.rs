@@ -110,18 +110,28 @@ async fn start_proxy(endpoint: &str, calls: Calls) -> String {
 /// `build`'s router on `base`'s emulator and table, with its DynamoDB calls recorded.
 pub async fn recorded_function(base: &TestApp, build: fn(AppState) -> App) -> (TestApp, Calls) {
     let calls = Calls::default();
+    let app = recorded_function_into(base, build, base.state.config.clone(), &calls).await;
+    (app, calls)
+}
+
+/// [`recorded_function`] with its own configuration, its calls recorded into `calls`.
+pub async fn recorded_function_into(
+    base: &TestApp,
+    build: fn(AppState) -> App,
+    config: crm_http::config::Config,
+    calls: &Calls,
+) -> TestApp {
     let endpoint = start_proxy(&base.endpoint, calls.clone()).await;
     let state = AppState::new(
-        base.state.config.clone(),
+        config,
         crm_testkit::dynamodb_client(&endpoint),
         crm_testkit::sqs_client(),
     );
-    let app = TestApp {
+    TestApp {
         app: build(state.clone()),
         state,
         endpoint: base.endpoint.clone(),
-    };
-    (app, calls)
+    }
 }
 
 /// A worker on `base`'s table with its DynamoDB calls recorded.

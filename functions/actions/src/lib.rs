@@ -65,14 +65,7 @@ async fn mark_contacted(
     Path(id): Path<String>,
     IfMatch(if_match): IfMatch,
 ) -> Result<Response, ApiError> {
-    let lead = actions::mark_contacted(
-        &state.store,
-        &state.queues,
-        &caller,
-        path_id(&id)?,
-        if_match,
-    )
-    .await?;
+    let lead = actions::mark_contacted(&state.store, &caller, path_id(&id)?, if_match).await?;
     Ok(lead_response(&lead))
 }
 
@@ -85,7 +78,7 @@ async fn convert(
 ) -> Result<Response, ApiError> {
     let id = path_id(&id)?;
     let input = ConvertInput::parse(&body)?;
-    let lead = actions::convert(&state.store, &state.queues, &caller, id, &input, if_match).await?;
+    let lead = actions::convert(&state.store, &caller, id, &input, if_match).await?;
     Ok(lead_response(&lead))
 }
 
@@ -98,8 +91,7 @@ async fn mark_lost(
 ) -> Result<Response, ApiError> {
     let id = path_id(&id)?;
     let input = LostInput::parse(&body)?;
-    let lead =
-        actions::mark_lost(&state.store, &state.queues, &caller, id, &input, if_match).await?;
+    let lead = actions::mark_lost(&state.store, &caller, id, &input, if_match).await?;
     Ok(lead_response(&lead))
 }
 

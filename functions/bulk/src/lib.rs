@@ -109,24 +109,19 @@ impl BulkRequest {
 
 async fn bulk_update(req: BulkRequest) -> Result<Response, ApiError> {
     let change = crm_domain::bulk::parse_update(&req.body)?;
-    let work = bulk::update(&req.state.store, &req.state.queues, &req.caller, &change);
+    let work = bulk::update(&req.state.store, &req.caller, &change);
     req.answer("bulk-update", work).await
 }
 
 async fn bulk_assign(req: BulkRequest) -> Result<Response, ApiError> {
     let assignment = crm_domain::bulk::parse_assign(&req.body)?;
-    let work = bulk::assign(
-        &req.state.store,
-        &req.state.queues,
-        &req.caller,
-        &assignment,
-    );
+    let work = bulk::assign(&req.state.store, &req.caller, &assignment);
     req.answer("bulk-assign", work).await
 }
 
 async fn bulk_tag(req: BulkRequest) -> Result<Response, ApiError> {
     let tagging = crm_domain::bulk::parse_tag(&req.body)?;
-    let work = bulk::tag(&req.state.store, &req.state.queues, &req.caller, &tagging);
+    let work = bulk::tag(&req.state.store, &req.caller, &tagging);
     req.answer("bulk-tag", work).await
 }
 

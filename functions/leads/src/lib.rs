@@ -141,7 +141,7 @@ async fn create(
     // The role first: a role that may not write gets 403, whatever the body.
     leads::require_can_create(&caller)?;
     let input = LeadInput::parse(&body, WriteMode::Create)?;
-    let lead = leads::create(&state.store, &state.queues, &caller, &input).await?;
+    let lead = leads::create(&state.store, &caller, &input).await?;
     detail(&state, &caller, StatusCode::CREATED, lead).await
 }
 
@@ -166,16 +166,9 @@ async fn update<const PARTIAL: bool>(
     // A missing or forbidden lead answers 404/403 before the body's problems do.
     let before = leads::editable(&state.store, &caller, path_id(&id)?).await?;
     let input = LeadInput::parse(&body, WriteMode::update(PARTIAL))?;
-    let lead = leads::update(
-        &state.store,
-        &state.queues,
-        &caller,
-        before,
-        &input,
-        if_match,
-    )
-    .await?
-    .after;
+    let lead = leads::update(&state.store, &caller, before, &input, if_match)
+        .await?
+        .after;
     detail(&state, &caller, StatusCode::OK, lead).await
 }
 

@@ -1,12 +1,11 @@
 //! The lead actions (`mark-contacted`, `convert`, `mark-lost`, `update-score`) and the
 //! tenant's scoring settings. Each action is one read-modify-write of the lead through
 //! [`leads::modify_as_caller`], so it keeps the lead's edit rule, optimistic locking, audit
-//! trail and dashboard counters; a status change then asks for a rescore like any edit.
+//! trail and dashboard counters; a status change is then rescored from the table's stream like any edit.
 
 use uuid::Uuid;
 
 use crate::leads::{self, Modified};
-use crate::queue::Queues;
 use crate::rescoring::{self, Rescored};
 use crm_domain::actions::{ConvertInput, LostInput};
 use crm_domain::identity::{Caller, Role};
@@ -18,7 +17,6 @@ use crm_store::Store;
 
 async fn act<F>(
     store: &Store,
-    queues: &Queues,
     caller: &Caller,
     id: Uuid,
     if_match: Option<u64>,
@@ -29,7 +27,6 @@ where
 {
     let modified: Modified =
         leads::modify_as_caller(store, caller, id, if_match, None, change).await?;
-    leads::rescore_if_needed(queues, &modified).await;
     Ok(modified.after)
 }
 
@@ -37,12 +34,11 @@ where
 /// A lead past `new` keeps its status: contacting a qualified lead does not demote it.
 pub async fn mark_contacted(
     store: &Store,
-    queues: &Queues,
     caller: &Caller,
     id: Uuid,
     if_match: Option<u64>,
 ) -> Result<Lead, Error> {
-    act(store, queues, caller, id, if_match, |_, lead, now| {
+    act(store, caller, id, if_match, |_, lead, now| {
         if lead.status == LeadStatus::New {
             lead.status = LeadStatus::Contacted;
         }
@@ -67,13 +63,12 @@ fn refuse_closed(lead: &Lead, action: &str) -> Result<(), Error> {
 /// Converted and lost leads are refused with 409 (reopen them with a status change first).
 pub async fn convert(
     store: &Store,
-    queues: &Queues,
     caller: &Caller,
     id: Uuid,
     input: &ConvertInput,
     if_match: Option<u64>,
 ) -> Result<Lead, Error> {
-    act(store, queues, caller, id, if_match, |before, lead, now| {
+    act(store, caller, id, if_match, |before, lead, now| {
         refuse_closed(before, "converted")?;
         // Through `apply`, so entering `converted` stamps `converted_at` as any edit does.
         let change = LeadInput {
@@ -91,13 +86,12 @@ pub async fn convert(
 /// lost (a deal that fell through); that clears the conversion, as any status change does.
 pub async fn mark_lost(
     store: &Store,
-    queues: &Queues,
     caller: &Caller,
     id: Uuid,
     input: &LostInput,
     if_match: Option<u64>,
 ) -> Result<Lead, Error> {
-    act(store, queues, caller, id, if_match, |before, lead, now| {
+    act(store, caller, id, if_match, |before, lead, now| {
         if before.status == LeadStatus::Lost {
             return Err(Error::Conflict("The lead is already lost.".into()));
         }

@@ -16,7 +16,6 @@ use uuid::Uuid;
 use crate::lead_records::{
     editable_lead, lead_deleted, newest_first, require_timeline, scan_page, OnTimeline,
 };
-use crate::queue::{reason, ScoreRequest};
 use crate::resource::{store_error, Ctx, Resource};
 use crate::retry::Attempts;
 use crm_domain::cursor::Page;
@@ -91,8 +90,8 @@ impl Resource for Activity {
     }
 }
 
-/// Creates an activity, applies its side effects to the lead in the same transaction, and
-/// asks for a rescore (the activity changes the lead's engagement). A lead changed between
+/// Creates an activity and applies its side effects to the lead in the same transaction;
+/// the lead is then rescored from the table's stream (its engagement changed). A lead changed between
 /// the read and the write is read again, and the side effects applied to its new version.
 async fn create(ctx: Ctx<'_>, caller: &Caller, input: ActivityInput) -> Result<Activity, Error> {
     let lead_id = input.lead.expect("required on create");
@@ -117,14 +116,7 @@ async fn create(ctx: Ctx<'_>, caller: &Caller, input: ActivityInput) -> Result<A
             .zip(audit.as_ref())
             .map(|(a, au)| (&lead, a, au));
         match ctx.store.create_activity(&activity, change).await {
-            Ok(()) => {
-                if let Some(after) = &after {
-                    ctx.queues
-                        .request_score(&ScoreRequest::new(after, reason::ACTIVITY))
-                        .await;
-                }
-                return Ok(activity);
-            }
+            Ok(()) => return Ok(activity),
             Err(StoreError::Conflict(Conflict::Version)) => continue,
             Err(e) => return Err(store_error::<Activity>(e)),
         }

@@ -3,10 +3,11 @@
 //!
 //! Insights are stored per lead with the lead version they describe. They are fresh while
 //! the lead is still at that version and younger than [`MAX_AGE`]. Otherwise `GET
-//! ai-insights` queues a request and answers 202 (`"status": "pending"`) for the client to
-//! poll; a request already queued in the last [`PENDING_WINDOW`] is not queued again, so
-//! polling costs reads only. Without an insights queue (`INSIGHTS_QUEUE_URL` unset) the
-//! insights are produced inline and returned at once.
+//! ai-insights` records a request (the insights record's `requested_at`, which the table's
+//! stream turns into a message for the insights worker) and answers 202 (`"status":
+//! "pending"`) for the client to poll; a request made in the last [`PENDING_WINDOW`] is not
+//! made again, so polling costs reads only. Without an insights worker
+//! (`INSIGHTS_QUEUE_URL` unset) the insights are produced inline and returned at once.
 
 pub use crm_domain::lead_insights::*;
 
@@ -59,24 +60,15 @@ async fn produce_and_store(
     }
 }
 
-async fn queue_request(
+/// Records the request in the insights record (`requested_at`, with the lead's existence
+/// checked in the same transaction); the table's stream carries it to the insights worker,
+/// so a committed request cannot be lost.
+async fn request(
     store: &Store,
-    queues: &Queues,
     lead: &Lead,
-    force: bool,
     now: DateTime<Utc>,
     previous: Option<Insights>,
 ) -> Result<InsightsView, Error> {
-    let request = InsightRequest {
-        tenant_id: lead.tenant_id.as_uuid(),
-        lead_id: lead.id,
-        requested_at: now,
-        force,
-    };
-    queues.request_insights(&request).await.map_err(|e| {
-        tracing::error!(error = %e, "insights request not queued");
-        Error::Unavailable("The insights queue is unavailable; try again shortly.".into())
-    })?;
     store
         .mark_insights_requested(lead.tenant_id, lead.id, now)
         .await
@@ -91,8 +83,8 @@ async fn queue_request(
     })
 }
 
-/// What answering `ai-insights` may use: the table, the insights queue, and the AI agents
-/// service for inline production when no queue is configured.
+/// What answering `ai-insights` may use: the table, whether an insights worker is deployed
+/// (its queue configured), and the AI agents service for inline production without one.
 #[derive(Clone, Copy)]
 pub struct Services<'a> {
     pub store: &'a Store,
@@ -100,7 +92,7 @@ pub struct Services<'a> {
     pub ai: Option<&'a AiAgentsClient>,
 }
 
-/// `GET ai-insights`: fresh insights, or a pending answer after queueing a request (inline
+/// `GET ai-insights`: fresh insights, or a pending answer after recording a request (inline
 /// production when no queue is configured). Every member of the tenant may read.
 pub async fn view(
     services: Services<'_>,
@@ -133,7 +125,7 @@ pub async fn view(
             previous: stored.insights,
         });
     }
-    queue_request(store, queues, &lead, false, now, stored.insights).await
+    request(store, &lead, now, stored.insights).await
 }
 
 /// `POST ai-insights`: new insights whatever the stored ones (users and above; it may cost
@@ -157,7 +149,7 @@ pub async fn refresh(
         .lead_insights(caller.tenant, lead_id)
         .await?
         .and_then(|s| s.insights);
-    queue_request(store, queues, &lead, true, Utc::now(), previous).await
+    request(store, &lead, Utc::now(), previous).await
 }
 
 /// The insights worker's step for one request. Idempotent: a request whose insights were

@@ -13,6 +13,7 @@ pub mod activities;
 pub mod ai;
 pub mod api_keys;
 pub mod bulk;
+pub mod changes;
 pub mod config;
 pub mod custom_fields;
 pub mod lead_insights;

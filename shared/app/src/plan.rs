@@ -18,8 +18,7 @@ pub async fn limits(store: &Store, tenant: TenantId) -> Result<Limits, Error> {
 
 /// What `tenant` uses now (two reads).
 pub async fn usage(store: &Store, tenant: TenantId) -> Result<Usage, Error> {
-    let stats = store.stats(tenant).await?;
-    let leads = stats.get("total").copied().unwrap_or(0).max(0);
+    let leads = store.lead_count(tenant).await?.max(0);
     Ok(Usage {
         leads: u64::try_from(leads).unwrap_or(0),
         users: store.member_count(tenant).await?,

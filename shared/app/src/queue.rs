@@ -75,8 +75,8 @@ impl ScoreRequest {
     }
 }
 
-/// The tenant of a queued request. Only the API writes to these queues, after verifying
-/// the caller's token, so a message's tenant is as trusted as a stored record's.
+/// The tenant of a queued request. Only the changes worker writes to these queues, from
+/// the keys of committed items, so a message's tenant is as trusted as a stored record's.
 fn trusted_tenant(id: Uuid) -> crm_domain::tenant::TenantId {
     crm_domain::tenant::TenantId::from_uuid(id)
 }
@@ -104,9 +104,11 @@ pub struct InsightRequest {
     pub force: bool,
 }
 
-/// The API's side of the queues: sends scoring and insight requests to the queues named
-/// by `SCORING_QUEUE_URL` and `INSIGHTS_QUEUE_URL`. A queue left unconfigured is off:
-/// nothing is sent, and callers fall back to doing the work inline where they can.
+/// The queues named by `SCORING_QUEUE_URL` and `INSIGHTS_QUEUE_URL`. Only the changes
+/// worker sends to them (`crate::changes`): the request path writes to DynamoDB only, and
+/// the table's stream carries every committed change to the worker. On the request path a
+/// queue left unconfigured means its worker is not deployed: the work is done inline where
+/// it can be (insights, `update-scores`).
 #[derive(Clone, Debug)]
 pub struct Queues {
     sqs: aws_sdk_sqs::Client,
@@ -115,7 +117,7 @@ pub struct Queues {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not send to {queue}: {detail}")]
+#[error("could not reach {queue}: {detail}")]
 pub struct SendError {
     queue: &'static str,
     detail: String,
@@ -154,33 +156,18 @@ impl Queues {
         &self.sqs
     }
 
-    /// Asks for a rescore. The lead change that prompted it is already committed, so a
-    /// failure here must not fail the request (a retried create would then be a duplicate):
-    /// it is logged, and the lead keeps its previous score until its next change or an
-    /// explicit `update-score`.
-    pub async fn request_score(&self, request: &ScoreRequest) {
-        let Some(url) = &self.scoring_url else {
-            return;
-        };
-        if let Err(e) = self.send(url, "scoring", request).await {
-            tracing::error!(
-                lead_id = %request.lead_id,
-                tenant_id = %request.tenant_id,
-                version = request.version,
-                error = %e,
-                "scoring request not sent; the lead keeps its previous score"
-            );
-        }
-    }
-
-    /// Asks for many rescores (`SendMessageBatch`, ten per call, a few calls at once).
-    /// Returns the leads whose request could not be sent (logged).
-    pub async fn request_scores(&self, requests: &[ScoreRequest]) -> Vec<Uuid> {
-        let Some(url) = &self.scoring_url else {
-            return Vec::new();
-        };
-        let batches: Vec<Vec<ScoreRequest>> = requests.chunks(10).map(<[_]>::to_vec).collect();
-        let batches = batches.into_iter().map(|chunk| self.send_batch(url, chunk));
+    /// Sends `messages` to the queue at `url` with `SendMessageBatch` (ten per call, a few
+    /// calls at once). Each message is tagged with a number of the caller's; returns the
+    /// numbers of those that could not be sent (logged).
+    pub async fn send_all<T: Serialize>(
+        &self,
+        queue: &'static str,
+        url: &str,
+        messages: &[(usize, T)],
+    ) -> Vec<usize> {
+        let batches = messages
+            .chunks(10)
+            .map(|chunk| self.send_batch(queue, url, chunk));
         stream::iter(batches)
             .buffer_unordered(4)
             .collect::<Vec<_>>()
@@ -190,17 +177,22 @@ impl Queues {
             .collect()
     }
 
-    /// One `SendMessageBatch` of up to ten requests; the leads whose request failed.
-    async fn send_batch(&self, url: &str, chunk: Vec<ScoreRequest>) -> Vec<Uuid> {
+    /// One `SendMessageBatch` of up to ten messages; the tags of those that failed.
+    async fn send_batch<T: Serialize>(
+        &self,
+        queue: &'static str,
+        url: &str,
+        chunk: &[(usize, T)],
+    ) -> Vec<usize> {
         let entries: Vec<_> = chunk
             .iter()
             .enumerate()
-            .map(|(n, r)| {
+            .filter_map(|(n, (_, message))| {
                 aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
                     .id(n.to_string())
-                    .message_body(serde_json::to_string(r).expect("queue messages serialise"))
+                    .message_body(serde_json::to_string(message).ok()?)
                     .build()
-                    .expect("entry has id and body")
+                    .ok()
             })
             .collect();
         let sent = self
@@ -211,45 +203,31 @@ impl Queues {
             .send()
             .await;
         match sent {
-            Ok(out) => out
-                .failed
-                .iter()
-                .filter_map(|f| f.id.parse::<usize>().ok())
-                .map(|n| chunk[n].lead_id)
-                .collect(),
+            Ok(out) => {
+                for f in &out.failed {
+                    tracing::error!(queue, code = %f.code, message = ?f.message, "message not sent");
+                }
+                out.failed
+                    .iter()
+                    .filter_map(|f| f.id.parse::<usize>().ok())
+                    .filter_map(|n| chunk.get(n).map(|(tag, _)| *tag))
+                    .collect()
+            }
             Err(e) => {
-                tracing::error!(error = %crm_store::describe(&e), "scoring batch not sent");
-                chunk.iter().map(|r| r.lead_id).collect()
+                tracing::error!(queue, error = %crm_store::describe(&e), "batch not sent");
+                chunk.iter().map(|(tag, _)| *tag).collect()
             }
         }
     }
 
-    /// Asks for insights. `Ok(false)` when the insights queue is not configured.
-    pub async fn request_insights(&self, request: &InsightRequest) -> Result<bool, SendError> {
-        let Some(url) = &self.insights_url else {
-            return Ok(false);
-        };
-        self.send(url, "insights", request).await.map(|()| true)
+    /// The scoring queue's URL, when configured.
+    pub fn scoring_url(&self) -> Option<&str> {
+        self.scoring_url.as_deref()
     }
 
-    async fn send<T: Serialize>(
-        &self,
-        url: &str,
-        queue: &'static str,
-        message: &T,
-    ) -> Result<(), SendError> {
-        let body = serde_json::to_string(message).expect("queue messages serialise");
-        self.sqs
-            .send_message()
-            .queue_url(url)
-            .message_body(body)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| SendError {
-                queue,
-                detail: crm_store::describe(&e),
-            })
+    /// The insights queue's URL, when configured.
+    pub fn insights_url(&self) -> Option<&str> {
+        self.insights_url.as_deref()
     }
 
     /// Reachability of the configured queues (one cheap call each), for `/health-check/`.

@@ -11,6 +11,7 @@ pub mod actions;
 pub mod activities;
 pub mod api_keys;
 pub mod bulk;
+pub mod changes;
 pub mod cursor;
 pub mod custom_fields;
 pub mod error;

@@ -1,5 +1,13 @@
-//! Exact dashboard counters. Each lead write adds its delta to the tenant's stats item in
+//! Exact dashboard counters. Each lead write adds its delta to the tenant's counters in
 //! the same transaction, so the dashboard is one read whatever the tenant's size.
+//!
+//! The counters are spread over items so that concurrent writes in one tenant rarely meet
+//! on one (DynamoDB cancels a transaction that meets another on an item): the lead count
+//! (`total`, also the plan's limit, a condition of the create's transaction) stays in one
+//! item that only creates and deletes touch, and every other counter lives in one of
+//! [`SHARDS`] shard items, chosen by the lead's id ([`shard_of`]), so an edit, a rescore
+//! or a bulk operation touches only its lead's shard. The dashboard sums them all (one
+//! `BatchGetItem` of `SHARDS + 1` keys).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +23,40 @@ use crate::validate::Choice;
 /// `score:{high|medium|low}`, `source:{source id}`, `day:{yyyy-mm-dd}` (creations per UTC day).
 pub type Counters = BTreeMap<String, i64>;
 
+/// Counter shards per tenant. 16: two writes in one tenant meet on a shard 1 time in 16
+/// (a bulk operation's 10 concurrent writes rarely collide, and a collision is retried),
+/// while the dashboard stays one `BatchGetItem` of 17 small items (17 half read units,
+/// eventually consistent), far under its 100 keys.
+pub const SHARDS: u32 = 16;
+
+/// The lead count: the one counter kept outside the shards (see the module's notes).
+pub const TOTAL: &str = "total";
+
+/// The counters shard of a lead: stable (the id never changes), and even (v4 ids are
+/// random).
+pub fn shard_of(lead_id: uuid::Uuid) -> u32 {
+    // The low bits of the id; a v4 id's last bytes are random.
+    (lead_id.as_u128() % u128::from(SHARDS)) as u32
+}
+
+/// A write's delta split between the lead count item (`total`, when it moves) and the
+/// lead's shard (everything else).
+pub fn split(mut delta: Counters) -> (Option<i64>, Counters) {
+    let total = delta.remove(TOTAL);
+    (total, delta)
+}
+
+/// The counters of several items (the count item and the shards) added up.
+pub fn sum<'a>(items: impl IntoIterator<Item = &'a Counters>) -> Counters {
+    let mut out = Counters::new();
+    for item in items {
+        for (k, v) in item {
+            *out.entry(k.clone()).or_default() += v;
+        }
+    }
+    out
+}
+
 fn score_band(score: u8) -> &'static str {
     match score {
         70.. => "high",
@@ -25,7 +67,7 @@ fn score_band(score: u8) -> &'static str {
 
 fn contributions(lead: &Lead) -> Counters {
     let mut c = Counters::new();
-    c.insert("total".into(), 1);
+    c.insert(TOTAL.into(), 1);
     c.insert("score_sum".into(), i64::from(lead.score));
     c.insert(format!("status:{}", lead.status.as_str()), 1);
     c.insert(format!("priority:{}", lead.priority.as_str()), 1);
@@ -109,4 +151,38 @@ pub fn dashboard(counters: &Counters, now: DateTime<Utc>) -> Value {
         "by_status": by_status,
         "by_priority": by_priority,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn a_lead_keeps_its_shard_and_ids_spread_over_all_of_them() {
+        let id = Uuid::new_v4();
+        assert_eq!(shard_of(id), shard_of(id));
+        let used: std::collections::BTreeSet<u32> =
+            (0..2_000).map(|_| shard_of(Uuid::new_v4())).collect();
+        assert_eq!(used.len(), SHARDS as usize);
+        assert!(used.iter().all(|s| *s < SHARDS));
+    }
+
+    #[test]
+    fn only_the_lead_count_leaves_the_shard_and_sums_add_up() {
+        let delta = Counters::from([
+            (TOTAL.to_string(), 1),
+            ("status:new".to_string(), 1),
+            ("score_sum".to_string(), 40),
+        ]);
+        let (total, shard) = split(delta);
+        assert_eq!(total, Some(1));
+        assert_eq!(shard.len(), 2);
+        let (none, edit) = split(Counters::from([("status:new".to_string(), -1)]));
+        assert_eq!((none, edit.len()), (None, 1));
+        let summed = sum([&shard, &edit, &Counters::from([(TOTAL.to_string(), 3)])]);
+        assert_eq!(summed.get("status:new"), Some(&0));
+        assert_eq!(summed.get(TOTAL), Some(&3));
+        assert_eq!(summed.get("score_sum"), Some(&40));
+    }
 }

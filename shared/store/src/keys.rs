@@ -11,10 +11,12 @@
 //! |-----------------|-----------------------------|--------------------------|
 //! | tenant          | `{t}#TENANT`                | `TENANT`                 |
 //! | scoring settings| `{t}#TENANT`                | `SCORING`                |
-//! | dashboard stats | `{t}#STATS`                 | `STATS`                  |
+//! | lead count      | `{t}#STATS`                 | `STATS`                  |
+//! | counters shard  | `{t}#STATS#{shard}`         | `STATS`                  |
 //! | lead            | `{t}#LEAD#{id}`             | `LEAD`                   |
 //! | lead audit      | `{t}#LEAD#{id}`             | `AUDIT#{at}#{audit id}`  |
 //! | lead insights   | `{t}#LEAD#{id}`             | `INSIGHTS`               |
+//! | rescore request | `{t}#LEAD#{id}`             | `RESCORE`                |
 //! | email guard     | `{t}#EMAIL#{lower(email)}`  | `EMAIL`                  |
 //! | search token    | `{t}#SEARCH#{first char}`   | `{token}#{lead id}`      |
 //! | lead search sync| `{t}#LEAD#{id}`             | `SEARCH`                 |
@@ -169,16 +171,37 @@ fn lead_partition(t: TenantId, id: Uuid) -> String {
 }
 
 pub fn lead(t: TenantId, id: Uuid) -> Key {
-    Key::new(lead_partition(t, id), "LEAD")
+    Key::new(lead_partition(t, id), LEAD_SK)
 }
 
 /// The latest insights for a lead, in the lead's partition (deleted with the lead).
 pub fn lead_insights(t: TenantId, id: Uuid) -> Key {
-    Key::new(lead_partition(t, id), "INSIGHTS")
+    Key::new(lead_partition(t, id), INSIGHTS_SK)
 }
 
 /// The uniqueness guard for a lead's email: one item per tenant and lowercased address,
 /// written in the same transaction as the lead, conditioned on not existing.
+/// The sort key of a lead item.
+pub const LEAD_SK: &str = "LEAD";
+/// The sort key of a lead's insights record.
+pub const INSIGHTS_SK: &str = "INSIGHTS";
+/// The sort key of a lead's manual rescore request.
+pub const RESCORE_SK: &str = "RESCORE";
+
+/// A manual rescore request (`update-scores`) for a lead, in the lead's partition: the
+/// table's stream turns each write of it into a scoring request (TTL: it is only a signal).
+pub fn rescore_request(t: TenantId, id: Uuid) -> Key {
+    Key::new(lead_partition(t, id), RESCORE_SK)
+}
+
+/// The tenant and lead of a key in a lead's partition (`{t}#LEAD#{id}`), as a stream
+/// record names it; None for any other partition.
+pub fn parse_lead_partition(pk: &str) -> Option<(TenantId, Uuid)> {
+    let (tenant, rest) = pk.split_once('#')?;
+    let id = rest.strip_prefix("LEAD#")?;
+    Some((TenantId::from_uuid(tenant.parse().ok()?), id.parse().ok()?))
+}
+
 pub fn lead_email(t: TenantId, email: &str) -> Key {
     Key::new(format!("{t}#EMAIL#{}", email.to_lowercase()), "EMAIL")
 }
@@ -418,6 +441,12 @@ pub fn stats(t: TenantId) -> Key {
     Key::new(format!("{t}#STATS"), "STATS")
 }
 
+/// One of the tenant's dashboard counters shards (`crm_domain::stats::SHARDS` of them;
+/// a lead's is `stats::shard_of(id)`): every counter but the lead count.
+pub fn stats_shard(t: TenantId, shard: u32) -> Key {
+    Key::new(format!("{t}#STATS#{shard:02}"), "STATS")
+}
+
 pub fn search_partition(t: TenantId, token: &str) -> String {
     let first: String = token.chars().take(1).collect();
     format!("{t}#SEARCH#{first}")
@@ -582,9 +611,11 @@ mod tests {
             scoring_settings(t),
             lead(t, id),
             lead_insights(t, id),
+            rescore_request(t, id),
             lead_email(t, "A@B.example"),
             lead_audit(t, id, now, Uuid::new_v4()),
             stats(t),
+            stats_shard(t, 15),
             search_token(t, "acme", id),
             lead_search(t, id),
             idempotency(t, "retry-1"),
@@ -607,6 +638,16 @@ mod tests {
         }
         assert_eq!(lead_email(t, "A@B.example"), lead_email(t, "a@b.example"));
         assert_eq!(user_email(" A@B.example"), user_email("a@b.example"));
+    }
+
+    #[test]
+    fn a_lead_partition_parses_back_and_nothing_else_does() {
+        let t = TenantId::from_uuid(Uuid::new_v4());
+        let id = Uuid::new_v4();
+        assert_eq!(parse_lead_partition(&lead(t, id).pk), Some((t, id)));
+        assert_eq!(parse_lead_partition(&stats(t).pk), None);
+        assert_eq!(parse_lead_partition("x#LEAD#y"), None);
+        assert_eq!(parse_lead_partition(""), None);
     }
 
     #[test]

@@ -11,8 +11,18 @@ use crate::{from_item, s, to_item, AuditEntry, Conflict, Item, Store, StoreError
 use crm_domain::lead::Lead;
 use crm_domain::lead_writes;
 use crm_domain::sources::Source;
-use crm_domain::stats::Counters;
+use crm_domain::stats::{self, Counters};
 use crm_domain::tenant::TenantId;
+
+/// The numeric attributes of a counters item.
+fn counters_of(item: Item) -> Counters {
+    item.into_iter()
+        .filter_map(|(k, v)| match v {
+            AttributeValue::N(n) => n.parse().ok().map(|n| (k, n)),
+            _ => None,
+        })
+        .collect()
+}
 
 impl Store {
     /// The lead with its table key and the key attributes of every index it belongs to.
@@ -42,11 +52,34 @@ impl Store {
         item
     }
 
+    /// An `ADD` of `counters` to the item at `key`, for a transaction.
+    fn add_counters(
+        &self,
+        key: &keys::Key,
+        counters: &Counters,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.item_key()));
+        let mut parts = Vec::new();
+        for (n, (name, change)) in counters.iter().enumerate() {
+            parts.push(format!("#c{n} :c{n}"));
+            update = update
+                .expression_attribute_names(format!("#c{n}"), name)
+                .expression_attribute_values(
+                    format!(":c{n}"),
+                    AttributeValue::N(change.to_string()),
+                );
+        }
+        update.update_expression(format!("ADD {}", parts.join(", ")))
+    }
+
     /// The side writes of a lead write, for its transaction: the record of the search
     /// tokens it moves (they move after the commit, see `search_sync`) and the dashboard
-    /// counters' delta, as the domain decides them. With `max_leads`, the counters'
-    /// update is conditioned on the tenant's `total` staying within it (a create's; see
-    /// [`Self::create_lead_with`]).
+    /// counters' delta, as the domain decides them: the lead count item when `total`
+    /// moves (creates and deletes), the lead's counters shard for the rest. With
+    /// `max_leads`, the count's update is conditioned on the tenant's `total` staying
+    /// within it (a create's; see [`Self::create_lead_with`]).
     fn side_writes(
         &self,
         tenant: TenantId,
@@ -55,37 +88,37 @@ impl Store {
         max_leads: Option<u64>,
     ) -> Vec<(TransactWriteItem, Option<Conflict>)> {
         let mut actions: Vec<_> = self.search_pending(before, after).into_iter().collect();
-        let delta = crm_domain::stats::delta(before, after);
-        if !delta.is_empty() {
-            let mut update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(keys::stats(tenant).item_key()));
-            let mut parts = Vec::new();
-            for (n, (name, change)) in delta.iter().enumerate() {
-                parts.push(format!("#c{n} :c{n}"));
-                update = update
-                    .expression_attribute_names(format!("#c{n}"), name)
-                    .expression_attribute_values(
-                        format!(":c{n}"),
-                        AttributeValue::N(change.to_string()),
-                    );
-            }
+        let Some(lead_id) = after.or(before).map(|l| l.id) else {
+            return actions;
+        };
+        let (total, shard) = stats::split(stats::delta(before, after));
+        if let Some(total) = total {
+            let mut update = self.add_counters(
+                &keys::stats(tenant),
+                &Counters::from([(stats::TOTAL.to_string(), total)]),
+            );
             let mut guard = None;
             if let Some(max) = max_leads {
                 update = update
                     .condition_expression(
-                        "(attribute_not_exists(#total) AND :max > :zero) OR #total < :max",
+                        "(attribute_not_exists(#c0) AND :max > :zero) OR #c0 < :max",
                     )
-                    .expression_attribute_names("#total", "total")
                     .expression_attribute_values(":max", AttributeValue::N(max.to_string()))
                     .expression_attribute_values(":zero", AttributeValue::N("0".into()));
                 guard = Some(Conflict::PlanLimit);
             }
             let update = update
-                .update_expression(format!("ADD {}", parts.join(", ")))
                 .build()
                 .expect("update has table, key and expression");
             actions.push((TransactWriteItem::builder().update(update).build(), guard));
+        }
+        if !shard.is_empty() {
+            let key = keys::stats_shard(tenant, stats::shard_of(lead_id));
+            let update = self
+                .add_counters(&key, &shard)
+                .build()
+                .expect("update has table, key and expression");
+            actions.push((TransactWriteItem::builder().update(update).build(), None));
         }
         actions
     }
@@ -286,16 +319,26 @@ impl Store {
         .collect()
     }
 
-    /// The tenant's dashboard counters (one read).
+    /// The tenant's dashboard counters: the lead count item and every counters shard,
+    /// added up (one `BatchGetItem` of `stats::SHARDS + 1` keys). A table written before
+    /// the shards keeps every counter in the count item; it is summed like the rest, so it
+    /// reads right with no migration.
     pub async fn stats(&self, tenant: TenantId) -> Result<Counters, StoreError> {
-        let item = self.get(&keys::stats(tenant)).await?.unwrap_or_default();
-        Ok(item
+        let keys = std::iter::once(keys::stats(tenant))
+            .chain((0..stats::SHARDS).map(|n| keys::stats_shard(tenant, n)));
+        let items: Vec<Counters> = self
+            .batch_get_items(keys)
+            .await?
             .into_iter()
-            .filter_map(|(k, v)| match v {
-                AttributeValue::N(n) => n.parse().ok().map(|n| (k, n)),
-                _ => None,
-            })
-            .collect())
+            .map(counters_of)
+            .collect();
+        Ok(stats::sum(&items))
+    }
+
+    /// The tenant's lead count (the plan's usage; one read of the count item).
+    pub async fn lead_count(&self, tenant: TenantId) -> Result<i64, StoreError> {
+        let item = self.get(&keys::stats(tenant)).await?.unwrap_or_default();
+        Ok(counters_of(item).get(stats::TOTAL).copied().unwrap_or(0))
     }
 
     /// Leads by id, in one round trip per 100 (missing ids are left out).
@@ -394,9 +437,10 @@ mod tests {
         let delete = store.delete_lead_actions(&before, &audit(&before)).len();
         // The activity whose side effects a lead update is comes on top of that update.
         let with_activity = update + 1;
+        // An update leaves the lead count alone: its counters shard only.
         assert_eq!(
             (with_activity, create, delete),
-            (budget::MAX - budget::INSIGHTS, 27, 27)
+            (budget::MAX - budget::INSIGHTS - 1, 28, 28)
         );
         const { assert!(budget::MAX <= budget::TRANSACTION_LIMIT) };
         // The tokens' own transactions: a chunk, the lead check, the search item.

@@ -22,6 +22,7 @@ use crate::usage::{record, Kind};
 pub mod client;
 pub mod idempotency;
 pub mod keys;
+pub mod stream;
 pub mod table;
 pub mod usage;
 pub mod versioned;

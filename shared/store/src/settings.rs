@@ -115,4 +115,31 @@ impl Store {
         ])
         .await
     }
+
+    /// Asks for a manual rescore of a lead (`update-scores`): writes its rescore request,
+    /// which the table's stream turns into a scoring request (the request path sends
+    /// nothing to SQS). Only while the lead exists: `Conflict::Version` when it is gone.
+    pub async fn request_rescore(
+        &self,
+        t: TenantId,
+        lead_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let request = crate::stream::RescoreRequest {
+            requested_at: at,
+            expires_at: at.timestamp() + 24 * 3600,
+        };
+        let mut item = to_item(&request);
+        item.extend(keys::rescore_request(t, lead_id).item_key());
+        self.transact(vec![
+            self.while_lead_exists(t, lead_id),
+            (
+                TransactWriteItem::builder()
+                    .put(self.put(item, None))
+                    .build(),
+                None,
+            ),
+        ])
+        .await
+    }
 }

@@ -5,7 +5,8 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableDescription, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableDescription,
+    TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::{json, Value};
@@ -50,6 +51,9 @@ pub fn definition(table_name: &str) -> Value {
             "AttributeName": crate::idempotency::EXPIRES_AT,
             "Enabled": true,
         },
+        // The one source of change events (crate::stream): the changes worker turns
+        // committed writes into their follow-up work.
+        "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
     })
 }
 
@@ -117,6 +121,13 @@ pub async fn create_table_if_absent(client: &Client, table: &str) -> Result<bool
     match client.describe_table().table_name(table).send().await {
         Ok(out) => {
             let missing = missing_indexes(out.table());
+            let streamed = out.table().and_then(|t| t.latest_stream_arn()).is_some();
+            if missing.is_empty() && !streamed {
+                return Err(format!(
+                    "table {table} exists without its stream: it was created by an older \
+                     version (locally: `make clean-data` starts afresh; in AWS: update the stack)"
+                ));
+            }
             if missing.is_empty() {
                 return Ok(false);
             }
@@ -149,6 +160,14 @@ pub async fn create_table_if_absent(client: &Client, table: &str) -> Result<bool
     for index in list(&def, "GlobalSecondaryIndexes") {
         request = request.global_secondary_indexes(global_index(index));
     }
+    let stream = &def["StreamSpecification"];
+    request = request.stream_specification(
+        StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::from(text(stream, "StreamViewType")))
+            .build()
+            .expect("stream specification"),
+    );
     request
         .send()
         .await

@@ -1,11 +1,15 @@
 //! What the queue workers share: the [`batch`] helper and the services a worker needs,
-//! built once per cold start. Workers link neither axum nor a JWT library.
+//! built once per cold start, and the stream worker's step ([`changes`]). Workers link
+//! neither axum nor a JWT library.
 
 pub mod batch;
+pub mod changes;
 
 use std::future::Future;
 
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use crm_app::ai::{client_for, AiAgentsClient};
 use crm_app::config::{aws_sdk_config, dynamodb_client, dynamodb_settings, ConfigError};
 use crm_store::Store;
@@ -49,6 +53,37 @@ where
     let worker: &'static Worker = Box::leak(Box::new(Worker::from_env().await?));
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
         Ok::<_, lambda_runtime::Error>(handle(worker, event.payload).await)
+    }))
+    .await
+}
+
+/// The changes worker's services: the queues it sends follow-up work to
+/// (`SCORING_QUEUE_URL` and `INSIGHTS_QUEUE_URL`, both required: a change whose queue is
+/// missing could only fail).
+pub async fn changes_services_from_env() -> Result<crm_app::changes::Services, ConfigError> {
+    let url = |name: &'static str| crm_app::config::var(name).ok_or(ConfigError::Missing(name));
+    let (scoring, insights) = (url("SCORING_QUEUE_URL")?, url("INSIGHTS_QUEUE_URL")?);
+    let sdk = aws_sdk_config().await;
+    let queues = crm_app::queue::Queues::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        Some(scoring),
+        Some(insights),
+    );
+    Ok(crm_app::changes::Services { queues })
+}
+
+/// The changes worker's Lambda entry point: telemetry, the services built once per cold
+/// start, then `handle` on every batch of the table's stream.
+pub async fn run_stream<F, Fut>(handle: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(&'static crm_app::changes::Services, StreamEvent) -> Fut,
+    Fut: Future<Output = DynamoDbEventResponse>,
+{
+    crm_app::telemetry::init();
+    let services: &'static crm_app::changes::Services =
+        Box::leak(Box::new(changes_services_from_env().await?));
+    lambda_runtime::run(service_fn(|event: LambdaEvent<StreamEvent>| async {
+        Ok::<_, lambda_runtime::Error>(handle(services, event.payload).await)
     }))
     .await
 }

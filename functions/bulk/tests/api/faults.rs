@@ -201,3 +201,54 @@ async fn an_idempotency_claim_whose_answer_was_lost_is_still_the_requests_own() 
         assert_eq!(apps.leads.audit(&tenant, id).await.len(), 2);
     }
 }
+
+/// The dashboard counters are sharded by lead (`crm_domain::stats::shard_of`): two bulk
+/// updates running at once in one tenant, over leads of different shards, name no item in
+/// common, so DynamoDB has nothing to cancel. The proxy cancels any transaction that
+/// meets another in flight on an item, as DynamoDB does; here none is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_bulk_updates_in_one_tenant_share_no_counters_item() {
+    let (apps, faults, tenant, token, ids) = acme_with_faulty_leads(40).await;
+    let mut by_shard = std::collections::BTreeMap::new();
+    for id in &ids {
+        let shard = crm_domain::stats::shard_of(id.parse().unwrap());
+        by_shard.entry(shard).or_insert_with(|| id.clone());
+    }
+    let ids: Vec<String> = by_shard.into_values().collect();
+    assert!(
+        ids.len() >= 8,
+        "40 random ids cover at least 8 of 16 shards"
+    );
+    let (first, second) = ids.split_at(ids.len() / 2);
+    let seen_before = faults.transactions().len();
+    faults.simulate_conflicts(true);
+    let (a, b) = futures::join!(
+        apps.update(&token, json!({"lead_ids": first, "status": "qualified"})),
+        apps.update(&token, json!({"lead_ids": second, "priority": "urgent"})),
+    );
+    faults.simulate_conflicts(false);
+    assert_eq!(a.expect(200).body["updated_count"], first.len());
+    assert_eq!(b.expect(200).body["updated_count"], second.len());
+    assert_eq!(
+        faults.conflicts(),
+        Vec::<String>::new(),
+        "no transaction cancelled"
+    );
+
+    // Each lead write named one counters item, its lead's shard, and no two the same;
+    // none named the lead count item (only creates and deletes do).
+    let counters: Vec<String> = faults.transactions()[seen_before..]
+        .iter()
+        .flat_map(|items| items.iter().filter(|i| i.contains("#STATS")).cloned())
+        .collect();
+    assert_eq!(counters.len(), ids.len(), "{counters:?}");
+    let distinct: std::collections::BTreeSet<&String> = counters.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "{counters:?}");
+    let count_item = format!("{}#STATS|STATS", tenant.id);
+    assert!(!counters.contains(&count_item));
+
+    let dashboard = apps.leads.dashboard(&token).await;
+    assert_eq!(dashboard["total_leads"], 40);
+    assert_eq!(dashboard["by_status"]["qualified"], first.len());
+    assert_eq!(dashboard["by_priority"]["urgent"], second.len());
+}

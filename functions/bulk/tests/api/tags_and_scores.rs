@@ -159,11 +159,15 @@ async fn update_scores_queues_when_there_is_a_scoring_queue() {
         .tenant_with("Acme", "manager", Role::Manager)
         .await;
     let ids = apps.leads.create_leads(&manager, 12, json!({})).await;
-    // The creates queued their own requests; the worker handles them first.
+    // The creates asked for their own scores (through the table's stream); the worker
+    // handles them first.
+    let stream = crm_testkit::TestStream::open(&apps.bulk).await;
+    stream.deliver_changes(&queues).await;
     let worker = apps.bulk.worker(None);
     queues
         .deliver(&queues.scoring, |event| scoring::handle(&worker, event))
         .await;
+    stream.deliver_changes(&queues).await;
     let res = apps
         .bulk
         .post(UPDATE_SCORES)
@@ -173,6 +177,8 @@ async fn update_scores_queues_when_there_is_a_scoring_queue() {
         .await
         .expect(200);
     assert_eq!(res.body["queued_count"], 12, "{}", res.text);
+    // The rescore requests reach the queue through the stream.
+    assert_eq!(stream.deliver_changes(&queues).await, 12);
     // Manual requests rescore even though each lead's score is current; unchanged cards
     // write nothing.
     let rounds = queues

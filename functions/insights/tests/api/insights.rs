@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use crm_app::ai::AiAgentsClient;
 use crm_domain::Role;
 use crm_testkit::fixtures::id;
-use crm_testkit::{paths, TestApp, TestQueues};
+use crm_testkit::{paths, TestApp, TestQueues, TestStream};
 use crm_worker::Worker;
 use serde_json::{json, Value};
 
@@ -62,21 +62,27 @@ struct Loop {
     leads: TestApp,
     actions: TestApp,
     queues: TestQueues,
+    stream: TestStream,
 }
 
 async fn start() -> Loop {
     let queues = TestQueues::create().await;
     let leads = TestApp::start_with_queues(leads::app, &queues).await;
     let actions = leads.with_function(actions::app);
+    let stream = TestStream::open(&leads).await;
     Loop {
         leads,
         actions,
         queues,
+        stream,
     }
 }
 
 impl Loop {
+    /// Feeds the table's stream to the changes worker (which sends the insight requests),
+    /// then the insights queue to `worker`; the messages it received.
     async fn run_insights(&self, worker: &Worker) -> usize {
+        self.stream.deliver_changes(&self.queues).await;
         self.queues
             .deliver(&self.queues.insights, |event| {
                 insights::handle(worker, event)
@@ -186,6 +192,7 @@ async fn a_request_for_a_deleted_lead_is_done_and_leaves_nothing() {
         .expect(202);
     l.leads.delete_lead(&owner, &id).await;
     let worker = l.leads.worker(None);
+    l.stream.deliver_changes(&l.queues).await;
     let rounds = l
         .queues
         .deliver(&l.queues.insights, |event| insights::handle(&worker, event))

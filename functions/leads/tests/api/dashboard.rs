@@ -167,6 +167,96 @@ async fn counts_stay_exact_under_random_concurrent_writes() {
     }
     assert!(leads.len() > 10, "the run kept some leads");
     assert_eq!(app.dashboard(&token).await, recount(&leads));
+    // The counters were spread over several shards (and the sum above read them all).
+    assert!(counter_items(&app, &tenant).await.len() > 4);
     // The other tenant's dashboard knows nothing of it.
     assert_eq!(app.dashboard(&other).await, recount(&[]));
+}
+
+/// The tenant's counters items as stored: the lead count item and the shards that exist.
+async fn counter_items(app: &TestApp, tenant: &crm_domain::tenant::Tenant) -> Vec<crm_store::Item> {
+    let keys = std::iter::once(crm_store::keys::stats(tenant.id))
+        .chain((0..crm_domain::stats::SHARDS).map(|n| crm_store::keys::stats_shard(tenant.id, n)));
+    let mut items = Vec::new();
+    for key in keys {
+        let out = app
+            .dynamodb()
+            .get_item()
+            .table_name(crm_testkit::TABLE)
+            .set_key(Some(key.item_key()))
+            .send()
+            .await
+            .unwrap();
+        items.extend(out.item);
+    }
+    items
+}
+
+/// A table written before the shards kept every counter in the one stats item. Folding
+/// the shards back into it (what such a table holds) reads the same, and writes after it
+/// go on from there: no migration is needed.
+#[tokio::test]
+async fn counters_kept_in_the_single_item_of_old_still_count() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = start().await;
+    let (tenant, token) = app.owner("Acme").await;
+    for n in 0..6 {
+        let mut body = person(n);
+        body["status"] = json!(STATUSES[n % 3]);
+        app.post(LEADS)
+            .bearer(&token)
+            .json(body)
+            .send()
+            .await
+            .expect(201);
+    }
+    let before = app.dashboard(&token).await;
+
+    // Rewrite the table as the old layout had it: every counter in `{t}#STATS`.
+    let client = app.dynamodb();
+    let mut folded: std::collections::BTreeMap<String, i64> = Default::default();
+    for item in counter_items(&app, &tenant).await {
+        for (k, v) in item {
+            if let AttributeValue::N(n) = v {
+                *folded.entry(k).or_default() += n.parse::<i64>().unwrap();
+            }
+        }
+    }
+    for n in 0..crm_domain::stats::SHARDS {
+        client
+            .delete_item()
+            .table_name(crm_testkit::TABLE)
+            .set_key(Some(crm_store::keys::stats_shard(tenant.id, n).item_key()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut old = crm_store::keys::stats(tenant.id).item_key();
+    for (k, v) in folded {
+        old.insert(k, AttributeValue::N(v.to_string()));
+    }
+    client
+        .put_item()
+        .table_name(crm_testkit::TABLE)
+        .set_item(Some(old))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(counter_items(&app, &tenant).await.len(), 1);
+    assert_eq!(app.dashboard(&token).await, before);
+
+    // New writes land in the shards and add up with the old item.
+    app.post(LEADS)
+        .bearer(&token)
+        .json(person(99))
+        .send()
+        .await
+        .expect(201);
+    let rows = all_pages(&app, &token, &format!("{LEADS}?page_size=100")).await;
+    let mut leads = Vec::new();
+    for row in &rows {
+        leads.push(app.lead(&token, &id(row)).await);
+    }
+    assert_eq!(leads.len(), 7);
+    assert_eq!(app.dashboard(&token).await, recount(&leads));
 }

@@ -3,7 +3,7 @@
 //! and the real worker.
 
 use crm_domain::Role;
-use crm_testkit::{paths, TestApp, TestQueues};
+use crm_testkit::{paths, TestApp, TestQueues, TestStream};
 use crm_worker::Worker;
 use serde_json::{json, Value};
 
@@ -11,6 +11,7 @@ struct Loop {
     leads: TestApp,
     actions: TestApp,
     queues: TestQueues,
+    stream: TestStream,
     worker: Worker,
 }
 
@@ -21,16 +22,20 @@ impl Loop {
         let leads = TestApp::start_with(leads::app, config).await;
         let actions = leads.with_function(actions::app);
         let worker = leads.worker(None);
+        let stream = TestStream::open(&leads).await;
         Loop {
             leads,
             actions,
             queues,
+            stream,
             worker,
         }
     }
 
-    /// Runs the scoring worker over everything waiting; the messages it received.
+    /// Feeds the table's stream to the changes worker, then runs the scoring worker over
+    /// everything waiting; the messages it received.
     async fn run_worker(&self) -> usize {
+        self.stream.deliver_changes(&self.queues).await;
         let worker = &self.worker;
         self.queues
             .deliver(&self.queues.scoring, |event| scoring::handle(worker, event))

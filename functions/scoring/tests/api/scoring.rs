@@ -3,7 +3,7 @@ use crm_domain::tenant::Tenant;
 use crm_domain::Role;
 use crm_store::AuditAction;
 use crm_testkit::fixtures::{id, john, with};
-use crm_testkit::{paths, sqs_event, TestApp, TestQueues};
+use crm_testkit::{paths, sqs_event, TestApp, TestQueues, TestStream};
 use crm_worker::Worker;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -12,6 +12,7 @@ struct Loop {
     leads: TestApp,
     actions: TestApp,
     queues: TestQueues,
+    stream: TestStream,
     worker: Worker,
 }
 
@@ -20,17 +21,21 @@ async fn start() -> Loop {
     let leads = TestApp::start_with_queues(leads::app, &queues).await;
     let actions = leads.with_function(actions::app);
     let worker = leads.worker(None);
+    let stream = TestStream::open(&leads).await;
     Loop {
         leads,
         actions,
         queues,
+        stream,
         worker,
     }
 }
 
 impl Loop {
-    /// Delivers everything waiting in the scoring queue; returns the messages received.
+    /// Feeds the table's stream to the changes worker (which sends the scoring requests),
+    /// then delivers everything waiting in the scoring queue; returns the messages received.
     async fn run_worker(&self) -> usize {
+        self.run_changes().await;
         let worker = &self.worker;
         self.queues
             .deliver(&self.queues.scoring, |event| scoring::handle(worker, event))
@@ -38,6 +43,10 @@ impl Loop {
             .iter()
             .map(|r| r.received)
             .sum()
+    }
+
+    async fn run_changes(&self) {
+        self.stream.deliver_changes(&self.queues).await;
     }
 
     async fn score_audits(&self, tenant: &Tenant, id: &str) -> usize {
@@ -177,6 +186,7 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_without_blocking_its_bat
         .leads
         .create_lead(&owner, a_b(json!({"company": "X"})))
         .await);
+    l.run_changes().await;
 
     let worker = &l.worker;
     let rounds = l

@@ -5,7 +5,6 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::jobs::{read_targets, run, Job};
 use super::{require_bulk, Report, COUNT_CAP, IN_FLIGHT};
-use crate::queue::Queues;
 use crm_domain::bulk::{Assignment, BulkAssign, Strategy, MAX_ASSIGNEES};
 use crm_domain::identity::{Caller, Role};
 use crm_domain::lead::{Lead, LeadInput, LeadStatus};
@@ -88,12 +87,7 @@ fn distribute(
 }
 
 /// `bulk-assign`: every lead to one user (or to nobody), or spread over several.
-pub async fn assign(
-    store: &Store,
-    queues: &Queues,
-    caller: &Caller,
-    req: &BulkAssign,
-) -> Result<Report, Error> {
+pub async fn assign(store: &Store, caller: &Caller, req: &BulkAssign) -> Result<Report, Error> {
     require_bulk(caller)?;
     let team;
     let (assignment, checked) = match &req.assignment {
@@ -162,7 +156,7 @@ pub async fn assign(
             Err(id) => Job::Missing(id),
         })
         .collect();
-    Ok(run(store, queues, caller, jobs, "bulk assign").await)
+    Ok(run(store, caller, jobs, "bulk assign").await)
 }
 
 /// The tenant's team for a `bulk-assign` that names only a strategy: its active members

@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use super::{public_message, ItemResult, Outcome, Report, IN_FLIGHT, THROTTLE_ATTEMPTS};
 use crate::leads;
-use crate::queue::Queues;
 use crm_domain::bulk::{TagChange, Target};
 use crm_domain::identity::Caller;
 use crm_domain::lead::{Lead, LeadInput};
@@ -26,7 +25,6 @@ async fn pause(attempt: u32) {
 /// the batch read returned.
 async fn write_one(
     store: &Store,
-    queues: &Queues,
     caller: &Caller,
     lead: Lead,
     edit: Edit<'_>,
@@ -46,7 +44,6 @@ async fn write_one(
         .await;
         return match result {
             Ok(modified) => {
-                leads::rescore_if_needed(queues, &modified).await;
                 if modified.changed() {
                     (Outcome::Updated, None)
                 } else {
@@ -135,7 +132,7 @@ pub(super) async fn read_targets(
         .collect())
 }
 
-async fn do_job(store: &Store, queues: &Queues, caller: &Caller, job: Job) -> ItemResult {
+async fn do_job(store: &Store, caller: &Caller, job: Job) -> ItemResult {
     match job {
         Job::Missing(id) => ItemResult {
             id,
@@ -156,7 +153,7 @@ async fn do_job(store: &Store, queues: &Queues, caller: &Caller, job: Job) -> It
                 source: source.as_ref(),
                 tags: tags.as_deref(),
             };
-            let (status, error) = write_one(store, queues, caller, *lead, edit).await;
+            let (status, error) = write_one(store, caller, *lead, edit).await;
             ItemResult {
                 id,
                 assigned_to: shown
@@ -169,17 +166,11 @@ async fn do_job(store: &Store, queues: &Queues, caller: &Caller, job: Job) -> It
 }
 
 /// Runs the jobs of one bulk operation (`bulk update`, ...) and logs what it came to.
-pub(super) async fn run(
-    store: &Store,
-    queues: &Queues,
-    caller: &Caller,
-    jobs: Vec<Job>,
-    operation: &str,
-) -> Report {
+pub(super) async fn run(store: &Store, caller: &Caller, jobs: Vec<Job>, operation: &str) -> Report {
     let requested = jobs.len();
     let work: Vec<_> = jobs
         .into_iter()
-        .map(|job| do_job(store, queues, caller, job))
+        .map(|job| do_job(store, caller, job))
         .collect();
     // `buffered` keeps request order while up to IN_FLIGHT writes run.
     let results: Vec<ItemResult> = stream::iter(work).buffered(IN_FLIGHT).collect().await;

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::queue::Queues;
 use crate::sources::{self, Resolved, SourceRef};
 use crm_domain::bulk::{BulkTag, BulkUpdate, TagChange, Target};
 use crm_domain::identity::{Caller, Role};
@@ -165,12 +164,7 @@ async fn same_for_all(
 }
 
 /// `bulk-update`: the same change to every lead.
-pub async fn update(
-    store: &Store,
-    queues: &Queues,
-    caller: &Caller,
-    req: &BulkUpdate,
-) -> Result<Report, Error> {
+pub async fn update(store: &Store, caller: &Caller, req: &BulkUpdate) -> Result<Report, Error> {
     require_bulk(caller)?;
     if let Patch::Set(user) = &req.change.assigned_to {
         crate::accounts::members::require_assignable(
@@ -191,18 +185,13 @@ pub async fn update(
         _ => None,
     };
     let jobs = same_for_all(store, caller, &req.targets, &req.change, source, None).await?;
-    Ok(run(store, queues, caller, jobs, "bulk update").await)
+    Ok(run(store, caller, jobs, "bulk update").await)
 }
 
 /// `bulk-tag`: adds and removes tags on every lead, keeping each lead's other tags. The
 /// tags to add must exist in the tenant (400 naming `add`); a lead that would end with more
 /// than [`crate::tags::MAX_PER_LEAD`] tags is reported as an error and left unchanged.
-pub async fn tag(
-    store: &Store,
-    queues: &Queues,
-    caller: &Caller,
-    req: &BulkTag,
-) -> Result<Report, Error> {
+pub async fn tag(store: &Store, caller: &Caller, req: &BulkTag) -> Result<Report, Error> {
     require_bulk(caller)?;
     crate::tags::require_existing(store, caller.tenant, &req.change.add)
         .await
@@ -216,5 +205,5 @@ pub async fn tag(
     let tags = Some(Arc::new(req.change.clone()));
     let no_change = LeadInput::default();
     let jobs = same_for_all(store, caller, &req.targets, &no_change, None, tags).await?;
-    Ok(run(store, queues, caller, jobs, "bulk tag").await)
+    Ok(run(store, caller, jobs, "bulk tag").await)
 }

@@ -8,12 +8,12 @@ use uuid::Uuid;
 
 use super::jobs::read_targets;
 use super::{public_message, require_bulk, ItemResult, Outcome, IN_FLIGHT};
-use crate::queue::{Queues, ScoreRequest};
+use crate::queue::Queues;
 use crm_domain::bulk::Target;
 use crm_domain::identity::Caller;
 use crm_domain::lead::Lead;
 use crm_domain::Error;
-use crm_store::Store;
+use crm_store::{Conflict, Store, StoreError};
 
 async fn rescore_now(
     store: &Store,
@@ -30,9 +30,26 @@ async fn rescore_now(
     (id, outcome)
 }
 
+/// Writes a lead's rescore request, which the table's stream turns into a scoring request.
+async fn request_rescore(
+    store: &Store,
+    caller: &Caller,
+    id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (Uuid, (Outcome, Option<String>)) {
+    let outcome = match store.request_rescore(caller.tenant, id, now).await {
+        Ok(()) => (Outcome::Queued, None),
+        // Deleted since it was read.
+        Err(StoreError::Conflict(Conflict::Version)) => (Outcome::NotFound, None),
+        Err(e) => (Outcome::Error, Some(public_message(&Error::from(e)))),
+    };
+    (id, outcome)
+}
+
 /// `update-scores`: asks for every found lead to be rescored now (whatever its stored
-/// score), through the scoring queue (`queued`), or inline when there is none (`updated` or
-/// `unchanged`). Answers `{queued_count, updated_count, results}`.
+/// score): with a scoring worker deployed, by writing each lead's rescore request, which
+/// the table's stream turns into a scoring request (`queued`); otherwise inline (`updated`
+/// or `unchanged`). Answers `{queued_count, updated_count, results}`.
 pub async fn update_scores(
     store: &Store,
     queues: &Queues,
@@ -44,22 +61,14 @@ pub async fn update_scores(
     let leads: Vec<&Lead> = found.iter().filter_map(|f| f.as_ref().ok()).collect();
     let mut outcomes: HashMap<Uuid, (Outcome, Option<String>)> = HashMap::new();
     if queues.scoring_enabled() {
-        let requests: Vec<ScoreRequest> = leads
-            .iter()
-            .map(|l| ScoreRequest::new(l, crate::queue::reason::MANUAL))
-            .collect();
-        let failed = queues.request_scores(&requests).await;
-        for lead in &leads {
-            let outcome = if failed.contains(&lead.id) {
-                (
-                    Outcome::Error,
-                    Some("Could not queue; try again.".to_string()),
-                )
-            } else {
-                (Outcome::Queued, None)
-            };
-            outcomes.insert(lead.id, outcome);
-        }
+        let now = chrono::Utc::now();
+        let ids: Vec<Uuid> = leads.iter().map(|l| l.id).collect();
+        let requested: Vec<(Uuid, (Outcome, Option<String>))> = stream::iter(ids)
+            .map(|id| request_rescore(store, caller, id, now))
+            .buffered(IN_FLIGHT)
+            .collect()
+            .await;
+        outcomes.extend(requested);
     } else {
         let ids: Vec<Uuid> = leads.iter().map(|l| l.id).collect();
         let scored: Vec<(Uuid, (Outcome, Option<String>))> = stream::iter(ids)

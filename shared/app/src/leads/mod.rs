@@ -20,11 +20,9 @@ pub use write::{create, delete, editable, require_can_create, update};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::queue::{self, Queues, ScoreRequest};
 use crate::retry::Attempts;
 use crm_domain::identity::{Caller, Role};
 use crm_domain::lead::Lead;
-use crm_domain::scoring;
 use crm_domain::tenant::TenantId;
 use crm_domain::validate::Patch;
 use crm_domain::Error;
@@ -198,16 +196,6 @@ where
         change(before, after, now)
     })
     .await
-}
-
-/// Sends a scoring request when a change touched what the score depends on. Every path
-/// that changes a lead for a user calls this after its write.
-pub async fn rescore_if_needed(queues: &Queues, modified: &Modified) {
-    if modified.changed() && scoring::is_scored_field_change(&modified.before, &modified.after) {
-        queues
-            .request_score(&ScoreRequest::new(&modified.after, queue::reason::UPDATED))
-            .await;
-    }
 }
 
 fn stale(current: u64) -> Error {

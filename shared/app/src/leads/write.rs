@@ -4,10 +4,7 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{
-    get, require_can_assign, require_can_edit, rescore_if_needed, stale, store_error, Modified,
-};
-use crate::queue::{self, Queues, ScoreRequest};
+use super::{get, require_can_assign, require_can_edit, stale, store_error, Modified};
 use crate::retry::Attempts;
 use crate::sources::{self, Resolved};
 use crate::tags;
@@ -85,14 +82,9 @@ pub fn require_can_create(caller: &Caller) -> Result<(), Error> {
     caller.require(Role::User)
 }
 
-/// Creates a lead and asks for its first score (the lead starts at 0 until the scoring
-/// worker has run, a second or so later).
-pub async fn create(
-    store: &Store,
-    queues: &Queues,
-    caller: &Caller,
-    input: &LeadInput,
-) -> Result<Lead, Error> {
+/// Creates a lead. Its first score comes from the table's stream (the changes worker asks
+/// the scoring worker; the lead starts at 0 until that has run, a second or so later).
+pub async fn create(store: &Store, caller: &Caller, input: &LeadInput) -> Result<Lead, Error> {
     require_can_create(caller)?;
     require_can_assign(caller, &input.assigned_to)?;
     require_member(store, caller, input).await?;
@@ -121,12 +113,7 @@ pub async fn create(
             .create_lead_with(&lead, &audit, new_source, Some(max_leads))
             .await
         {
-            Ok(()) => {
-                queues
-                    .request_score(&ScoreRequest::new(&lead, queue::reason::CREATED))
-                    .await;
-                return Ok(lead);
-            }
+            Ok(()) => return Ok(lead),
             Err(StoreError::Conflict(Conflict::Name)) => continue,
             // A source named by name was deleted meanwhile: the next attempt creates it.
             Err(StoreError::Conflict(Conflict::Source)) if names_source(input) => continue,
@@ -151,14 +138,13 @@ pub async fn editable(store: &Store, caller: &Caller, id: Uuid) -> Result<Lead, 
 }
 
 /// Updates a lead from a PUT or PATCH body's input, starting from the lead [`editable`]
-/// read, and asks for a rescore when a field the score reads changed. The same
+/// read (a change to a field the score reads is rescored from the stream). The same
 /// read-modify-write as [`super::modify`], with two more steps per attempt that need the
 /// store: resolving a source named by name (created in the lead's transaction on first
 /// use; a lost race to create it retries with the winner's) and checking custom-field
 /// values against the tenant's definitions.
 pub async fn update(
     store: &Store,
-    queues: &Queues,
     caller: &Caller,
     read: Lead,
     input: &LeadInput,
@@ -205,11 +191,7 @@ pub async fn update(
             .update_lead_logged(&before, &after, &audit, new_source, &logged)
             .await
         {
-            Ok(()) => {
-                let modified = Modified { before, after };
-                rescore_if_needed(queues, &modified).await;
-                return Ok(modified);
-            }
+            Ok(()) => return Ok(Modified { before, after }),
             Err(StoreError::Conflict(Conflict::Version)) => continue,
             // Another request created the named source first: use it on the next attempt.
             Err(StoreError::Conflict(Conflict::Name)) => continue,
