@@ -247,7 +247,8 @@ def run_scenario(name, port, token, ids, server, emulator, workdir):
         f.write(SCENARIOS[name] % {"leads": LEADS})
     before = (cpu_seconds(server.pid), cpu_seconds(emulator.pid), usage(port))
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", script,
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "30s", "--latency",
+         "-s", script,
          f"http://127.0.0.1:{port}"],
         check=True, capture_output=True, text=True,
     ).stdout
