@@ -6,11 +6,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crm_app::accounts::tenants;
+use crm_app::accounts::{audit_log, tenants};
+use crm_domain::audit;
 use crm_domain::plan::Usage;
 use crm_domain::tenant_settings;
 use crm_domain::{Caller, Role};
-use crm_http::{ApiError, AppState, JsonObject, Session};
+use crm_http::{ApiError, AppState, JsonObject, ListQuery, Session};
 
 pub async fn current(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let (tenant, usage) = tenants::current(&state.store, &caller).await?;
@@ -28,6 +29,16 @@ pub async fn update(
     let JsonObject(body) = body?;
     let (tenant, usage) = tenants::update(&state.store, &caller, &body).await?;
     Ok(Json(tenant_settings::json(&tenant, usage)).into_response())
+}
+
+/// The tenant's audit log, newest first.
+pub async fn audit_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    let page = audit_log::page(&state.store, &state.cursors, &caller, &query).await?;
+    Ok(query.page_response(page, audit::json))
 }
 
 pub async fn create(

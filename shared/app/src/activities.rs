@@ -104,10 +104,10 @@ async fn create(ctx: Ctx<'_>, caller: &Caller, input: ActivityInput) -> Result<A
         input.clone().apply(&mut activity, now)?;
         let after = side_effects(&lead, activity.activity_type, now);
         let audit = after.as_ref().map(|after| {
-            AuditEntry::new(
+            AuditEntry::lead(
+                caller.provenance(),
                 lead_id,
                 AuditAction::Update,
-                &caller.user_id,
                 now,
                 Lead::diff(Some(&lead), Some(after)),
             )
@@ -116,7 +116,13 @@ async fn create(ctx: Ctx<'_>, caller: &Caller, input: ActivityInput) -> Result<A
             .as_ref()
             .zip(audit.as_ref())
             .map(|(a, au)| (&lead, a, au));
-        match ctx.store.create_activity(&activity, change).await {
+        let activity_audit =
+            crate::resource::audit_entry(caller, AuditAction::Create, None, Some(&activity), now);
+        match ctx
+            .store
+            .create_activity(&activity, &activity_audit, change)
+            .await
+        {
             Ok(()) => {
                 if let Some(after) = &after {
                     ctx.queues

@@ -353,10 +353,10 @@ mod tests {
     }
 
     fn audit(lead: &Lead) -> AuditEntry {
-        AuditEntry::new(
+        AuditEntry::lead(
+            crm_domain::audit::Provenance::system("u", 30),
             lead.id,
             crate::AuditAction::Update,
-            "u",
             Utc::now(),
             Default::default(),
         )

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::config::AccountsConfig;
 use crm_domain::accounts::{Membership, SessionRef};
+use crm_domain::audit::{self, AuditAction, AuditEntry, ResourceType};
 use crm_domain::plan::Usage;
 use crm_domain::tenant::Tenant;
 use crm_domain::tenant_settings::TenantEdit;
@@ -44,8 +45,17 @@ pub async fn update(
         if edit.is_empty() {
             return Ok((before, usage));
         }
-        let after = edit.apply(&before, Utc::now());
-        match store.update_tenant(&before, &after).await {
+        let now = Utc::now();
+        let after = edit.apply(&before, now);
+        let audit = AuditEntry::new(
+            caller.provenance(),
+            ResourceType::Tenant,
+            caller.tenant.as_uuid(),
+            AuditAction::Update,
+            now,
+            audit::changes(Some(&before), Some(&after), &[]),
+        );
+        match store.update_tenant(&before, &after, &audit).await {
             Ok(()) => return Ok((after, usage)),
             Err(StoreError::Conflict(Conflict::Exists)) => return Err(slug_taken()),
             Err(StoreError::Conflict(Conflict::Version)) => continue,

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::queue::{self, Queues, ScoreRequest};
 use crate::retry::Attempts;
+use crm_domain::audit::{Origin, Provenance};
 use crm_domain::identity::{Caller, Role};
 use crm_domain::lead::Lead;
 use crm_domain::scoring;
@@ -109,6 +110,31 @@ pub struct Actor<'a> {
     pub tenant: TenantId,
     pub user_id: &'a str,
     pub action: AuditAction,
+    /// Where the request came from (nowhere, for a worker's write).
+    pub origin: &'a Origin,
+    /// The tenant plan's `audit_retention_days`, for the entry's expiry.
+    pub retention_days: u64,
+}
+
+impl<'a> Actor<'a> {
+    /// A signed-in caller's change.
+    pub fn caller(caller: &'a Caller, action: AuditAction) -> Self {
+        Actor {
+            tenant: caller.tenant,
+            user_id: &caller.user_id,
+            action,
+            origin: &caller.origin,
+            retention_days: caller.audit_retention_days,
+        }
+    }
+
+    pub fn provenance(&self) -> Provenance<'a> {
+        Provenance {
+            actor: self.user_id,
+            origin: self.origin,
+            retention_days: self.retention_days,
+        }
+    }
 }
 
 /// The read-modify-write every lead change goes through: read the lead (strongly
@@ -157,7 +183,7 @@ where
         crm_domain::lead_size::check_size(&after)?;
         after.version = before.version + 1;
         after.updated_at = now;
-        let audit = AuditEntry::new(id, actor.action, actor.user_id, now, changes);
+        let audit = AuditEntry::lead(actor.provenance(), id, actor.action, now, changes);
         let logged = crate::activities::for_lead_change(&before, &after, actor.user_id, now);
         match store
             .update_lead_logged(&before, &after, &audit, None, &logged)
@@ -188,11 +214,7 @@ where
     F: FnMut(&Lead, &mut Lead, DateTime<Utc>) -> Result<(), Error>,
 {
     caller.require(Role::User)?;
-    let actor = Actor {
-        tenant: caller.tenant,
-        user_id: &caller.user_id,
-        action: AuditAction::Update,
-    };
+    let actor = Actor::caller(caller, AuditAction::Update);
     modify(store, actor, id, if_match, first, |before, after, now| {
         require_can_edit(caller, before)?;
         change(before, after, now)

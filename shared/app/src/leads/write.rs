@@ -109,10 +109,10 @@ pub async fn create(
         }
         lead.custom_fields = custom_values(store, caller, input, &lead, true).await?;
         lead_size::check_size(&lead)?;
-        let audit = AuditEntry::new(
+        let audit = AuditEntry::lead(
+            caller.provenance(),
             lead.id,
             AuditAction::Create,
-            &caller.user_id,
             now,
             Lead::diff(None, Some(&lead)),
         );
@@ -198,7 +198,7 @@ pub async fn update(
         }
         lead_size::check_size(&after)?;
         after.version = before.version + 1;
-        let audit = AuditEntry::new(id, AuditAction::Update, &caller.user_id, now, changes);
+        let audit = AuditEntry::lead(caller.provenance(), id, AuditAction::Update, now, changes);
         let new_source = source.as_ref().and_then(Resolved::new_source);
         let logged = crate::activities::for_lead_change(&before, &after, &caller.user_id, now);
         match store
@@ -239,10 +239,10 @@ pub async fn delete(
             return Err(stale(lead.version));
         }
         let now = Utc::now();
-        let audit = AuditEntry::new(
+        let audit = AuditEntry::lead(
+            caller.provenance(),
             id,
             AuditAction::Delete,
-            &caller.user_id,
             now,
             Lead::diff(Some(&lead), None),
         );
