@@ -108,6 +108,7 @@ pub async fn rescore(
         action: AuditAction::Score,
         origin,
         retention_days,
+        via: None,
     };
     let first = Some(current);
     let modified = leads::modify(store, actor, lead_id, None, first, |before, after, now| {

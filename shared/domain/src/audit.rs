@@ -104,6 +104,9 @@ pub struct AuditEntry {
     /// `audit_retention_days` at the time of the write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// The operation the write was one of (`bulk`), when it was not a request of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 fn lead_type() -> ResourceType {
@@ -139,7 +142,14 @@ impl AuditEntry {
                 .as_ref()
                 .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
             expires_at,
+            via: None,
         }
+    }
+
+    /// The entry, noted as one write of a larger operation (`bulk`).
+    pub fn via(mut self, operation: Option<&str>) -> Self {
+        self.via = operation.map(str::to_string);
+        self
     }
 
     /// An entry of a lead's trail.
@@ -338,6 +348,7 @@ pub fn json(entry: &AuditEntry) -> Value {
         "changes": entry.changes,
         "ip": entry.ip,
         "user_agent": entry.user_agent,
+        "via": entry.via,
     })
 }
 

@@ -151,6 +151,14 @@ fn audit_entry() -> S {
         .req("changes", changes)
         .req("ip", nullable(string().into()))
         .req("user_agent", nullable(string().into()))
+        .req(
+            "via",
+            nullable(
+                string()
+                    .description(Some("`bulk` for one lead's write of a bulk operation."))
+                    .into(),
+            ),
+        )
         .closed()
 }
 

@@ -392,8 +392,9 @@ mod tests {
             .create_lead_actions(&after, &audit(&after), Some(&new_source), Some(1))
             .len();
         let delete = store.delete_lead_actions(&before, &audit(&before)).len();
-        // The activity whose side effects a lead update is comes on top of that update.
-        let with_activity = update + 1;
+        // The activity whose side effects a lead update is comes on top of that update,
+        // with its own audit entry.
+        let with_activity = update + 2;
         assert_eq!(
             (with_activity, create, delete),
             (budget::MAX - budget::INSIGHTS, 27, 27)

@@ -125,6 +125,8 @@ async fn lead_writes_their_actions_and_bulk_leave_entries_with_the_client_origin
     assert_eq!(entries[3]["changes"]["company"]["new"], "Initech");
     assert_eq!(entries[2]["changes"]["status"]["new"], "converted");
     assert_eq!(entries[1]["changes"]["priority"]["new"], "high");
+    assert_eq!(entries[1]["via"], "bulk");
+    assert_eq!(entries[2]["via"], Value::Null);
     assert_eq!(entries[4]["changes"]["email"]["new"], lead["email"]);
     assert_eq!(entries[0]["changes"]["email"]["old"], lead["email"]);
 }

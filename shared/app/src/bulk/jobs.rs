@@ -35,15 +35,11 @@ async fn write_one(
         if attempt > 0 {
             pause(attempt).await;
         }
-        let result = leads::modify_as_caller(
-            store,
-            caller,
-            lead.id,
-            None,
-            Some(lead.clone()),
-            |_, l, now| edit.apply(l, now),
-        )
-        .await;
+        let result =
+            leads::modify_in_bulk(store, caller, lead.id, Some(lead.clone()), |_, l, now| {
+                edit.apply(l, now)
+            })
+            .await;
         return match result {
             Ok(modified) => {
                 leads::rescore_if_needed(queues, &modified).await;

@@ -131,7 +131,8 @@ async fn source_for_all(
                     None,
                     Some(&source),
                     source.created_at,
-                );
+                )
+                .via(Some("bulk"));
                 match store.create_source(&source, &audit).await {
                     Ok(()) => return Ok((source.id, source.name)),
                     // Created by another request meanwhile: resolve again to use it.
