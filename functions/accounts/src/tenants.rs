@@ -11,7 +11,7 @@ use crm_domain::audit;
 use crm_domain::plan::Usage;
 use crm_domain::tenant_settings;
 use crm_domain::{Caller, Role};
-use crm_http::{ApiError, AppState, JsonObject, ListQuery, Session};
+use crm_http::{ApiError, AppState, JsonObject, ListQuery, RequestOrigin, Session};
 
 pub async fn current(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let (tenant, usage) = tenants::current(&state.store, &caller).await?;
@@ -44,11 +44,18 @@ pub async fn audit_log(
 pub async fn create(
     State(state): State<AppState>,
     Session(session): Session,
+    RequestOrigin(origin): RequestOrigin,
     body: Result<JsonObject, ApiError>,
 ) -> Result<Response, ApiError> {
     let JsonObject(body) = body?;
-    let (tenant, owner) =
-        tenants::create(&state.store, &state.config.accounts, session, &body).await?;
+    let (tenant, owner) = tenants::create(
+        &state.store,
+        &state.config.accounts,
+        session,
+        &body,
+        &origin,
+    )
+    .await?;
     let mut answer = tenant_settings::json(&tenant, Usage { leads: 0, users: 1 });
     answer["role"] = serde_json::json!(owner.role);
     Ok((StatusCode::CREATED, Json(answer)).into_response())

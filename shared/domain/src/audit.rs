@@ -165,7 +165,8 @@ impl AuditEntry {
 }
 
 /// `{field: {"old": old, "new": new}}` for the fields whose value differs between two JSON
-/// views of a record, leaving out `secret_fields` (digests, hashes) whatever they hold.
+/// views of a record, leaving out the fields `left_out` names (digests, hashes) whatever
+/// they hold.
 pub fn diff(
     before: Option<&Value>,
     after: Option<&Value>,
@@ -366,6 +367,26 @@ mod tests {
             Value::Object(changes),
             json!({"name": {"old": "a", "new": "b"}, "new": {"old": null, "new": true}})
         );
+    }
+
+    #[test]
+    fn the_log_filter_names_each_bad_parameter() {
+        let q = QueryParams::parse(
+            "resource_type=planet&action=x&resource_id=1&actor=a%23b&since=soon&until=2026-01-01",
+        );
+        let Err(Error::Validation(errors)) = LogFilter::parse(&q) else {
+            panic!("a 400");
+        };
+        let text = format!("{errors:?}");
+        for field in ["resource_type", "action", "resource_id", "actor", "since"] {
+            assert!(text.contains(field), "{field}: {text}");
+        }
+        let q = QueryParams::parse("resource_type=tag&action=create&since=2026-01-01&actor=u1");
+        let filter = LogFilter::parse(&q).unwrap();
+        assert_eq!(filter.resource_type, Some(ResourceType::Tag));
+        assert_eq!(filter.action, Some(AuditAction::Create));
+        assert_eq!(filter.actor.as_deref(), Some("u1"));
+        assert!(filter.since.is_some() && filter.until.is_none());
     }
 
     #[test]

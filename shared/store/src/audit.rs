@@ -76,16 +76,6 @@ impl Store {
             .build()
     }
 
-    /// A write of its own that is only an audit entry (a failed sign-in's).
-    pub async fn put_audit_entry(
-        &self,
-        tenant: TenantId,
-        entry: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        self.transact(vec![(self.audit_put(tenant, entry), None)])
-            .await
-    }
-
     /// A lead's audit trail, oldest first.
     pub async fn lead_audit(
         &self,

@@ -57,9 +57,11 @@ impl Store {
         &self,
         tenant: &Tenant,
         owner: &Membership,
+        audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let mut actions = self.create_tenant_actions(tenant);
         actions.extend(self.membership_actions(None, Some(owner)));
+        actions.push((self.audit_put(tenant.id, audit), None));
         self.transact(actions).await
     }
 
