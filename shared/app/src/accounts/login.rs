@@ -41,7 +41,10 @@ pub async fn login(
     };
     let Some(user) = user else {
         let audits = match &known {
-            Some(user) => failure_entries(store, user, input.tenant_id, origin, now).await?,
+            Some(user) => {
+                let tenants = active_tenants(store, user.id).await?;
+                failure_entries(user, tenants, input.tenant_id, origin, now)
+            }
             None => Vec::new(),
         };
         return Err(failed(store, config, &input.email, now, &audits).await);
@@ -52,7 +55,7 @@ pub async fn login(
         .map(|(m, t)| (m.clone(), t.name.clone()))
         .collect();
     let Some(chosen) = choose_tenant(&named, input.tenant_id)? else {
-        let audits = failure_entries(store, &user, input.tenant_id, origin, now).await?;
+        let audits = failure_entries(&user, tenants, input.tenant_id, origin, now);
         return Err(failed(store, config, &input.email, now, &audits).await);
     };
     store.clear_login_failures(&input.email).await?;
@@ -72,21 +75,20 @@ pub const MAX_FAILURE_TENANTS: usize = 5;
 /// when they are its member, else in each of their tenants (at most
 /// [`MAX_FAILURE_TENANTS`]): whoever administers an account the attempt was against sees
 /// it. An unknown email has no tenant to tell, and no entry.
-async fn failure_entries(
-    store: &Store,
+fn failure_entries(
     user: &User,
+    mut tenants: Vec<(Membership, Tenant)>,
     asked: Option<Uuid>,
     origin: &Origin,
     now: DateTime<Utc>,
-) -> Result<Vec<(TenantId, AuditEntry)>, Error> {
-    let mut tenants = active_tenants(store, user.id).await?;
+) -> Vec<(TenantId, AuditEntry)> {
     if let Some(asked) = asked {
         if tenants.iter().any(|(m, _)| m.tenant_id.as_uuid() == asked) {
             tenants.retain(|(m, _)| m.tenant_id.as_uuid() == asked);
         }
     }
     let actor = user.id.to_string();
-    Ok(tenants
+    tenants
         .iter()
         .take(MAX_FAILURE_TENANTS)
         .map(|(_, tenant)| {
@@ -105,7 +107,7 @@ async fn failure_entries(
             );
             (tenant.id, entry)
         })
-        .collect())
+        .collect()
 }
 
 /// 429 while the email has had too many failures within the window.
