@@ -462,7 +462,10 @@ async fn only_admins_and_owners_of_the_tenant_read_it() {
             .expect(403);
     }
     let admin = w.accounts.token(&tenant, "admin-1", Role::Admin);
-    assert_eq!(log(&w.accounts, &admin, "").await.len(), 1);
+    assert_eq!(
+        log(&w.accounts, &admin, "resource_type=lead").await.len(),
+        1
+    );
     // An API key without the settings scope may not; one with it acts as an admin.
     for (scopes, status) in [(json!(["leads:read"]), 403), (json!(["settings"]), 200)] {
         let key = w
@@ -476,6 +479,22 @@ async fn only_admins_and_owners_of_the_tenant_read_it() {
             .send()
             .await;
         assert_eq!(res.status, status, "{scopes}: {}", res.text);
+        if status == 200 {
+            // A key's writes are the key's: `api-key:<id>`.
+            let tag = w
+                .sources
+                .post(paths::TAGS)
+                .header("x-api-key", key["key"].as_str().unwrap())
+                .json(json!({"name": "Keyed"}))
+                .send()
+                .await
+                .expect(201)
+                .body;
+            let actor = format!("api-key:{}", key["id"].as_str().unwrap());
+            let by_key = log(&w.accounts, &admin, &format!("actor={actor}")).await;
+            assert_eq!(by_key.len(), 1, "{by_key:?}");
+            assert_eq!(by_key[0]["resource_id"], tag["id"]);
+        }
     }
     w.accounts.get(AUDIT_LOG).send().await.expect(401);
 
