@@ -118,9 +118,16 @@ pub async fn member_token(
         .cloned()
         .ok_or_else(|| format!("{email} is not an active member of the active tenant {tenant}"))?;
     let config = crm_app::config::AccountsConfig::default();
-    let sign_in = crm_app::accounts::sessions::start(store, &config, user, pair, tenants)
-        .await
-        .map_err(|e| format!("cannot start a session: {e}"))?;
+    let sign_in = crm_app::accounts::sessions::start(
+        store,
+        &config,
+        user,
+        pair,
+        tenants,
+        &crm_domain::audit::NO_ORIGIN,
+    )
+    .await
+    .map_err(|e| format!("cannot start a session: {e}"))?;
     Ok(crm_auth::issue_access_token(
         jwt,
         &crm_auth::AccessToken {

@@ -215,6 +215,8 @@ impl TestApp {
             headers: serde_json::Map::new(),
             body: None,
             request_id: Uuid::new_v4().to_string(),
+            source_ip: "127.0.0.1".into(),
+            user_agent: "crm-testkit".into(),
         }
     }
 

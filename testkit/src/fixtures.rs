@@ -3,6 +3,7 @@
 //! benchmarks' seeders make them.
 
 use chrono::Utc;
+use crm_domain::audit::Provenance;
 use crm_domain::lead::{Lead, LeadInput, WriteMode};
 use crm_domain::TenantId;
 use crm_store::{AuditAction, AuditEntry, Store, StoreError};
@@ -98,10 +99,10 @@ pub async fn rescore(store: &Store, before: &Lead, score: u8) -> Result<(), Stor
     let mut after = before.clone();
     after.score = score;
     after.version += 1;
-    let audit = AuditEntry::new(
+    let audit = AuditEntry::lead(
+        Provenance::system("scorer", 30),
         after.id,
         AuditAction::Update,
-        "scorer",
         Utc::now(),
         Lead::diff(Some(before), Some(&after)),
     );
@@ -119,10 +120,10 @@ pub async fn seed_lead(
     let input = LeadInput::parse(body, WriteMode::Create).expect("valid seed lead");
     let mut lead = Lead::create(tenant, input, "seed", Utc::now());
     lead.score = score;
-    let audit = AuditEntry::new(
+    let audit = AuditEntry::lead(
+        Provenance::system("seed", 30),
         lead.id,
         AuditAction::Create,
-        "seed",
         lead.created_at,
         Map::new(),
     );
@@ -136,4 +137,16 @@ pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// An audit entry for a write a test makes through the store directly (as a setup step).
+pub fn setup_entry(resource_type: crm_store::ResourceType, id: uuid::Uuid) -> AuditEntry {
+    AuditEntry::new(
+        Provenance::system("test-setup", 30),
+        resource_type,
+        id,
+        AuditAction::Update,
+        Utc::now(),
+        Map::new(),
+    )
 }

@@ -20,12 +20,22 @@ pub struct TestRequest {
     pub(crate) headers: serde_json::Map<String, Value>,
     pub(crate) body: Option<String>,
     pub(crate) request_id: String,
+    /// API Gateway's `requestContext.http.sourceIp` and `userAgent`.
+    pub(crate) source_ip: String,
+    pub(crate) user_agent: String,
 }
 
 impl TestRequest {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers
             .insert(name.to_ascii_lowercase(), Value::String(value.into()));
+        self
+    }
+
+    /// The client address and user agent API Gateway reports in the request context.
+    pub fn from_client(mut self, source_ip: &str, user_agent: &str) -> Self {
+        self.source_ip = source_ip.into();
+        self.user_agent = user_agent.into();
         self
     }
 
@@ -72,8 +82,8 @@ impl TestRequest {
                     "method": self.method,
                     "path": path,
                     "protocol": "HTTP/1.1",
-                    "sourceIp": "127.0.0.1",
-                    "userAgent": "crm-testkit"
+                    "sourceIp": self.source_ip,
+                    "userAgent": self.user_agent
                 },
                 "requestId": self.request_id,
                 "routeKey": "$default",

@@ -11,7 +11,7 @@ use crm_auth::{issue_access_token, AccessToken};
 use crm_domain::accounts::Membership;
 use crm_domain::accounts::SessionRef;
 use crm_domain::tenant::Tenant;
-use crm_http::{ApiError, AppState, JsonObject, Session};
+use crm_http::{ApiError, AppState, JsonObject, RequestOrigin, Session};
 
 /// A tenant as a sign-in answer names it, with the user's role there.
 fn tenant_json(membership: &Membership, tenant: &Tenant) -> Value {
@@ -64,10 +64,12 @@ fn signed_in(state: &AppState, sign_in: SignIn) -> Response {
 
 pub async fn login(
     State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let input = LoginInput::parse(&body)?;
-    let sign_in = accounts::login::login(&state.store, &state.config.accounts, input).await?;
+    let sign_in =
+        accounts::login::login(&state.store, &state.config.accounts, input, &origin).await?;
     Ok(signed_in(&state, sign_in))
 }
 
@@ -106,10 +108,11 @@ pub async fn logout_all(
 
 pub async fn accept_invitation(
     State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let input = AcceptInput::parse(&body)?;
     let sign_in =
-        accounts::invitations::accept(&state.store, &state.config.accounts, input).await?;
+        accounts::invitations::accept(&state.store, &state.config.accounts, input, &origin).await?;
     Ok(signed_in(&state, sign_in))
 }

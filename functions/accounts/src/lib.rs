@@ -1,6 +1,6 @@
 //! The accounts function: sign-in and sessions (`/api/auth/...`), the caller's profile
 //! (`/api/profile/...`), tenants created by their users (`/api/tenants/`), and the current
-//! tenant's settings, members, invitations and API keys (`/api/tenants/current/...`): the
+//! tenant's settings, members, invitations, API keys and audit log (`/api/tenants/current/...`): the
 //! original's Core and Tenants apps.
 //!
 //! The use cases live in `crm_app::accounts`; this crate signs the access tokens
@@ -30,6 +30,7 @@ pub const INVITATIONS: &str = "/api/tenants/current/invitations";
 pub const INVITATION: &str = "/api/tenants/current/invitations/{id}";
 pub const API_KEYS: &str = "/api/tenants/current/api-keys";
 pub const API_KEY: &str = "/api/tenants/current/api-keys/{id}";
+pub const AUDIT_LOG: &str = "/api/tenants/current/audit-log";
 
 /// Every route of this function; its router, the local gateway and the template follow it.
 pub fn routes() -> RouteTable {
@@ -52,6 +53,7 @@ pub fn routes() -> RouteTable {
         .route(INVITATION, delete(team::revoke_invitation))
         .route(API_KEYS, get(keys::list).post(keys::create))
         .route(API_KEY, delete(keys::revoke))
+        .route(AUDIT_LOG, get(tenants::audit_log))
 }
 
 pub fn app(state: AppState) -> App {

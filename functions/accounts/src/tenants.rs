@@ -6,11 +6,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crm_app::accounts::tenants;
+use crm_app::accounts::{audit_log, tenants};
+use crm_domain::audit;
 use crm_domain::plan::Usage;
 use crm_domain::tenant_settings;
 use crm_domain::{Caller, Role};
-use crm_http::{ApiError, AppState, JsonObject, Session};
+use crm_http::{ApiError, AppState, JsonObject, ListQuery, RequestOrigin, Session};
 
 pub async fn current(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let (tenant, usage) = tenants::current(&state.store, &caller).await?;
@@ -30,14 +31,31 @@ pub async fn update(
     Ok(Json(tenant_settings::json(&tenant, usage)).into_response())
 }
 
+/// The tenant's audit log, newest first.
+pub async fn audit_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    let page = audit_log::page(&state.store, &state.cursors, &caller, &query).await?;
+    Ok(query.page_response(page, audit::json))
+}
+
 pub async fn create(
     State(state): State<AppState>,
     Session(session): Session,
+    RequestOrigin(origin): RequestOrigin,
     body: Result<JsonObject, ApiError>,
 ) -> Result<Response, ApiError> {
     let JsonObject(body) = body?;
-    let (tenant, owner) =
-        tenants::create(&state.store, &state.config.accounts, session, &body).await?;
+    let (tenant, owner) = tenants::create(
+        &state.store,
+        &state.config.accounts,
+        session,
+        &body,
+        &origin,
+    )
+    .await?;
     let mut answer = tenant_settings::json(&tenant, Usage { leads: 0, users: 1 });
     answer["role"] = serde_json::json!(owner.role);
     Ok((StatusCode::CREATED, Json(answer)).into_response())

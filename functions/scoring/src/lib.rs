@@ -17,6 +17,7 @@ pub async fn handle(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
             // A manual request (update-scores) rescores whatever the stored version.
             (request.reason != reason::MANUAL).then_some(request.version),
             SCORING_WORKER,
+            &crm_domain::audit::NO_ORIGIN,
         )
         .await?;
         let outcome = match outcome {

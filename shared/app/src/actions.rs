@@ -3,11 +3,13 @@
 //! [`leads::modify_as_caller`], so it keeps the lead's edit rule, optimistic locking, audit
 //! trail and dashboard counters; a status change is then rescored from the table's stream like any edit.
 
+use chrono::Utc;
 use uuid::Uuid;
 
 use crate::leads::{self, Modified};
 use crate::rescoring::{self, Rescored};
 use crm_domain::actions::{ConvertInput, LostInput};
+use crm_domain::audit::{self, AuditAction, AuditEntry, ResourceType};
 use crm_domain::identity::{Caller, Role};
 use crm_domain::lead::{Lead, LeadInput, LeadStatus};
 use crm_domain::scoring::{ScoreCard, ScoringSettings, ScoringSettingsInput};
@@ -116,7 +118,16 @@ pub async fn update_score(
 ) -> Result<(Lead, ScoreCard), Error> {
     let lead = leads::get(store, caller, id).await?;
     leads::require_can_edit(caller, &lead)?;
-    match rescoring::rescore(store, caller.tenant, id, None, &caller.user_id).await? {
+    match rescoring::rescore(
+        store,
+        caller.tenant,
+        id,
+        None,
+        &caller.user_id,
+        &caller.origin,
+    )
+    .await?
+    {
         Rescored::Written { lead, card } | Rescored::Unchanged { lead, card } => Ok((lead, card)),
         Rescored::AlreadyCurrent => unreachable!("an explicit rescore always computes"),
         Rescored::Gone => Err(Error::NotFound),
@@ -149,6 +160,17 @@ pub async fn save_scoring_settings(
     } else {
         input.apply(&ScoringSettings::default())
     };
-    store.put_scoring_settings(caller.tenant, &settings).await?;
+    let before = store.scoring_settings(caller.tenant).await?;
+    let audit = AuditEntry::new(
+        caller.provenance(),
+        ResourceType::ScoringSettings,
+        caller.tenant.as_uuid(),
+        AuditAction::Update,
+        Utc::now(),
+        audit::changes(Some(&before), Some(&settings), &[]),
+    );
+    store
+        .put_scoring_settings(caller.tenant, &settings, &audit)
+        .await?;
     Ok(settings)
 }

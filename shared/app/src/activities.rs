@@ -103,10 +103,10 @@ async fn create(ctx: Ctx<'_>, caller: &Caller, input: ActivityInput) -> Result<A
         input.clone().apply(&mut activity, now)?;
         let after = side_effects(&lead, activity.activity_type, now);
         let audit = after.as_ref().map(|after| {
-            AuditEntry::new(
+            AuditEntry::lead(
+                caller.provenance(),
                 lead_id,
                 AuditAction::Update,
-                &caller.user_id,
                 now,
                 Lead::diff(Some(&lead), Some(after)),
             )
@@ -115,7 +115,13 @@ async fn create(ctx: Ctx<'_>, caller: &Caller, input: ActivityInput) -> Result<A
             .as_ref()
             .zip(audit.as_ref())
             .map(|(a, au)| (&lead, a, au));
-        match ctx.store.create_activity(&activity, change).await {
+        let activity_audit =
+            crate::resource::audit_entry(caller, AuditAction::Create, None, Some(&activity), now);
+        match ctx
+            .store
+            .create_activity(&activity, &activity_audit, change)
+            .await
+        {
             Ok(()) => return Ok(activity),
             Err(StoreError::Conflict(Conflict::Version)) => continue,
             Err(e) => return Err(store_error::<Activity>(e)),

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crm_domain::api_keys::{secret_matches, split_key, ApiKey, ApiKeyInput, ACTOR_PREFIX};
+use crm_domain::audit::{self, AuditAction, AuditEntry, ResourceType};
 use crm_domain::cursor::{CursorCodec, Page};
 use crm_domain::{Caller, Error, Role};
 use crm_store::{Store, StoreError};
@@ -30,7 +31,16 @@ pub async fn create(
     require_manager(caller)?;
     let input = ApiKeyInput::parse(body, Utc::now())?;
     let new = ApiKey::mint(caller, input);
-    store.create_api_key(&new.key, &new.digest).await?;
+    // The key's API view: never its secret or digest.
+    let audit = AuditEntry::new(
+        caller.provenance(),
+        ResourceType::ApiKey,
+        new.key.id,
+        AuditAction::Create,
+        Utc::now(),
+        audit::diff(None, Some(&new.key.json()), audit::BOOKKEEPING),
+    );
+    store.create_api_key(&new.key, &new.digest, &audit).await?;
     tracing::info!(key = %new.key.id, prefix = %new.key.prefix, "API key created");
     Ok((new.key, new.secret))
 }
@@ -63,7 +73,16 @@ pub async fn revoke(store: &Store, caller: &Caller, id: Uuid) -> Result<(), Erro
         .await?
         .filter(|k| k.revoked_at.is_none())
         .ok_or(Error::NotFound)?;
-    match store.revoke_api_key(&key, Utc::now()).await {
+    let now = Utc::now();
+    let audit = AuditEntry::new(
+        caller.provenance(),
+        ResourceType::ApiKey,
+        key.id,
+        AuditAction::Revoke,
+        now,
+        audit::noted("revoked_at", now),
+    );
+    match store.revoke_api_key(&key, now, &audit).await {
         Ok(()) => {
             tracing::info!(key = %key.id, "API key revoked");
             Ok(())

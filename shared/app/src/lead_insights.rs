@@ -33,7 +33,16 @@ async fn produce_and_store(
     lead: Lead,
 ) -> Result<Option<InsightsView>, Error> {
     let lead = if lead.scored_version < lead.version {
-        match rescoring::rescore(store, tenant, lead.id, None, rescoring::SCORING_WORKER).await? {
+        match rescoring::rescore(
+            store,
+            tenant,
+            lead.id,
+            None,
+            rescoring::SCORING_WORKER,
+            &crm_domain::audit::NO_ORIGIN,
+        )
+        .await?
+        {
             Rescored::Written { lead, .. } | Rescored::Unchanged { lead, .. } => lead,
             Rescored::AlreadyCurrent => lead,
             Rescored::Gone => return Ok(None),

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::leads::{self, Actor};
+use crm_domain::audit::Origin;
 use crm_domain::lead::Lead;
 use crm_domain::scoring::{self, ScoreCard, ScoringSettings, Signals};
 use crm_domain::sources::Source;
@@ -79,8 +80,20 @@ pub async fn rescore(
     lead_id: Uuid,
     trigger: Option<u64>,
     actor: &str,
+    origin: &Origin,
 ) -> Result<Rescored, Error> {
-    let settings = store.scoring_settings(tenant).await?;
+    let (settings, record) =
+        futures::try_join!(store.scoring_settings(tenant), store.get_tenant(tenant))?;
+    // The entry's expiry follows the tenant's plan (a tenant gone meanwhile: its tier's
+    // default; its leads are not written anyway).
+    let retention_days = record.map_or_else(
+        || {
+            crm_domain::plan::default_tier()
+                .limits()
+                .audit_retention_days
+        },
+        |t| t.limits().audit_retention_days,
+    );
     let Some(current) = store.get_lead(tenant, lead_id).await? else {
         return Ok(Rescored::Gone);
     };
@@ -93,6 +106,9 @@ pub async fn rescore(
         tenant,
         user_id: actor,
         action: AuditAction::Score,
+        origin,
+        retention_days,
+        via: None,
     };
     let first = Some(current);
     let modified = leads::modify(store, actor, lead_id, None, first, |before, after, now| {

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::queue::Queues;
 use crate::retry::Attempts;
+use crm_domain::audit::{self, AuditAction, AuditEntry};
 use crm_domain::cursor::{CursorCodec, Page};
 use crm_domain::identity::{Caller, Role};
 use crm_domain::query::QueryParams;
@@ -136,6 +137,24 @@ pub fn store_error<R: Resource>(e: StoreError) -> Error {
     }
 }
 
+/// The audit entry of a caller's write of a record: the fields of its API view that the
+/// write changes (all of them for a create or a delete).
+pub fn audit_entry<R: Resource>(
+    caller: &Caller,
+    action: AuditAction,
+    before: Option<&R>,
+    after: Option<&R>,
+    at: DateTime<Utc>,
+) -> AuditEntry {
+    let id = after.or(before).map_or_else(Uuid::nil, Record::id);
+    let changes = audit::diff(
+        before.map(Record::json).as_ref(),
+        after.map(Record::json).as_ref(),
+        audit::BOOKKEEPING,
+    );
+    AuditEntry::new(caller.provenance(), R::AUDITED_AS, id, action, at, changes)
+}
+
 /// 412 when `If-Match` names another version than the record's.
 fn check_version<R: Record>(record: &R, if_match: Option<u64>) -> Result<(), Error> {
     match if_match {
@@ -173,8 +192,9 @@ pub async fn insert<R: Resource>(
     let mut record = R::blank(caller, &input, now);
     input.apply(&mut record, now)?;
     record.set_version(1);
+    let audit = audit_entry(caller, AuditAction::Create, None, Some(&record), now);
     ctx.store
-        .create_record(&record)
+        .create_record(&record, &audit)
         .await
         .map_err(store_error::<R>)?;
     Ok(record)
@@ -202,9 +222,17 @@ pub async fn update<R: Resource>(
         R::check_update(ctx, caller, &before, &input).await?;
         check_version(&before, if_match)?;
         let mut after = before.clone();
-        input.clone().apply(&mut after, Utc::now())?;
+        let now = Utc::now();
+        input.clone().apply(&mut after, now)?;
         after.set_version(before.version() + 1);
-        match ctx.store.update_record(&before, &after).await {
+        let audit = audit_entry(
+            caller,
+            AuditAction::Update,
+            Some(&before),
+            Some(&after),
+            now,
+        );
+        match ctx.store.update_record(&before, &after, &audit).await {
             Ok(()) if R::COUNTERS.is_empty() => return Ok(after),
             // The counters may have moved since the read; the write did not touch them.
             Ok(()) => return get::<R>(ctx.store, caller, id).await,
@@ -230,7 +258,8 @@ pub async fn delete<R: Resource>(
         R::may_delete(ctx, caller, &record).await?;
         check_version(&record, if_match)?;
         R::before_delete(ctx, caller, &record).await?;
-        match ctx.store.delete_record(&record).await {
+        let audit = audit_entry(caller, AuditAction::Delete, Some(&record), None, Utc::now());
+        match ctx.store.delete_record(&record, &audit).await {
             Ok(()) => return Ok(()),
             Err(StoreError::Conflict(Conflict::Version)) => continue,
             Err(e) => return Err(store_error::<R>(e)),

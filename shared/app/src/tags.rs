@@ -86,11 +86,7 @@ pub async fn filter_id(store: &Store, tenant: TenantId, raw: &str) -> Result<Str
 /// membership and count in its transaction). A lead deleted meanwhile has no tag left.
 async fn untag(store: &Store, caller: &Caller, lead: Uuid, tag: Uuid) -> Result<(), Error> {
     let tag = tag.to_string();
-    let actor = Actor {
-        tenant: caller.tenant,
-        user_id: &caller.user_id,
-        action: AuditAction::Update,
-    };
+    let actor = Actor::caller(caller, AuditAction::Update);
     let untagged = leads::modify(store, actor, lead, None, None, |_, after, _| {
         after.tag_ids.retain(|t| *t != tag);
         Ok(())

@@ -110,6 +110,9 @@ impl ApiKey {
             user_id: format!("{ACTOR_PREFIX}{}", self.id),
             role: role_for(&self.scopes),
             email: None,
+            // The HTTP layer sets these from the request and the tenant.
+            origin: Default::default(),
+            audit_retention_days: 0,
         }
     }
 
@@ -305,6 +308,8 @@ mod tests {
             user_id: "owner-1".into(),
             role: Role::Owner,
             email: None,
+            origin: Default::default(),
+            audit_retention_days: 0,
         }
     }
 

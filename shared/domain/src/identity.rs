@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Origin, Provenance};
 use crate::error::Error;
 use crate::tenant::TenantId;
 
@@ -76,9 +77,23 @@ pub struct Caller {
     pub user_id: String,
     pub role: Role,
     pub email: Option<String>,
+    /// Where the request came from, for the audit log.
+    pub origin: Origin,
+    /// How long the tenant's plan keeps audit entries (the tenant is read for every
+    /// request, so its plan comes with it).
+    pub audit_retention_days: u64,
 }
 
 impl Caller {
+    /// Who the caller's writes are by, for their audit entries.
+    pub fn provenance(&self) -> Provenance<'_> {
+        Provenance {
+            actor: &self.user_id,
+            origin: &self.origin,
+            retention_days: self.audit_retention_days,
+        }
+    }
+
     pub fn is_at_least(&self, role: Role) -> bool {
         self.role.at_least(role)
     }

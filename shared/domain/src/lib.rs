@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod actions;
 pub mod activities;
 pub mod api_keys;
+pub mod audit;
 pub mod bulk;
 pub mod changes;
 pub mod cursor;

@@ -164,7 +164,9 @@ pub(crate) async fn authenticate(
     if let Some(uses) = state.api_keys.note_use(&key) {
         state.api_keys.flush(state, &key, uses).await;
     }
-    let caller = key.caller();
+    let mut caller = key.caller();
+    caller.origin = crate::origin(parts);
+    caller.audit_retention_days = tenant.limits().audit_retention_days;
     let span = tracing::Span::current();
     span.record("tenant", tracing::field::display(caller.tenant));
     span.record("user", caller.user_id.as_str());

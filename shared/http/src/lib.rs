@@ -25,6 +25,7 @@ use uuid::Uuid;
 use crm_app::ai::AiAgentsClient;
 use crm_app::queue::Queues;
 use crm_auth::{resolve_tenant, AuthError, TenantMismatch, TokenVerifier};
+use crm_domain::audit::Origin;
 use crm_domain::cursor::{CursorCodec, Page};
 use crm_domain::query::QueryParams;
 use crm_domain::tenant::{Tenant, TenantId};
@@ -223,6 +224,8 @@ impl FromRequestParts<AppState> for Caller {
             user_id: claims.user_id,
             role,
             email: claims.email,
+            origin: origin(parts),
+            audit_retention_days: record.limits().audit_retention_days,
         };
         parts.extensions.insert(caller.clone());
         Ok(caller)
@@ -411,6 +414,39 @@ impl ListQuery {
             "results": page.items.iter().map(row).collect::<Vec<_>>(),
         }))
         .into_response()
+    }
+}
+
+/// Where a request came from: API Gateway's `requestContext.http.sourceIp` and
+/// `userAgent`, else the `User-Agent` header (the local gateway's events may lack them);
+/// an address only API Gateway can vouch for, so none without it.
+pub fn origin(parts: &Parts) -> Origin {
+    use lambda_http::request::RequestContext;
+    let mut origin = Origin::default();
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>() {
+        origin.ip = ctx.http.source_ip.clone().filter(|ip| !ip.is_empty());
+        origin.user_agent = ctx.http.user_agent.clone().filter(|ua| !ua.is_empty());
+    }
+    if origin.user_agent.is_none() {
+        origin.user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string);
+    }
+    origin
+}
+
+/// [`origin`] as an extractor, for the routes without a [`Caller`] (sign-in, accepting an
+/// invitation); a caller carries its origin.
+pub struct RequestOrigin(pub Origin);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestOrigin(origin(parts)))
     }
 }
 

@@ -2,17 +2,21 @@
 //! their users (`/api/tenants/`), served by the accounts function.
 
 use utoipa::openapi::path::HttpMethod;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder};
 
 use crm_domain::accounts::users::{EMAIL_CHARS, PHONE_CHARS};
+use crm_domain::audit::{AuditAction, ResourceType, MAX_ACTOR};
 use crm_domain::plan::Tier;
 use crm_domain::tenant_settings::{NAME_CHARS, SLUG_CHARS};
 
 use crate::dsl::*;
-use crate::ops::{json_response, op};
+use crate::leads::{page, paging};
+use crate::ops::{json_response, op, query};
 use crate::Api;
 
 const TENANTS: &str = "/api/tenants";
 const CURRENT: &str = "/api/tenants/current";
+const AUDIT_LOG: &str = "/api/tenants/current/audit-log";
 
 fn count() -> S {
     integer(Some(0), None)
@@ -119,10 +123,103 @@ pub fn schemas() -> Vec<(&'static str, S)> {
         ("TenantCreated", tenant(true)),
         ("TenantUpdate", fields(false).open()),
         ("TenantCreate", fields(true).open()),
+        ("AuditEntry", audit_entry()),
     ]
 }
 
+/// A row of the audit log.
+fn audit_entry() -> S {
+    let change = Obj::new().req("old", any()).req("new", any()).closed();
+    let changes = ObjectBuilder::new()
+        .additional_properties(Some(AdditionalProperties::RefOr(change)))
+        .description(Some(
+            "`{field: {old, new}}` of the fields the write changed; never a secret or its digest.",
+        ))
+        .into();
+    Obj::new()
+        .req("id", uuid())
+        .req("at", datetime())
+        .req(
+            "actor",
+            string()
+                .description(Some("A user id, `api-key:<id>`, or `system:<worker>`."))
+                .into(),
+        )
+        .req("action", choice::<AuditAction>())
+        .req("resource_type", choice::<ResourceType>())
+        .req("resource_id", uuid())
+        .req("changes", changes)
+        .req("ip", nullable(string().into()))
+        .req("user_agent", nullable(string().into()))
+        .req(
+            "via",
+            nullable(
+                string()
+                    .description(Some("`bulk` for one lead's write of a bulk operation."))
+                    .into(),
+            ),
+        )
+        .closed()
+}
+
 pub fn describe(api: &mut Api) {
+    let mut filters = paging();
+    filters.extend([
+        query(
+            "resource_type",
+            choice::<ResourceType>(),
+            "Only entries about this kind of resource.",
+        ),
+        query(
+            "resource_id",
+            uuid(),
+            "Only entries about this resource (a key query).",
+        ),
+        query(
+            "actor",
+            string()
+                .min_length(Some(1))
+                .max_length(Some(MAX_ACTOR))
+                .into(),
+            "Only entries by this actor: a user id or `api-key:<id>` (a key query).",
+        ),
+        query(
+            "action",
+            choice::<AuditAction>(),
+            "Only entries of this action.",
+        ),
+        query(
+            "since",
+            date_or_datetime(),
+            "Entries at or after this time (RFC 3339, or a date for its midnight UTC).",
+        ),
+        query(
+            "until",
+            date_or_datetime(),
+            "Entries at or before this time; not before `since`.",
+        ),
+    ]);
+    api.add(
+        AUDIT_LOG,
+        op(
+            HttpMethod::Get,
+            "audit_log_list",
+            "tenants",
+            "The tenant's audit log",
+        )
+        .describe(
+            "Admins and owners (and API keys with the `settings` scope): every write of the \
+                 service, newest first, with who made it, from where, and the fields it \
+                 changed. Entries expire after the plan's `audit_retention_days`. A page \
+                 filtered by `action` or `resource_type` alone reads at most 1,000 entries \
+                 and may come back short with a `next` link to go on.",
+        )
+        .params(filters)
+        .response(
+            200,
+            json_response("A page of entries, newest first.", page(r("AuditEntry"))),
+        ),
+    );
     api.add(
         CURRENT,
         op(

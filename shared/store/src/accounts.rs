@@ -264,9 +264,11 @@ impl Store {
         &self,
         before: &Membership,
         after: Option<&Membership>,
+        audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
-        self.transact(self.membership_actions(Some(before), after))
-            .await
+        let mut actions = self.membership_actions(Some(before), after);
+        actions.push((self.audit_put(before.tenant_id, audit), None));
+        self.transact(actions).await
     }
 
     /// The writes of a membership change: both copies (conditioned on the version read,

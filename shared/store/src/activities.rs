@@ -15,6 +15,8 @@ use crm_domain::tenant::TenantId;
 pub type LeadChange<'a> = (&'a Lead, &'a Lead, &'a AuditEntry);
 
 impl Versioned for Activity {
+    const AUDITED_AS: crate::ResourceType = crate::ResourceType::Activity;
+
     fn key(tenant: TenantId, id: Uuid) -> Key {
         keys::activity(tenant, id)
     }
@@ -72,12 +74,16 @@ impl Store {
     pub async fn create_activity(
         &self,
         activity: &Activity,
+        activity_audit: &AuditEntry,
         lead_change: Option<LeadChange<'_>>,
     ) -> Result<(), StoreError> {
         let Some((before, after, audit)) = lead_change else {
-            return self.create_record(activity).await;
+            return self.create_record(activity, activity_audit).await;
         };
-        let mut actions = vec![self.put_new(activity)];
+        let mut actions = vec![
+            self.put_new(activity),
+            (self.audit_put(activity.tenant_id, activity_audit), None),
+        ];
         actions.extend(self.update_lead_actions(before, after, audit, None));
         // The lead's change is logged too (a status change, from a call, say).
         let logged = crm_domain::activities::for_lead_change(

@@ -41,7 +41,12 @@ pub struct RateWindow<'a> {
 }
 
 impl Store {
-    pub async fn create_api_key(&self, key: &ApiKey, digest: &str) -> Result<(), StoreError> {
+    pub async fn create_api_key(
+        &self,
+        key: &ApiKey,
+        digest: &str,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
         let mut record = to_item(key);
         record.extend(keys::api_key(key.tenant_id, key.id).item_key());
         let mut lookup = to_item(key);
@@ -51,6 +56,7 @@ impl Store {
         self.transact(vec![
             self.put_action(record, absent, Conflict::Exists),
             self.put_action(lookup, absent, Conflict::Exists),
+            (self.audit_put(key.tenant_id, audit), None),
         ])
         .await
     }
@@ -96,7 +102,12 @@ impl Store {
 
     /// Revokes a key: its lookup copy goes and the record is stamped, in one transaction
     /// (`Conflict::Version` when it was revoked meanwhile).
-    pub async fn revoke_api_key(&self, key: &ApiKey, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn revoke_api_key(
+        &self,
+        key: &ApiKey,
+        at: DateTime<Utc>,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
         let stamp = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::api_key(key.tenant_id, key.id).item_key()))
@@ -111,6 +122,7 @@ impl Store {
                 Some(Conflict::Version),
             ),
             self.delete_action(&keys::api_key_lookup(&key.prefix), Some(Conflict::Version)),
+            (self.audit_put(key.tenant_id, audit), None),
         ])
         .await
     }

@@ -10,6 +10,8 @@ use crm_domain::custom_fields::CustomField;
 use crm_domain::tenant::TenantId;
 
 impl Versioned for CustomField {
+    const AUDITED_AS: crate::ResourceType = crate::ResourceType::CustomField;
+
     fn key(tenant: TenantId, id: Uuid) -> Key {
         keys::custom_field(tenant, id)
     }

@@ -23,6 +23,7 @@ impl Store {
         &self,
         invitation: &Invitation,
         digest: &str,
+        audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let mut item = to_item(invitation);
         item.extend(keys::invitation(invitation.tenant_id, invitation.id).item_key());
@@ -40,6 +41,7 @@ impl Store {
         self.transact(vec![
             self.put_action(item, absent, Conflict::Exists),
             self.put_action(token, absent, Conflict::Exists),
+            (self.audit_put(invitation.tenant_id, audit), None),
         ])
         .await
     }
@@ -117,9 +119,11 @@ impl Store {
         &self,
         invitation: &Invitation,
         digest: &str,
+        audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
-        self.transact(self.consume_actions(invitation, digest))
-            .await
+        let mut actions = self.consume_actions(invitation, digest);
+        actions.push((self.audit_put(invitation.tenant_id, audit), None));
+        self.transact(actions).await
     }
 
     /// Accepts an invitation in one transaction: the secret and the invitation go
@@ -134,8 +138,10 @@ impl Store {
         new_user: Option<NewUser<'_>>,
         membership: &Membership,
         max_users: u64,
+        audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let mut actions = self.consume_actions(invitation, digest);
+        actions.push((self.audit_put(invitation.tenant_id, audit), None));
         if let Some(new) = new_user {
             actions.extend(self.user_actions(new.user, new.hash));
         }

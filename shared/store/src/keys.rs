@@ -15,6 +15,7 @@
 //! | counters shard  | `{t}#STATS#{shard}`         | `STATS`                  |
 //! | lead            | `{t}#LEAD#{id}`             | `LEAD`                   |
 //! | lead audit      | `{t}#LEAD#{id}`             | `AUDIT#{at}#{audit id}`  |
+//! | other audit     | `{t}#AUDITOF#{resource id}` | `AUDIT#{at}#{audit id}`  |
 //! | lead insights   | `{t}#LEAD#{id}`             | `INSIGHTS`               |
 //! | rescore request | `{t}#LEAD#{id}`             | `RESCORE`                |
 //! | email guard     | `{t}#EMAIL#{lower(email)}`  | `EMAIL`                  |
@@ -207,16 +208,68 @@ pub fn lead_email(t: TenantId, email: &str) -> Key {
 }
 
 pub fn lead_audit(t: TenantId, lead_id: Uuid, at: DateTime<Utc>, audit_id: Uuid) -> Key {
-    Key::new(
-        lead_partition(t, lead_id),
-        format!("AUDIT#{}#{audit_id}", sortable_time(at)),
-    )
+    audit_entry(t, true, lead_id, at, audit_id)
 }
 
 /// Prefix of the sort keys of a lead's audit entries, for `begins_with`.
 pub fn lead_audit_prefix(t: TenantId, lead_id: Uuid) -> Key {
-    Key::new(lead_partition(t, lead_id), "AUDIT#")
+    Key::new(lead_partition(t, lead_id), AUDIT_PREFIX)
 }
+
+/// Where an audit entry lives: a lead's in the lead's partition (its history is one
+/// Query, deleted with nothing: entries expire by TTL), any other resource's in a
+/// partition of its own, so the log's `resource_id` filter is a key query too. Resource
+/// ids are UUIDs, unique across types, so a type needs no place in the key.
+pub fn audit_entry(t: TenantId, lead: bool, resource_id: Uuid, at: DateTime<Utc>, id: Uuid) -> Key {
+    Key::new(
+        audit_partition(t, lead, resource_id),
+        format!("{AUDIT_PREFIX}{}", audit_position(at, id)),
+    )
+}
+
+pub fn audit_partition(t: TenantId, lead: bool, resource_id: Uuid) -> String {
+    if lead {
+        lead_partition(t, resource_id)
+    } else {
+        format!("{t}#AUDITOF#{resource_id}")
+    }
+}
+
+/// Sort-key prefix of audit entries in their resource's partition.
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+
+/// An entry's place in every audit order: its time, then its id (unique).
+pub fn audit_position(at: DateTime<Utc>, id: Uuid) -> String {
+    time_sort_key(at, id)
+}
+
+/// Inclusive bounds of the positions between `since` and `until` (both inclusive).
+pub fn audit_bounds(
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> (String, String) {
+    // Positions are `{time}#{uuid}`: " " sorts below any time, "~" above any uuid.
+    (
+        since.map(sortable_time).unwrap_or_else(|| " ".into()),
+        until
+            .map(|t| format!("{}#~", sortable_time(t)))
+            .unwrap_or_else(|| "~".into()),
+    )
+}
+
+/// The tenant's audit timeline (GSI1, by [`audit_position`]).
+pub fn audit_timeline(t: TenantId) -> String {
+    format!("{t}#AUDIT")
+}
+
+/// One actor's audit entries (GSI2, by [`audit_position`]).
+pub fn audit_by_actor(t: TenantId, actor: &str) -> String {
+    format!("{t}#AUDITBY#{actor}")
+}
+
+/// The index of the tenant's audit timeline and the one of an actor's entries.
+pub const AUDIT_TIMELINE_INDEX: LeadIndex = LeadIndex::Created;
+pub const AUDIT_ACTOR_INDEX: LeadIndex = LeadIndex::Score;
 
 pub fn all_leads(t: TenantId) -> String {
     format!("{t}#LEADS")
@@ -614,6 +667,7 @@ mod tests {
             rescore_request(t, id),
             lead_email(t, "A@B.example"),
             lead_audit(t, id, now, Uuid::new_v4()),
+            audit_entry(t, false, id, now, Uuid::new_v4()),
             stats(t),
             stats_shard(t, 15),
             search_token(t, "acme", id),

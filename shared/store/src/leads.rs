@@ -396,10 +396,10 @@ mod tests {
     }
 
     fn audit(lead: &Lead) -> AuditEntry {
-        AuditEntry::new(
+        AuditEntry::lead(
+            crm_domain::audit::Provenance::system("u", 30),
             lead.id,
             crate::AuditAction::Update,
-            "u",
             Utc::now(),
             Default::default(),
         )
@@ -435,9 +435,10 @@ mod tests {
             .create_lead_actions(&after, &audit(&after), Some(&new_source), Some(1))
             .len();
         let delete = store.delete_lead_actions(&before, &audit(&before)).len();
-        // The activity whose side effects a lead update is comes on top of that update.
-        let with_activity = update + 1;
-        // An update leaves the lead count alone: its counters shard only.
+        // The activity whose side effects a lead update is comes on top of that update,
+        // with its own audit entry. An update leaves the lead count alone: its counters
+        // shard only.
+        let with_activity = update + 2;
         assert_eq!(
             (with_activity, create, delete),
             (budget::MAX - budget::INSIGHTS - 1, 28, 28)

@@ -46,7 +46,7 @@ mod tags;
 mod tenants;
 
 pub use api_keys::RateWindow;
-pub use audit::{AuditAction, AuditEntry};
+pub use audit::{AuditAction, AuditEntry, AuditRead, ResourceType, AUDIT_READ_BUDGET};
 pub use client::ClientSettings;
 pub(crate) use error::classify;
 pub use error::{describe, Conflict, StoreError};

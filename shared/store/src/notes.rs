@@ -9,6 +9,8 @@ use crm_domain::notes::Note;
 use crm_domain::tenant::TenantId;
 
 impl Versioned for Note {
+    const AUDITED_AS: crate::ResourceType = crate::ResourceType::Note;
+
     fn key(tenant: TenantId, id: Uuid) -> Key {
         keys::note(tenant, id)
     }

@@ -11,6 +11,7 @@ use crate::keys;
 use crate::ops::conditional;
 use crate::{classify, from_item, to_item, Conflict, Store, StoreError};
 use crm_domain::accounts::{Family, RefreshToken};
+use crm_domain::tenant::TenantId;
 
 fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
@@ -30,6 +31,7 @@ impl Store {
         family: &Family,
         digest: &str,
         token: &RefreshToken,
+        audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let mut family_item = to_item(family);
         family_item.extend(keys::family(family.user_id, family.id).item_key());
@@ -39,6 +41,7 @@ impl Store {
         self.transact(vec![
             self.put_action(family_item, absent, Conflict::Exists),
             self.put_action(token_item, absent, Conflict::Exists),
+            (self.audit_put(family.tenant_id, audit), None),
         ])
         .await
     }
@@ -173,42 +176,53 @@ impl Store {
     }
 
     /// Counts a failed sign-in: one more in the current window, or the first of a new one
-    /// when the window (`window_seconds` from its first failure) has passed.
+    /// when the window (`window_seconds` from its first failure) has passed; `audits`
+    /// (the entries of the tenants that see it, `(tenant, entry)`, at most a few) commit
+    /// with the count.
     pub async fn record_login_failure(
         &self,
         email: &str,
         now: DateTime<Utc>,
         window_seconds: i64,
+        audits: &[(TenantId, crate::AuditEntry)],
     ) -> Result<(), StoreError> {
         let key = keys::login_failures(email).item_key();
         let now = now.timestamp();
-        let counted = self
-            .client
-            .update_item()
+        let entries = || {
+            audits
+                .iter()
+                .map(|(t, entry)| (self.audit_put(*t, entry), None))
+                .collect::<Vec<_>>()
+        };
+        let count = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key.clone()))
             .update_expression("ADD failures :one")
             .condition_expression("attribute_exists(PK) AND window_start > :cutoff")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":cutoff", n(now - window_seconds))
-            .send()
-            .await
-            .map_err(|e| conditional(e, Conflict::Version));
-        match counted {
-            Ok(_) => Ok(()),
+            .build()
+            .expect("update is complete");
+        let mut actions = vec![(
+            TransactWriteItem::builder().update(count).build(),
+            Some(Conflict::Version),
+        )];
+        actions.extend(entries());
+        match self.transact(actions).await {
+            Ok(()) => Ok(()),
             Err(StoreError::Conflict(_)) => {
                 let mut item = key;
                 item.insert("failures".into(), n(1));
                 item.insert("window_start".into(), n(now));
                 item.insert("expires_at".into(), n(now + window_seconds));
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                Ok(())
+                let mut actions = vec![(
+                    TransactWriteItem::builder()
+                        .put(self.put(item, None))
+                        .build(),
+                    None,
+                )];
+                actions.extend(entries());
+                self.transact(actions).await
             }
             Err(e) => Err(e),
         }

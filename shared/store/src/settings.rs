@@ -1,13 +1,12 @@
 //! Per-tenant and per-lead records beside the leads: the scoring settings and a lead's
 //! insights.
 
-use aws_sdk_dynamodb::types::{ConditionCheck, ReturnConsumedCapacity, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::keys;
-use crate::usage::{record, Kind};
-use crate::{classify, from_item, s, to_item, Conflict, Store, StoreError};
+use crate::{from_item, s, to_item, Conflict, Store, StoreError};
 use crm_domain::lead_insights::StoredInsights;
 use crm_domain::scoring::ScoringSettings;
 use crm_domain::tenant::TenantId;
@@ -25,20 +24,15 @@ impl Store {
         &self,
         t: TenantId,
         settings: &ScoringSettings,
+        audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let mut item = to_item(settings);
         item.extend(keys::scoring_settings(t).item_key());
-        let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
+        let put = TransactWriteItem::builder()
+            .put(self.put(item, None))
+            .build();
+        self.transact(vec![(put, None), (self.audit_put(t, audit), None)])
             .await
-            .map_err(classify)?;
-        record(Kind::Write, out.consumed_capacity.as_slice());
-        Ok(())
     }
 
     pub async fn lead_insights(

@@ -13,6 +13,8 @@ use crm_domain::sources::Source;
 use crm_domain::tenant::TenantId;
 
 impl Versioned for Source {
+    const AUDITED_AS: crate::ResourceType = crate::ResourceType::Source;
+
     const COUNTERS: &'static [&'static str] = &["total_leads", "converted_leads"];
 
     fn key(tenant: TenantId, id: Uuid) -> Key {
@@ -108,8 +110,12 @@ impl Store {
         self.get_records(tenant, ids).await
     }
 
-    /// A new source with its name guard.
-    pub async fn create_source(&self, source: &Source) -> Result<(), StoreError> {
-        self.create_record(source).await
+    /// A new source with its name guard and audit entry.
+    pub async fn create_source(
+        &self,
+        source: &Source,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.create_record(source, audit).await
     }
 }

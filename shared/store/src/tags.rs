@@ -12,6 +12,8 @@ use crm_domain::tags::Tag;
 use crm_domain::tenant::TenantId;
 
 impl Versioned for Tag {
+    const AUDITED_AS: crate::ResourceType = crate::ResourceType::Tag;
+
     const COUNTERS: &'static [&'static str] = &["leads_count"];
 
     fn key(tenant: TenantId, id: Uuid) -> Key {

@@ -57,16 +57,23 @@ impl Store {
         &self,
         tenant: &Tenant,
         owner: &Membership,
+        audit: &crate::AuditEntry,
     ) -> Result<(), StoreError> {
         let mut actions = self.create_tenant_actions(tenant);
         actions.extend(self.membership_actions(None, Some(owner)));
+        actions.push((self.audit_put(tenant.id, audit), None));
         self.transact(actions).await
     }
 
     /// Replaces a tenant's settings read as `before` (`Conflict::Version` when they changed
     /// meanwhile), moving the slug's guard when the slug changed (`Conflict::Exists` when
     /// the new slug is taken).
-    pub async fn update_tenant(&self, before: &Tenant, after: &Tenant) -> Result<(), StoreError> {
+    pub async fn update_tenant(
+        &self,
+        before: &Tenant,
+        after: &Tenant,
+        audit: &crate::AuditEntry,
+    ) -> Result<(), StoreError> {
         let mut put = self.put(
             Self::tenant_item(after),
             Some("attribute_exists(PK) AND (attribute_not_exists(version) OR version = :seen)"),
@@ -96,6 +103,7 @@ impl Store {
             ));
             actions.push(self.slug_put(after));
         }
+        actions.push((self.audit_put(after.id, audit), None));
         self.transact(actions).await
     }
 

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::{from_item, s, to_item, Conflict, Item, Store, StoreError};
 use crate::keys::{self, Key, LeadIndex};
+use crate::{AuditEntry, ResourceType};
 use crm_domain::record::Record;
 use crm_domain::tenant::TenantId;
 
@@ -48,6 +49,9 @@ pub trait Versioned: Record + Serialize + DeserializeOwned {
     fn name_guard(&self) -> Option<NameGuard> {
         None
     }
+
+    /// What the audit log calls it.
+    const AUDITED_AS: ResourceType;
 
     /// The lead the record belongs to, which must exist when it is created.
     fn lead(&self) -> Option<Uuid> {
@@ -141,10 +145,16 @@ impl Store {
             .await
     }
 
-    /// Writes a new record: `Conflict::Exists` for a taken id, `Conflict::Name` for a taken
-    /// name, `Conflict::Lead` when its lead no longer exists.
-    pub async fn create_record<R: Versioned>(&self, record: &R) -> Result<(), StoreError> {
-        self.transact(self.create_actions(record)).await
+    /// Writes a new record with its audit entry: `Conflict::Exists` for a taken id,
+    /// `Conflict::Name` for a taken name, `Conflict::Lead` when its lead no longer exists.
+    pub async fn create_record<R: Versioned>(
+        &self,
+        record: &R,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut actions = self.create_actions(record);
+        actions.push((self.audit_put(record.tenant(), audit), None));
+        self.transact(actions).await
     }
 
     /// The actions that create a record, for its own transaction or a larger one.
@@ -189,6 +199,7 @@ impl Store {
         &self,
         before: &R,
         after: &R,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let write = if R::COUNTERS.is_empty() {
             TransactWriteItem::builder()
@@ -201,6 +212,7 @@ impl Store {
         };
         let mut actions = vec![(write, Some(Conflict::Version))];
         actions.extend(self.guard_moves(before, after));
+        actions.push((self.audit_put(after.tenant(), audit), None));
         self.transact(actions).await
     }
 
@@ -280,7 +292,11 @@ impl Store {
 
     /// Deletes a record at the version read, while its counters are at zero, with its name
     /// guard unless the name stays taken. Any failed condition is `Conflict::Version`.
-    pub async fn delete_record<R: Versioned>(&self, record: &R) -> Result<(), StoreError> {
+    pub async fn delete_record<R: Versioned>(
+        &self,
+        record: &R,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let t = record.tenant();
         let mut condition = "version = :seen".to_string();
         let mut delete = Delete::builder()
@@ -307,6 +323,7 @@ impl Store {
         if let Some(guard) = record.name_guard().filter(|g| g.released_on_delete) {
             actions.push(self.release(&guard, record.id()));
         }
+        actions.push((self.audit_put(t, audit), None));
         self.transact(actions).await
     }
 

@@ -5,6 +5,8 @@ use crate::common::*;
 use crm_domain::accounts::secrets::{digest, new_secret};
 use crm_domain::accounts::{Invitation, InvitationInput};
 use crm_domain::Caller;
+use crm_store::ResourceType;
+use crm_testkit::fixtures::setup_entry;
 
 async fn invite(app: &TestApp, token: &str, email: &str, role: &str) -> Value {
     app.create(INVITATIONS, token, json!({"email": email, "role": role}))
@@ -132,6 +134,8 @@ async fn revoked_and_expired_invitations_are_refused() {
         user_id: owner_user.id.to_string(),
         role: Role::Owner,
         email: None,
+        origin: Default::default(),
+        audit_retention_days: 0,
     };
     let mut old = Invitation::new(
         &caller,
@@ -145,7 +149,11 @@ async fn revoked_and_expired_invitations_are_refused() {
     let secret = new_secret();
     app.state
         .store
-        .create_invitation(&old, &digest(&secret))
+        .create_invitation(
+            &old,
+            &digest(&secret),
+            &setup_entry(ResourceType::Invitation, old.id),
+        )
         .await
         .unwrap();
     assert_eq!(app.read(INVITATIONS, &owner).await["results"], json!([]));

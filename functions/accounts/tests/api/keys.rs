@@ -5,6 +5,8 @@ use crate::common::*;
 use chrono::{Duration, Utc};
 use crm_domain::api_keys::{ApiKey, ApiKeyInput};
 use crm_domain::Caller;
+use crm_store::ResourceType;
+use crm_testkit::fixtures::setup_entry;
 use crm_testkit::TestRequest;
 
 /// A key of `token`'s tenant with `scopes`; returns the creation's answer.
@@ -236,6 +238,8 @@ async fn unknown_expired_and_foreign_keys_are_refused() {
         user_id: "owner-1".into(),
         role: Role::Owner,
         email: None,
+        origin: Default::default(),
+        audit_retention_days: 0,
     };
     let body = json!({"name": "old", "scopes": ["leads:read"]});
     let input = ApiKeyInput::parse(body.as_object().unwrap(), Utc::now()).unwrap();
@@ -244,7 +248,11 @@ async fn unknown_expired_and_foreign_keys_are_refused() {
     apps.accounts
         .state
         .store
-        .create_api_key(&new.key, &new.digest)
+        .create_api_key(
+            &new.key,
+            &new.digest,
+            &setup_entry(ResourceType::ApiKey, new.key.id),
+        )
         .await
         .unwrap();
     let res = with_key(apps.leads.get(paths::LEADS), &new.secret)

@@ -2,6 +2,8 @@
 //! lockout, and the tokens working on the lead routes.
 
 use crate::common::*;
+use crm_store::ResourceType;
+use crm_testkit::fixtures::setup_entry;
 
 #[tokio::test]
 async fn a_member_of_one_tenant_signs_in_and_uses_the_token() {
@@ -110,7 +112,11 @@ async fn every_failure_is_the_same_401() {
     off.is_active = false;
     app.state
         .store
-        .change_membership(&membership, Some(&off))
+        .change_membership(
+            &membership,
+            Some(&off),
+            &setup_entry(ResourceType::Member, membership.user_id),
+        )
         .await
         .unwrap();
     app.user("nomember@example.com").await;

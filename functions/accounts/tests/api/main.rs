@@ -5,6 +5,7 @@
 mod common;
 
 mod assignment;
+mod audit_log;
 mod invitations;
 mod jwks;
 mod keys;

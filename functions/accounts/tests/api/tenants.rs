@@ -162,6 +162,18 @@ async fn signed_in_users_create_tenants_only_when_allowed() {
         (current["id"].as_str(), &current["currency"]),
         (Some(id.as_str()), &json!("GBP"))
     );
+    // Its audit log begins with its creation, by Ann
+    let log = open
+        .read(
+            "/api/tenants/current/audit-log/?resource_type=tenant",
+            token,
+        )
+        .await;
+    let created = &log["results"][0];
+    assert_eq!(created["action"], "create", "{log}");
+    assert_eq!(created["resource_id"], id.as_str());
+    assert_eq!(created["actor"], login.body["user"]["id"]);
+    assert_eq!(created["changes"]["name"]["new"], "Ann's Shop");
     // An outside issuer's token names no user of this service
     let outside = open.token(&tenant, "ext-user", Role::Owner);
     let res = open

@@ -1,5 +1,7 @@
 //! bulk-assign: to one user, to nobody, and spread over several.
 
+use crm_store::ResourceType;
+use crm_testkit::fixtures::setup_entry;
 use std::collections::BTreeMap;
 
 use crate::common::*;
@@ -208,7 +210,11 @@ async fn a_strategy_alone_spreads_the_leads_over_the_team() {
     apps.bulk
         .state
         .store
-        .change_membership(&before, Some(&after))
+        .change_membership(
+            &before,
+            Some(&after),
+            &setup_entry(ResourceType::Member, before.user_id),
+        )
         .await
         .expect("deactivate a member");
 

@@ -27,7 +27,15 @@ async fn tags(app: &TestApp, tenant: &crm_domain::tenant::Tenant, prefix: &str) 
             created_at: now,
             updated_at: now,
         };
-        app.state.store.create_record(&tag).await.unwrap();
+        let audit = crm_store::AuditEntry::new(
+            crm_domain::audit::Provenance::system("owner-1", 30),
+            crm_store::ResourceType::Tag,
+            tag.id,
+            crm_store::AuditAction::Create,
+            now,
+            Default::default(),
+        );
+        app.state.store.create_record(&tag, &audit).await.unwrap();
         ids.push(tag.id.to_string());
     }
     ids

@@ -14,6 +14,7 @@ use crm_domain::accounts::users::check_password;
 use crm_domain::accounts::{
     AcceptInput, Invitation, InvitationInput, Membership, PasswordHash, User,
 };
+use crm_domain::audit::{self, AuditAction, AuditEntry, Origin, Provenance, ResourceType};
 use crm_domain::cursor::{CursorCodec, Page};
 use crm_domain::plan::users_exhausted;
 use crm_domain::{Caller, Error, Role};
@@ -49,8 +50,16 @@ pub async fn create(
     }
     let invitation = Invitation::new(caller, input);
     let secret = new_secret();
+    let audit = AuditEntry::new(
+        caller.provenance(),
+        ResourceType::Invitation,
+        invitation.id,
+        AuditAction::Create,
+        invitation.created_at,
+        audit::changes(None, Some(&invitation), &[]),
+    );
     store
-        .create_invitation(&invitation, &digest(&secret))
+        .create_invitation(&invitation, &digest(&secret), &audit)
         .await?;
     Ok((invitation, secret))
 }
@@ -88,7 +97,15 @@ pub async fn revoke(store: &Store, caller: &Caller, id: Uuid) -> Result<(), Erro
         .get_invitation(caller.tenant, id)
         .await?
         .ok_or(Error::NotFound)?;
-    match store.delete_invitation(&invitation, &token).await {
+    let audit = AuditEntry::new(
+        caller.provenance(),
+        ResourceType::Invitation,
+        invitation.id,
+        AuditAction::Revoke,
+        Utc::now(),
+        audit::changes(Some(&invitation), None, &[]),
+    );
+    match store.delete_invitation(&invitation, &token, &audit).await {
         Ok(()) => Ok(()),
         Err(StoreError::Conflict(_)) => Err(Error::NotFound),
         Err(e) => Err(e.into()),
@@ -106,6 +123,7 @@ pub async fn accept(
     store: &Store,
     config: &AccountsConfig,
     input: AcceptInput,
+    origin: &Origin,
 ) -> Result<SignIn, Error> {
     let token = digest(&input.token);
     let invitation = store
@@ -113,13 +131,13 @@ pub async fn accept(
         .await?
         .filter(|i| !i.is_expired(Utc::now()))
         .ok_or_else(invalid)?;
-    let max_users = store
+    let limits = store
         .get_tenant(invitation.tenant_id)
         .await?
         .filter(|t| t.is_active())
         .ok_or_else(invalid)?
-        .limits()
-        .max_users;
+        .limits();
+    let max_users = limits.max_users;
     let (user, hash, new) = match store.find_user_by_email(&invitation.email).await? {
         Some((user, hash)) => {
             if !(hash.verify(&input.password) && user.is_active) {
@@ -147,8 +165,29 @@ pub async fn accept(
         user: &user,
         hash: &hash,
     });
+    let actor = user.id.to_string();
+    let by = Provenance {
+        actor: &actor,
+        origin,
+        retention_days: limits.audit_retention_days,
+    };
+    let audit = AuditEntry::new(
+        by,
+        ResourceType::Invitation,
+        invitation.id,
+        AuditAction::Accept,
+        Utc::now(),
+        audit::changes(None, Some(&membership), &[]),
+    );
     store
-        .accept_invitation(&invitation, &token, new_user, &membership, max_users)
+        .accept_invitation(
+            &invitation,
+            &token,
+            new_user,
+            &membership,
+            max_users,
+            &audit,
+        )
         .await
         .map_err(|e| match e {
             StoreError::Conflict(Conflict::Version) => invalid(),
@@ -163,5 +202,5 @@ pub async fn accept(
             ),
             other => other.into(),
         })?;
-    login::sign_in_to(store, config, user, invitation.tenant_id.as_uuid()).await
+    login::sign_in_to(store, config, user, invitation.tenant_id.as_uuid(), origin).await
 }

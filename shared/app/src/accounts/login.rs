@@ -13,7 +13,8 @@ use crm_domain::accounts::members::choose_tenant;
 use crm_domain::accounts::password::verify_dummy;
 use crm_domain::accounts::sessions::BAD_CREDENTIALS;
 use crm_domain::accounts::{LoginInput, Membership, User};
-use crm_domain::tenant::Tenant;
+use crm_domain::audit::{AuditAction, AuditEntry, Origin, Provenance, ResourceType};
+use crm_domain::tenant::{Tenant, TenantId};
 use crm_domain::Error;
 use crm_store::Store;
 
@@ -24,18 +25,29 @@ pub async fn login(
     store: &Store,
     config: &AccountsConfig,
     input: LoginInput,
+    origin: &Origin,
 ) -> Result<SignIn, Error> {
     let now = Utc::now();
     check_lockout(store, config, &input.email, now).await?;
-    let user = match store.find_user_by_email(&input.email).await? {
-        Some((user, hash)) => (hash.verify(&input.password) && user.is_active).then_some(user),
+    let (user, known) = match store.find_user_by_email(&input.email).await? {
+        Some((user, hash)) => {
+            let verified = hash.verify(&input.password) && user.is_active;
+            (verified.then(|| user.clone()), Some(user))
+        }
         None => {
             verify_dummy(&input.password);
-            None
+            (None, None)
         }
     };
     let Some(user) = user else {
-        return Err(failed(store, config, &input.email, now).await);
+        let audits = match &known {
+            Some(user) => {
+                let tenants = active_tenants(store, user.id).await?;
+                failure_entries(user, tenants, input.tenant_id, origin, now)
+            }
+            None => Vec::new(),
+        };
+        return Err(failed(store, config, &input.email, now, &audits).await);
     };
     let tenants = active_tenants(store, user.id).await?;
     let named: Vec<(Membership, String)> = tenants
@@ -43,7 +55,8 @@ pub async fn login(
         .map(|(m, t)| (m.clone(), t.name.clone()))
         .collect();
     let Some(chosen) = choose_tenant(&named, input.tenant_id)? else {
-        return Err(failed(store, config, &input.email, now).await);
+        let audits = failure_entries(&user, tenants, input.tenant_id, origin, now);
+        return Err(failed(store, config, &input.email, now, &audits).await);
     };
     store.clear_login_failures(&input.email).await?;
     let pair = tenants
@@ -51,7 +64,50 @@ pub async fn login(
         .find(|(m, _)| m.tenant_id == chosen.tenant_id)
         .cloned()
         .ok_or_else(|| Error::Internal("the chosen membership is not the user's".into()))?;
-    sessions::start(store, config, user, pair, tenants).await
+    sessions::start(store, config, user, pair, tenants, origin).await
+}
+
+/// The most tenants a failed sign-in is logged in (a user of more tenants: the first of
+/// their memberships). Bounded, so a failed attempt costs a few writes at most.
+pub const MAX_FAILURE_TENANTS: usize = 5;
+
+/// The audit entries of an existing user's failed sign-in: in the tenant they asked for
+/// when they are its member, else in each of their tenants (at most
+/// [`MAX_FAILURE_TENANTS`]): whoever administers an account the attempt was against sees
+/// it. An unknown email has no tenant to tell, and no entry.
+fn failure_entries(
+    user: &User,
+    mut tenants: Vec<(Membership, Tenant)>,
+    asked: Option<Uuid>,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Vec<(TenantId, AuditEntry)> {
+    if let Some(asked) = asked {
+        if tenants.iter().any(|(m, _)| m.tenant_id.as_uuid() == asked) {
+            tenants.retain(|(m, _)| m.tenant_id.as_uuid() == asked);
+        }
+    }
+    let actor = user.id.to_string();
+    tenants
+        .iter()
+        .take(MAX_FAILURE_TENANTS)
+        .map(|(_, tenant)| {
+            let by = Provenance {
+                actor: &actor,
+                origin,
+                retention_days: tenant.limits().audit_retention_days,
+            };
+            let entry = AuditEntry::new(
+                by,
+                ResourceType::User,
+                user.id,
+                AuditAction::LoginFailed,
+                now,
+                serde_json::Map::new(),
+            );
+            (tenant.id, entry)
+        })
+        .collect()
 }
 
 /// 429 while the email has had too many failures within the window.
@@ -78,9 +134,15 @@ async fn check_lockout(
 }
 
 /// Counts the failure and answers the one 401 of every failed sign-in.
-async fn failed(store: &Store, config: &AccountsConfig, email: &str, now: DateTime<Utc>) -> Error {
+async fn failed(
+    store: &Store,
+    config: &AccountsConfig,
+    email: &str,
+    now: DateTime<Utc>,
+    audits: &[(TenantId, AuditEntry)],
+) -> Error {
     if let Err(e) = store
-        .record_login_failure(email, now, config.login_window_seconds)
+        .record_login_failure(email, now, config.login_window_seconds, audits)
         .await
     {
         return e.into();
@@ -110,6 +172,7 @@ pub async fn sign_in_to(
     config: &AccountsConfig,
     user: User,
     tenant: Uuid,
+    origin: &Origin,
 ) -> Result<SignIn, Error> {
     let tenants = active_tenants(store, user.id).await?;
     let pair = tenants
@@ -117,5 +180,5 @@ pub async fn sign_in_to(
         .find(|(m, _)| m.tenant_id.as_uuid() == tenant)
         .cloned()
         .ok_or_else(|| Error::Unauthenticated(BAD_CREDENTIALS.into()))?;
-    sessions::start(store, config, user, pair, tenants).await
+    sessions::start(store, config, user, pair, tenants, origin).await
 }

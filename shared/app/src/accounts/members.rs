@@ -3,11 +3,13 @@
 //! role is the owners'). The last active owner stays: the owner count's condition refuses
 //! the write that would remove them (409), also when two requests race.
 
+use chrono::Utc;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crm_domain::accounts::members::{check_change, LAST_OWNER};
 use crm_domain::accounts::{MemberEdit, Membership, User};
+use crm_domain::audit::{self, AuditAction, AuditEntry, ResourceType};
 use crm_domain::cursor::{CursorCodec, Page};
 use crm_domain::{Caller, Error, Role};
 use crm_store::{Conflict, Store, StoreError};
@@ -73,8 +75,9 @@ pub async fn update(
     let after = edit.applied(&before);
     check_change(caller, &before, Some(&after))?;
     if after != before {
+        let audit = member_entry(caller, &before, Some(&after));
         store
-            .change_membership(&before, Some(&after))
+            .change_membership(&before, Some(&after), &audit)
             .await
             .map_err(write_error)?;
     }
@@ -87,10 +90,27 @@ pub async fn remove(store: &Store, caller: &Caller, user: Uuid) -> Result<(), Er
     caller.require(Role::Admin)?;
     let before = member(store, caller, user).await?;
     check_change(caller, &before, None)?;
+    let audit = member_entry(caller, &before, None);
     store
-        .change_membership(&before, None)
+        .change_membership(&before, None, &audit)
         .await
         .map_err(write_error)
+}
+
+/// The audit entry of a membership's change (`after`) or removal.
+fn member_entry(caller: &Caller, before: &Membership, after: Option<&Membership>) -> AuditEntry {
+    let action = match after {
+        Some(_) => AuditAction::Update,
+        None => AuditAction::Delete,
+    };
+    AuditEntry::new(
+        caller.provenance(),
+        ResourceType::Member,
+        before.user_id,
+        action,
+        Utc::now(),
+        audit::changes(Some(before), after, &[]),
+    )
 }
 
 /// Leads are assigned to members once the tenant has any: each of `users` must name an

@@ -2,6 +2,7 @@
 //! tenant's [`members`] and [`invitations`]. Access tokens are signed at the HTTP edge
 //! (this crate links no JWT library): a sign-in answers a [`SignIn`] to sign for.
 
+pub mod audit_log;
 pub mod invitations;
 pub mod login;
 pub mod members;

@@ -9,6 +9,7 @@ use crm_domain::accounts::secrets::{digest, new_secret};
 pub use crm_domain::accounts::sessions::parse_refresh;
 use crm_domain::accounts::sessions::{SessionRef, BAD_REFRESH};
 use crm_domain::accounts::{Family, Membership, RefreshToken};
+use crm_domain::audit::{self, AuditAction, AuditEntry, Origin, Provenance, ResourceType};
 use crm_domain::tenant::Tenant;
 use crm_domain::Error;
 use crm_store::{Conflict, Store, StoreError};
@@ -24,13 +25,29 @@ pub async fn start(
     user: User,
     (membership, tenant): (Membership, Tenant),
     tenants: Vec<(Membership, Tenant)>,
+    origin: &Origin,
 ) -> Result<SignIn, Error> {
     let lifetime = Duration::seconds(config.refresh_token_seconds);
     let family = Family::new(user.id, tenant.id, lifetime);
     let secret = new_secret();
     let token = RefreshToken::new(&family, lifetime);
+    let actor = user.id.to_string();
+    let by = Provenance {
+        actor: &actor,
+        origin,
+        retention_days: tenant.limits().audit_retention_days,
+    };
+    // The session's id, to tell which one a later revocation ends; never its secret.
+    let audit = AuditEntry::new(
+        by,
+        ResourceType::User,
+        user.id,
+        AuditAction::Login,
+        Utc::now(),
+        audit::noted("session", family.id),
+    );
     store
-        .start_session(&family, &digest(&secret), &token)
+        .start_session(&family, &digest(&secret), &token, &audit)
         .await?;
     Ok(SignIn {
         user,

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::config::AccountsConfig;
 use crm_domain::accounts::{Membership, SessionRef};
+use crm_domain::audit::{self, AuditAction, AuditEntry, Origin, Provenance, ResourceType};
 use crm_domain::plan::Usage;
 use crm_domain::tenant::Tenant;
 use crm_domain::tenant_settings::TenantEdit;
@@ -44,8 +45,17 @@ pub async fn update(
         if edit.is_empty() {
             return Ok((before, usage));
         }
-        let after = edit.apply(&before, Utc::now());
-        match store.update_tenant(&before, &after).await {
+        let now = Utc::now();
+        let after = edit.apply(&before, now);
+        let audit = AuditEntry::new(
+            caller.provenance(),
+            ResourceType::Tenant,
+            caller.tenant.as_uuid(),
+            AuditAction::Update,
+            now,
+            audit::changes(Some(&before), Some(&after), &[]),
+        );
+        match store.update_tenant(&before, &after, &audit).await {
             Ok(()) => return Ok((after, usage)),
             Err(StoreError::Conflict(Conflict::Exists)) => return Err(slug_taken()),
             Err(StoreError::Conflict(Conflict::Version)) => continue,
@@ -64,6 +74,7 @@ pub async fn create(
     config: &AccountsConfig,
     session: Option<SessionRef>,
     body: &Map<String, Value>,
+    origin: &Origin,
 ) -> Result<(Tenant, Membership), Error> {
     if !config.allow_tenant_signup {
         return Err(Error::Forbidden(
@@ -75,7 +86,24 @@ pub async fn create(
     })?;
     let tenant = TenantEdit::parse(body, true)?.create()?;
     let owner = Membership::new(tenant.id, session.user_id, Role::Owner, None);
-    match store.create_tenant_with_owner(&tenant, &owner).await {
+    let actor = session.user_id.to_string();
+    let by = Provenance {
+        actor: &actor,
+        origin,
+        retention_days: tenant.limits().audit_retention_days,
+    };
+    let audit = AuditEntry::new(
+        by,
+        ResourceType::Tenant,
+        tenant.id.as_uuid(),
+        AuditAction::Create,
+        tenant.created_at,
+        audit::changes(None, Some(&tenant), &[]),
+    );
+    match store
+        .create_tenant_with_owner(&tenant, &owner, &audit)
+        .await
+    {
         Ok(()) => Ok((tenant, owner)),
         Err(StoreError::Conflict(Conflict::Exists)) => Err(slug_taken()),
         Err(e) => Err(e.into()),

@@ -33,15 +33,11 @@ async fn write_one(
         if attempt > 0 {
             pause(attempt).await;
         }
-        let result = leads::modify_as_caller(
-            store,
-            caller,
-            lead.id,
-            None,
-            Some(lead.clone()),
-            |_, l, now| edit.apply(l, now),
-        )
-        .await;
+        let result =
+            leads::modify_in_bulk(store, caller, lead.id, Some(lead.clone()), |_, l, now| {
+                edit.apply(l, now)
+            })
+            .await;
         return match result {
             Ok(modified) => {
                 if modified.changed() {

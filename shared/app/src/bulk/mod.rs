@@ -123,12 +123,22 @@ async fn source_for_all(
     for _ in 0..3 {
         match sources::resolve(store, caller, reference, field).await? {
             Resolved::Existing(id, name) => return Ok((id, name)),
-            Resolved::New(source) => match store.create_source(&source).await {
-                Ok(()) => return Ok((source.id, source.name)),
-                // Created by another request meanwhile: resolve again to use it.
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            },
+            Resolved::New(source) => {
+                let audit = crate::resource::audit_entry(
+                    caller,
+                    crm_domain::audit::AuditAction::Create,
+                    None,
+                    Some(&source),
+                    source.created_at,
+                )
+                .via(Some("bulk"));
+                match store.create_source(&source, &audit).await {
+                    Ok(()) => return Ok((source.id, source.name)),
+                    // Created by another request meanwhile: resolve again to use it.
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
     }
     Err(Error::Conflict(

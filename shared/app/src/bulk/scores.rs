@@ -21,7 +21,16 @@ async fn rescore_now(
     id: Uuid,
 ) -> (Uuid, (Outcome, Option<String>)) {
     use crate::rescoring::{rescore, Rescored};
-    let outcome = match rescore(store, caller.tenant, id, None, &caller.user_id).await {
+    let outcome = match rescore(
+        store,
+        caller.tenant,
+        id,
+        None,
+        &caller.user_id,
+        &caller.origin,
+    )
+    .await
+    {
         Ok(Rescored::Written { .. }) => (Outcome::Updated, None),
         Ok(Rescored::Gone) => (Outcome::NotFound, None),
         Ok(_) => (Outcome::Unchanged, None),

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::retry::Attempts;
+use crm_domain::audit::{Origin, Provenance};
 use crm_domain::identity::{Caller, Role};
 use crm_domain::lead::Lead;
 use crm_domain::tenant::TenantId;
@@ -107,6 +108,34 @@ pub struct Actor<'a> {
     pub tenant: TenantId,
     pub user_id: &'a str,
     pub action: AuditAction,
+    /// Where the request came from (nowhere, for a worker's write).
+    pub origin: &'a Origin,
+    /// The tenant plan's `audit_retention_days`, for the entry's expiry.
+    pub retention_days: u64,
+    /// The operation the change is one of (`bulk`), noted on its audit entry.
+    pub via: Option<&'static str>,
+}
+
+impl<'a> Actor<'a> {
+    /// A signed-in caller's change.
+    pub fn caller(caller: &'a Caller, action: AuditAction) -> Self {
+        Actor {
+            tenant: caller.tenant,
+            user_id: &caller.user_id,
+            action,
+            origin: &caller.origin,
+            retention_days: caller.audit_retention_days,
+            via: None,
+        }
+    }
+
+    pub fn provenance(&self) -> Provenance<'a> {
+        Provenance {
+            actor: self.user_id,
+            origin: self.origin,
+            retention_days: self.retention_days,
+        }
+    }
 }
 
 /// The read-modify-write every lead change goes through: read the lead (strongly
@@ -155,7 +184,8 @@ where
         crm_domain::lead_size::check_size(&after)?;
         after.version = before.version + 1;
         after.updated_at = now;
-        let audit = AuditEntry::new(id, actor.action, actor.user_id, now, changes);
+        let audit =
+            AuditEntry::lead(actor.provenance(), id, actor.action, now, changes).via(actor.via);
         let logged = crate::activities::for_lead_change(&before, &after, actor.user_id, now);
         match store
             .update_lead_logged(&before, &after, &audit, None, &logged)
@@ -180,17 +210,46 @@ pub async fn modify_as_caller<F>(
     id: Uuid,
     if_match: Option<u64>,
     first: Option<Lead>,
+    change: F,
+) -> Result<Modified, Error>
+where
+    F: FnMut(&Lead, &mut Lead, DateTime<Utc>) -> Result<(), Error>,
+{
+    let actor = Actor::caller(caller, AuditAction::Update);
+    modify_checked(store, caller, actor, id, if_match, first, change).await
+}
+
+/// [`modify_as_caller`] for one lead of a bulk operation: its entry says so.
+pub async fn modify_in_bulk<F>(
+    store: &Store,
+    caller: &Caller,
+    id: Uuid,
+    first: Option<Lead>,
+    change: F,
+) -> Result<Modified, Error>
+where
+    F: FnMut(&Lead, &mut Lead, DateTime<Utc>) -> Result<(), Error>,
+{
+    let actor = Actor {
+        via: Some("bulk"),
+        ..Actor::caller(caller, AuditAction::Update)
+    };
+    modify_checked(store, caller, actor, id, None, first, change).await
+}
+
+async fn modify_checked<F>(
+    store: &Store,
+    caller: &Caller,
+    actor: Actor<'_>,
+    id: Uuid,
+    if_match: Option<u64>,
+    first: Option<Lead>,
     mut change: F,
 ) -> Result<Modified, Error>
 where
     F: FnMut(&Lead, &mut Lead, DateTime<Utc>) -> Result<(), Error>,
 {
     caller.require(Role::User)?;
-    let actor = Actor {
-        tenant: caller.tenant,
-        user_id: &caller.user_id,
-        action: AuditAction::Update,
-    };
     modify(store, actor, id, if_match, first, |before, after, now| {
         require_can_edit(caller, before)?;
         change(before, after, now)

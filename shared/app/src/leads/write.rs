@@ -101,10 +101,10 @@ pub async fn create(store: &Store, caller: &Caller, input: &LeadInput) -> Result
         }
         lead.custom_fields = custom_values(store, caller, input, &lead, true).await?;
         lead_size::check_size(&lead)?;
-        let audit = AuditEntry::new(
+        let audit = AuditEntry::lead(
+            caller.provenance(),
             lead.id,
             AuditAction::Create,
-            &caller.user_id,
             now,
             Lead::diff(None, Some(&lead)),
         );
@@ -184,7 +184,7 @@ pub async fn update(
         }
         lead_size::check_size(&after)?;
         after.version = before.version + 1;
-        let audit = AuditEntry::new(id, AuditAction::Update, &caller.user_id, now, changes);
+        let audit = AuditEntry::lead(caller.provenance(), id, AuditAction::Update, now, changes);
         let new_source = source.as_ref().and_then(Resolved::new_source);
         let logged = crate::activities::for_lead_change(&before, &after, &caller.user_id, now);
         match store
@@ -221,10 +221,10 @@ pub async fn delete(
             return Err(stale(lead.version));
         }
         let now = Utc::now();
-        let audit = AuditEntry::new(
+        let audit = AuditEntry::lead(
+            caller.provenance(),
             id,
             AuditAction::Delete,
-            &caller.user_id,
             now,
             Lead::diff(Some(&lead), None),
         );

@@ -133,6 +133,8 @@ mod tests {
             user_id: "u".into(),
             role,
             email: None,
+            origin: Default::default(),
+            audit_retention_days: 0,
         }
     }
 
