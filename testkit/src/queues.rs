@@ -15,6 +15,7 @@ pub struct TestQueues {
     pub sqs: aws_sdk_sqs::Client,
     pub scoring: LocalQueue,
     pub insights: LocalQueue,
+    pub webhooks: LocalQueue,
 }
 
 impl TestQueues {
@@ -29,6 +30,7 @@ impl TestQueues {
         Self {
             scoring: queues.next().expect("scoring queue"),
             insights: queues.next().expect("insights queue"),
+            webhooks: queues.next().expect("webhooks queue"),
             sqs,
         }
     }
@@ -38,6 +40,20 @@ impl TestQueues {
         config.scoring_queue_url = Some(self.scoring.url.clone());
         config.insights_queue_url = Some(self.insights.url.clone());
         config
+    }
+
+    /// The queue side of the webhook worker on these queues, with `settings`.
+    pub fn webhook_queues(
+        &self,
+        settings: crm_app::webhooks::WebhookSettings,
+    ) -> crm_app::queue::Queues {
+        crm_app::queue::Queues::new(self.sqs.clone(), None, None).with_webhooks(
+            crm_app::queue::WebhookQueue {
+                url: Some(self.webhooks.url.clone()),
+                dlq_url: Some(self.webhooks.dlq_url.clone()),
+                settings,
+            },
+        )
     }
 
     /// Feeds `queue` to `worker` as Lambda would, batch after batch, until it is empty;

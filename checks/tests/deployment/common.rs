@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use crm_app::queue::{QueueSpec, INSIGHTS_QUEUE, SCORING_QUEUE};
+use crm_app::queue::{QueueSpec, INSIGHTS_QUEUE, SCORING_QUEUE, WEBHOOKS_QUEUE};
 use crm_http::{App, AppState};
 use crm_worker::Worker;
 pub use serde_json::{json, Value};
@@ -109,6 +109,13 @@ fn insights_handler(
     event: SqsEvent,
 ) -> Pin<Box<dyn Future<Output = SqsBatchResponse> + '_>> {
     Box::pin(insights::handle(worker, event))
+}
+
+fn webhooks_handler(
+    worker: &Worker,
+    event: SqsEvent,
+) -> Pin<Box<dyn Future<Output = SqsBatchResponse> + '_>> {
+    Box::pin(webhooks::handle(worker, event))
 }
 
 /// A lead write that changes no searchable field, email or tag (actions, scores).
@@ -275,6 +282,23 @@ pub fn functions() -> Vec<Function> {
                 ("ConditionCheckItem", "table"),
             ],
             env: &["AI_AGENTS_URL"],
+        },
+        Function {
+            binary: "webhooks",
+            kind: Kind::Worker {
+                queue: WEBHOOKS_QUEUE,
+                handle: webhooks_handler,
+            },
+            // each retry is a new message on its own queue, with a delay
+            sends_to: &[WEBHOOKS_QUEUE],
+            dynamodb: &[
+                // the subscription
+                ("GetItem", "table"),
+                // the delivery log; the subscription's failure state (a versioned Put)
+                ("PutItem", "table"),
+            ],
+            // after 24 hours of failures a delivery goes to the dead-letter queue
+            env: &["WEBHOOKS_DLQ_URL"],
         },
     ]
 }

@@ -297,6 +297,9 @@ async fn replay_sqs(binary: &'static str) {
     for (name, outcome) in &expected {
         let raw = std::fs::read_to_string(events_dir(binary).join(name)).unwrap();
         let (seeder, tenant, lead) = seeded().await;
+        if binary == "webhooks" {
+            seed_webhook(&seeder, &tenant).await;
+        }
         let tenant = tenant.id;
         let (worker, calls) = recorded_worker(&seeder).await;
         let event: Value = serde_json::from_str(&raw.replace(EXAMPLE_LEAD_ID, &lead))
@@ -357,6 +360,31 @@ async fn replay_sqs(binary: &'static str) {
     }
 }
 
+/// The subscription the webhooks events name: its target is refused (a loopback address,
+/// and the worker's settings allow no private target), so the delivery is logged failed.
+const WEBHOOK_ID: &str = "9c1d7e2f-4a6b-4c8d-9e0f-1a2b3c4d5e6f";
+
+async fn seed_webhook(app: &TestApp, tenant: &Tenant) {
+    let now = chrono::Utc::now();
+    let webhook = crm_app::webhooks::Webhook {
+        id: WEBHOOK_ID.parse().unwrap(),
+        tenant_id: tenant.id,
+        version: 1,
+        url: "https://127.0.0.1:9/hooks".into(),
+        events: vec!["lead.created".into()],
+        fields: Vec::new(),
+        is_active: true,
+        description: None,
+        signing_secret: crm_app::webhooks::new_secret(),
+        failing_since: None,
+        deactivated_reason: None,
+        created_by: "seeder".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    app.state.store.create_record(&webhook).await.unwrap();
+}
+
 #[tokio::test]
 async fn the_leads_events_get_their_statuses() {
     replay_http("leads").await;
@@ -392,12 +420,19 @@ async fn the_insights_events_get_their_batch_responses() {
     replay_sqs("insights").await;
 }
 
+#[tokio::test]
+async fn the_webhooks_events_get_their_batch_responses() {
+    replay_sqs("webhooks").await;
+}
+
 #[test]
 fn every_function_has_its_events_replayed() {
-    // The six tests above; a new function needs its own.
+    // The tests above; a new function needs its own.
     let all: BTreeSet<&str> = functions().iter().map(|f| f.binary).collect();
     assert_eq!(
         all,
-        BTreeSet::from(["leads", "actions", "bulk", "sources", "accounts", "scoring", "insights"])
+        BTreeSet::from([
+            "leads", "actions", "bulk", "sources", "accounts", "scoring", "insights", "webhooks"
+        ])
     );
 }

@@ -27,3 +27,4 @@ pub mod retry;
 pub mod sources;
 pub mod tags;
 pub mod telemetry;
+pub mod webhooks;

@@ -193,6 +193,10 @@ pub fn required_scopes(method: &str, route: &str) -> Option<&'static [Scope]> {
     {
         return Some(BULK);
     }
+    if first == "webhooks" {
+        // Subscriptions hold where the tenant's data goes: settings, to read as to write.
+        return Some(SETTINGS);
+    }
     if matches!(first, "sources" | "tags" | "custom-fields") {
         return Some(if read { READ_SETTINGS } else { SETTINGS });
     }

@@ -42,6 +42,8 @@
 //! | API key         | `{t}#APIKEYS`               | `APIKEY#{id}`            |
 //! | API key lookup  | `APIKEY#{prefix}`           | `APIKEY`                 |
 //! | rate window     | `{t}#RATE#{subject}#{start}`| `RATE`                   |
+//! | webhook         | `{t}#WEBHOOKS`              | `WEBHOOK#{id}`           |
+//! | webhook delivery| `{t}#WEBHOOK#{id}`          | `DELIVERY#{at}#{d id}`   |
 //!
 //! Users, and what is found before a tenant is known (an email at sign-in, a refresh or
 //! invitation secret), are the other exceptions to the tenant prefix: a user may belong to
@@ -568,6 +570,39 @@ pub fn rate_window(t: TenantId, subject: &str, start: i64) -> Key {
     Key::new(format!("{t}#RATE#{subject}#{start}"), "RATE")
 }
 
+// ---------------------------------------------------------------------------------------
+// Webhooks.
+
+/// A tenant's webhook subscriptions, in one partition (a dispatch reads them with one
+/// Query; a tenant has at most `MAX_SUBSCRIPTIONS`).
+pub fn webhooks_partition(t: TenantId) -> String {
+    format!("{t}#WEBHOOKS")
+}
+
+pub fn webhook(t: TenantId, id: Uuid) -> Key {
+    Key::new(webhooks_partition(t), format!("WEBHOOK#{id}"))
+}
+
+pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+/// The delivery log of one subscription, newest last in key order.
+pub fn webhook_deliveries(t: TenantId, webhook: Uuid) -> String {
+    format!("{t}#WEBHOOK#{webhook}")
+}
+
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+
+/// One delivery: `at` is the time in its id (`crm_domain::webhooks::new_delivery_id`), so
+/// the id alone finds the item; an id without a time (not one of ours) gets the epoch and
+/// matches nothing.
+pub fn webhook_delivery(t: TenantId, webhook: Uuid, delivery: Uuid) -> Key {
+    let at = crm_domain::webhooks::delivery_time(delivery).unwrap_or_default();
+    Key::new(
+        webhook_deliveries(t, webhook),
+        format!("{DELIVERY_PREFIX}{}#{delivery}", sortable_time(at)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -602,6 +637,8 @@ mod tests {
             invitation(t, id),
             api_key(t, id),
             rate_window(t, "TENANT", 60),
+            webhook(t, id),
+            webhook_delivery(t, id, crm_domain::webhooks::new_delivery_id(now)),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

@@ -43,6 +43,7 @@ mod settings;
 mod sources;
 mod tags;
 mod tenants;
+mod webhooks;
 
 pub use api_keys::RateWindow;
 pub use audit::{AuditAction, AuditEntry};

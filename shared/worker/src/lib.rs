@@ -7,7 +7,11 @@ use std::future::Future;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use crm_app::ai::{client_for, AiAgentsClient};
-use crm_app::config::{aws_sdk_config, dynamodb_client, dynamodb_settings, ConfigError};
+use crm_app::config::{
+    aws_sdk_config, dynamodb_client, dynamodb_settings, webhook_queue, ConfigError,
+};
+use crm_app::queue::Queues;
+use crm_app::webhooks::{Deliverer, DeliveryWorker};
 use crm_store::Store;
 use lambda_runtime::{service_fn, LambdaEvent};
 
@@ -15,11 +19,39 @@ use lambda_runtime::{service_fn, LambdaEvent};
 pub struct Worker {
     pub store: Store,
     pub ai: Option<AiAgentsClient>,
+    /// The webhook worker's queues (retries, the dead-letter queue) and delivery
+    /// settings, when `WEBHOOKS_QUEUE_URL` is set.
+    pub webhooks: Option<Queues>,
 }
 
 impl Worker {
     pub fn new(store: Store, ai: Option<AiAgentsClient>) -> Self {
-        Self { store, ai }
+        Self {
+            store,
+            ai,
+            webhooks: None,
+        }
+    }
+
+    /// This worker with webhook deliveries through `queues` (its webhook queue and
+    /// settings).
+    pub fn with_webhooks(mut self, queues: Queues) -> Self {
+        self.webhooks = Some(queues);
+        self
+    }
+
+    /// The webhook deliveries of this worker. Without a webhook queue, a failed delivery
+    /// is reported failed and SQS's redelivery (then its dead-letter queue) retries it.
+    pub fn deliveries(&self) -> DeliveryWorker {
+        let settings = self
+            .webhooks
+            .as_ref()
+            .map(Queues::webhook_settings)
+            .unwrap_or_default();
+        DeliveryWorker {
+            deliverer: Deliverer::new(self.store.clone(), settings),
+            queues: self.webhooks.clone(),
+        }
     }
 
     /// `TABLE_NAME` (required) and `AI_AGENTS_URL` (optional; malformed is logged and
@@ -34,7 +66,14 @@ impl Worker {
         let sdk = aws_sdk_config().await;
         let store = Store::new(dynamodb_client(&sdk, &settings), table);
         let ai = client_for(std::env::var("AI_AGENTS_URL").ok().as_deref());
-        Ok(Self { store, ai })
+        let webhooks = webhook_queue()?;
+        let worker = Self::new(store, ai);
+        if webhooks.url.is_none() {
+            return Ok(worker);
+        }
+        let queues =
+            Queues::new(aws_sdk_sqs::Client::new(&sdk), None, None).with_webhooks(webhooks);
+        Ok(worker.with_webhooks(queues))
     }
 }
 
