@@ -161,6 +161,10 @@ impl Queues {
         self
     }
 
+    pub fn webhooks_enabled(&self) -> bool {
+        self.webhooks.url.is_some()
+    }
+
     pub fn webhook_settings(&self) -> crate::webhooks::WebhookSettings {
         self.webhooks.settings
     }

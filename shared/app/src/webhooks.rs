@@ -202,6 +202,11 @@ pub async fn dispatch(ctx: Ctx<'_>, events: &[ChangeEvent]) -> Result<usize, Err
             }
         }
     }
+    if !requests.is_empty() && !ctx.queues.webhooks_enabled() {
+        return Err(Error::Unavailable(
+            "webhook deliveries cannot be queued: WEBHOOKS_QUEUE_URL is not set".into(),
+        ));
+    }
     let failed = ctx.queues.request_deliveries(&requests, 0).await;
     if failed > 0 {
         return Err(Error::Unavailable(format!(

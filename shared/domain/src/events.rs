@@ -240,7 +240,6 @@ pub fn test_event(tenant: TenantId, webhook: uuid::Uuid, now: DateTime<Utc>) -> 
 mod tests {
     use super::*;
     use crate::lead::{LeadInput, WriteMode};
-    use crate::record::Edit;
     use serde_json::json;
 
     fn lead(body: Value) -> Lead {
