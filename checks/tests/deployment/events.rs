@@ -338,6 +338,15 @@ async fn replay_sqs(binary: &'static str) {
                         "{name}: the insights were stored"
                     );
                 }
+                "webhooks" => {
+                    let webhook = WEBHOOK_ID.parse().unwrap();
+                    let (log, _) = store.deliveries(tenant, webhook, None, 10).await.unwrap();
+                    assert!(
+                        log.iter().any(|(_, d)| !d.success
+                            && d.error.as_deref().is_some_and(|e| e.contains("loopback"))),
+                        "{name}: the refused delivery was logged"
+                    );
+                }
                 other => panic!("say what {other}'s events should have done"),
             }
         }
