@@ -2,7 +2,7 @@
 //! filter, retries with the log of every attempt, redeliver, test, the SSRF check at
 //! delivery time, and stable event ids.
 
-use crm_app::webhooks::{Deliverer, DeliveryRequest, DeliveryWorker, WebhookSettings};
+use crm_app::webhooks::{Deliverer, DeliveryRequest, DeliveryWorker, Handled, WebhookSettings};
 use crm_testkit::fixtures::{id, john};
 use serde_json::{json, Value};
 
@@ -341,4 +341,121 @@ async fn inactive_subscriptions_get_nothing() {
             .await,
         0
     );
+}
+
+/// A queued delivery of `event_type` to `hook`, as dispatch makes it.
+fn request(
+    w: &World,
+    hook: &Value,
+    first_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> DeliveryRequest {
+    DeliveryRequest {
+        tenant_id: w.tenant.id.as_uuid(),
+        webhook_id: id(hook).parse().unwrap(),
+        event_id: "evt_1".into(),
+        event_type: "lead.created".into(),
+        payload: "{\"id\":\"evt_1\"}".into(),
+        attempt: 3,
+        first_attempt_at,
+    }
+}
+
+fn worker_of(w: &World) -> DeliveryWorker {
+    DeliveryWorker {
+        deliverer: Deliverer::new(w.app.state.store.clone(), local_settings()),
+        queues: Some(w.queues.webhook_queues(local_settings())),
+    }
+}
+
+#[tokio::test]
+async fn after_24_hours_of_failures_a_delivery_goes_to_the_dead_letter_queue() {
+    let w = World::start().await;
+    let receiver = Receiver::start(&[503]).await;
+    let hook = w.subscribe(&receiver, &["lead.created"], &[]).await;
+    let day_ago = chrono::Utc::now() - chrono::Duration::hours(25);
+    let handled = worker_of(&w)
+        .handle(request(&w, &hook, Some(day_ago)))
+        .await
+        .unwrap();
+    assert!(matches!(handled, Handled::GaveUp(_)), "{handled:?}");
+    assert!(
+        w.queues.peek(&w.queues.webhooks.url).await.is_empty(),
+        "no retry"
+    );
+    let dead = w.queues.peek(&w.queues.webhooks.dlq_url).await;
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].contains("evt_1"));
+    // Within the 24 hours, the next attempt is queued instead.
+    let handled = worker_of(&w)
+        .handle(request(&w, &hook, Some(chrono::Utc::now())))
+        .await
+        .unwrap();
+    assert!(
+        matches!(handled, Handled::Delivered(_)),
+        "the receiver answers 200 now: {handled:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_failing_for_3_days_is_deactivated_and_says_so() {
+    let w = World::start().await;
+    let receiver = Receiver::start(&[500, 500]).await;
+    let hook = w.subscribe(&receiver, &["lead.created"], &[]).await;
+    let store = &w.app.state.store;
+    let webhook_id = id(&hook).parse().unwrap();
+    // A failure now starts the clock; the subscription stays active.
+    let handled = worker_of(&w)
+        .handle(request(&w, &hook, Some(chrono::Utc::now())))
+        .await
+        .unwrap();
+    assert!(matches!(handled, Handled::Retrying { .. }), "{handled:?}");
+    let before: crm_app::webhooks::Webhook = store
+        .get_record(w.tenant.id, webhook_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(before.is_active && before.failing_since.is_some());
+    // As if it had been failing for more than 3 days.
+    let mut old = before.clone();
+    old.failing_since =
+        Some(chrono::Utc::now() - chrono::Duration::days(3) - chrono::Duration::minutes(1));
+    old.version += 1;
+    store.update_record(&before, &old).await.unwrap();
+
+    let handled = worker_of(&w)
+        .handle(request(&w, &hook, Some(chrono::Utc::now())))
+        .await
+        .unwrap();
+    let Handled::GaveUp(attempted) = handled else {
+        panic!("a deactivated subscription gets no retry: {handled:?}")
+    };
+    let deactivated = attempted
+        .deactivated
+        .expect("the deactivation, for the audit log");
+    assert_eq!(deactivated.id, webhook_id);
+    let detail = w.app.read(&webhook(&id(&hook)), &w.owner).await;
+    assert_eq!(detail["is_active"], false);
+    assert!(detail["deactivated_reason"]
+        .as_str()
+        .unwrap()
+        .contains("3 days"));
+    // Inactive: nothing more is sent.
+    let handled = worker_of(&w)
+        .handle(request(&w, &hook, Some(chrono::Utc::now())))
+        .await
+        .unwrap();
+    assert!(matches!(handled, Handled::Skipped));
+    assert_eq!(receiver.received().len(), 2);
+    // Turned back on by an admin: the clock starts afresh.
+    let on = w
+        .app
+        .patch(&webhook(&id(&hook)))
+        .bearer(&w.owner)
+        .json(json!({"is_active": true}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(on["failing_since"], Value::Null);
+    assert_eq!(on["deactivated_reason"], Value::Null);
 }
