@@ -348,6 +348,10 @@ mod tests {
         assert!(authorize(&write, "POST", "/api/leads/api/v1/leads/bulk-update").is_err());
         assert!(authorize(&write, "POST", "/api/leads/api/v1/tags").is_err());
         assert!(authorize(&write, "GET", "/api/leads/api/v1/tags").is_ok());
+        // Webhooks say where the tenant's data goes: settings only, reads too.
+        let hooks = "/api/leads/api/v1/webhooks/{id}/deliveries";
+        assert!(authorize(&write, "GET", hooks).is_err());
+        assert!(authorize(&key(&[Scope::Settings]).key, "GET", hooks).is_ok());
         let all = key(&[Scope::LeadsWrite, Scope::Bulk, Scope::Settings]).key;
         assert!(authorize(&all, "POST", "/api/leads/api/v1/leads/bulk-assign").is_ok());
         assert!(authorize(&all, "PUT", "/api/leads/api/v1/scoring-settings").is_ok());
