@@ -323,12 +323,8 @@ impl Deliverer {
         match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let text = response.text().await.unwrap_or_default();
-                (
-                    Some(status),
-                    None,
-                    Some(excerpt(&text)).filter(|t| !t.is_empty()),
-                )
+                let text = answer_start(response).await;
+                (Some(status), None, Some(text).filter(|t| !t.is_empty()))
             }
             Err(e) if e.is_timeout() => (
                 None,
@@ -389,6 +385,19 @@ impl Deliverer {
         }
         Ok(None)
     }
+}
+
+/// The start of a receiver's answer: read only until [`RESPONSE_EXCERPT_MAX`] bytes, so a
+/// receiver cannot make the worker hold a large body.
+async fn answer_start(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < RESPONSE_EXCERPT_MAX {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    excerpt(&String::from_utf8_lossy(&bytes))
 }
 
 /// The worker's side: one queued delivery, and what follows a failure.
