@@ -10,7 +10,9 @@
 
 pub use crm_domain::webhooks::*;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -183,7 +185,7 @@ pub async fn dispatch(ctx: Ctx<'_>, events: &[ChangeEvent]) -> Result<usize, Err
     tenants.sort_by_key(|t| t.as_uuid());
     tenants.dedup();
     for tenant in tenants {
-        let subscriptions = ctx.store.webhooks(tenant).await?;
+        let subscriptions = subscriptions(ctx.store, tenant).await?;
         for event in events.iter().filter(|e| e.tenant_id == tenant) {
             let matching = subscriptions
                 .iter()
@@ -215,6 +217,32 @@ pub async fn dispatch(ctx: Ctx<'_>, events: &[ChangeEvent]) -> Result<usize, Err
         )));
     }
     Ok(requests.len())
+}
+
+/// How long a warm instance reuses a tenant's subscriptions for dispatching. A change to a
+/// subscription reaches dispatch within this; the worker reads the subscription itself
+/// before each delivery, so a deactivated or deleted one is never called.
+const SUBSCRIPTIONS_CACHED_FOR: Duration = Duration::from_secs(5);
+
+type SubscriptionCache = HashMap<TenantId, (Instant, Vec<Webhook>)>;
+
+static SUBSCRIPTIONS: OnceLock<Mutex<SubscriptionCache>> = OnceLock::new();
+
+/// The tenant's subscriptions, from this instance's cache while fresh (one Query else).
+async fn subscriptions(store: &Store, tenant: TenantId) -> Result<Vec<Webhook>, Error> {
+    let cache = SUBSCRIPTIONS.get_or_init(Mutex::default);
+    let fresh = |(at, _): &&(Instant, Vec<Webhook>)| at.elapsed() < SUBSCRIPTIONS_CACHED_FOR;
+    if let Ok(cached) = cache.lock() {
+        if let Some((_, hooks)) = cached.get(&tenant).filter(fresh) {
+            return Ok(hooks.clone());
+        }
+    }
+    let hooks = store.webhooks(tenant).await?;
+    if let Ok(mut cached) = cache.lock() {
+        cached.retain(|_, entry| fresh(&&*entry));
+        cached.insert(tenant, (Instant::now(), hooks.clone()));
+    }
+    Ok(hooks)
 }
 
 /// What one attempt came to, for the caller: the logged delivery, and the subscription
