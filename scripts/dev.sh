@@ -60,6 +60,9 @@ while IFS= read -r line; do
     export "${line?}"
 done < <(target/debug/crm-local queues --prefix "$QUEUE_PREFIX")
 
+# Webhooks may call http and loopback receivers here (never in AWS).
+export WEBHOOK_ALLOW_PRIVATE=true
+
 # Call the cargo-lambda binary itself, not `cargo lambda`: cargo does not pass SIGTERM on,
 # while cargo-lambda stops the function processes it started when it gets one.
 start_bg cargo-lambda lambda watch -A 127.0.0.1 -P "$GATEWAY_PORT"
@@ -67,7 +70,7 @@ GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
 # The first request starts (and if needed compiles) the function: allow for a build.
 wait_for_http "$GATEWAY/health/" 600 "${BG_PIDS[-1]}"
 
-# Lambda's SQS event source mappings: scoring and insights requests to their workers.
+# Lambda's SQS event source mappings: scoring, insights and webhook deliveries to their workers.
 start_bg target/debug/crm-local poll --prefix "$QUEUE_PREFIX" --gateway "$GATEWAY"
 # Lambda's DynamoDB stream event source mapping: committed changes to the changes worker,
 # which sends the scoring and insight requests (its position is kept in .local/).

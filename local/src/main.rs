@@ -42,8 +42,9 @@ enum Command {
         #[arg(long, default_value = ".local/dynamodb.sqlite")]
         data: PathBuf,
     },
-    /// Create the queues (`{prefix}-scoring`, `{prefix}-insights` and their `-dlq`s) in the
-    /// SQS endpoint of `AWS_ENDPOINT_URL_SQS` and print SCORING_QUEUE_URL=... lines.
+    /// Create the queues (`{prefix}-scoring`, `{prefix}-insights`, `{prefix}-webhooks` and
+    /// their `-dlq`s) in the SQS endpoint of `AWS_ENDPOINT_URL_SQS` and print
+    /// SCORING_QUEUE_URL=... and SCORING_DLQ_URL=... lines.
     Queues {
         #[arg(long, default_value = "crm-local")]
         prefix: String,
@@ -58,7 +59,8 @@ enum Command {
         port: u16,
     },
     /// Deliver queue messages to the worker functions until stopped: `{prefix}-scoring` to
-    /// the `scoring` function, `{prefix}-insights` to `insights`.
+    /// the `scoring` function, `{prefix}-insights` to `insights`, `{prefix}-webhooks` to
+    /// `webhooks`.
     Poll {
         #[arg(long, default_value = "crm-local")]
         prefix: String,
@@ -127,6 +129,12 @@ async fn print_queues(prefix: &str) -> Result<(), String> {
     let queues = create_all(&sqs_client().await, prefix).await?;
     for queue in queues {
         println!("{}_QUEUE_URL={}", queue.spec.name.to_uppercase(), queue.url);
+        // The webhook worker puts deliveries that failed for 24 hours there itself.
+        println!(
+            "{}_DLQ_URL={}",
+            queue.spec.name.to_uppercase(),
+            queue.dlq_url
+        );
     }
     Ok(())
 }

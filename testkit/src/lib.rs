@@ -114,5 +114,6 @@ pub fn test_config() -> Config {
         accounts: crm_app::config::AccountsConfig::default(),
         // Off: tests count DynamoDB calls and compare tables; the rate-limit tests turn it on.
         rate_limits: crm_http::config::RateLimitConfig::disabled(),
+        webhooks: crm_app::webhooks::WebhookSettings::default(),
     }
 }

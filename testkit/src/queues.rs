@@ -15,6 +15,7 @@ pub struct TestQueues {
     pub sqs: aws_sdk_sqs::Client,
     pub scoring: LocalQueue,
     pub insights: LocalQueue,
+    pub webhooks: LocalQueue,
 }
 
 impl TestQueues {
@@ -29,6 +30,7 @@ impl TestQueues {
         Self {
             scoring: queues.next().expect("scoring queue"),
             insights: queues.next().expect("insights queue"),
+            webhooks: queues.next().expect("webhooks queue"),
             sqs,
         }
     }
@@ -40,21 +42,45 @@ impl TestQueues {
         config
     }
 
-    /// The changes worker's services, sending to these queues.
-    pub fn changes_services(&self) -> crm_app::changes::Services {
-        self.changes_services_via(self.sqs.clone())
+    /// The changes worker's services on `store`, sending to these queues.
+    pub fn changes_services(&self, store: &crm_store::Store) -> crm_app::changes::Services {
+        self.changes_services_via(store, self.sqs.clone())
     }
 
-    /// The changes worker's services, sending to these queues' URLs through `sqs` (say, a
-    /// client of an endpoint that is down).
-    pub fn changes_services_via(&self, sqs: aws_sdk_sqs::Client) -> crm_app::changes::Services {
+    /// The changes worker's services on `store`, sending to these queues' URLs through
+    /// `sqs` (say, a client of an endpoint that is down).
+    pub fn changes_services_via(
+        &self,
+        store: &crm_store::Store,
+        sqs: aws_sdk_sqs::Client,
+    ) -> crm_app::changes::Services {
         crm_app::changes::Services {
+            store: store.clone(),
             queues: crm_app::queue::Queues::new(
                 sqs,
                 Some(self.scoring.url.clone()),
                 Some(self.insights.url.clone()),
-            ),
+            )
+            .with_webhooks(crm_app::queue::WebhookQueue {
+                url: Some(self.webhooks.url.clone()),
+                dlq_url: Some(self.webhooks.dlq_url.clone()),
+                settings: crm_app::webhooks::WebhookSettings::default(),
+            }),
         }
+    }
+
+    /// The queue side of the webhook worker on these queues, with `settings`.
+    pub fn webhook_queues(
+        &self,
+        settings: crm_app::webhooks::WebhookSettings,
+    ) -> crm_app::queue::Queues {
+        crm_app::queue::Queues::new(self.sqs.clone(), None, None).with_webhooks(
+            crm_app::queue::WebhookQueue {
+                url: Some(self.webhooks.url.clone()),
+                dlq_url: Some(self.webhooks.dlq_url.clone()),
+                settings,
+            },
+        )
     }
 
     /// Feeds `queue` to `worker` as Lambda would, batch after batch, until it is empty;

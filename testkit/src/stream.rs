@@ -13,6 +13,8 @@ use crate::TestApp;
 /// A reader of one app's table stream, remembering how far the worker got.
 pub struct TestStream {
     reader: StreamReader,
+    /// The app's table (the changes worker reads webhook subscriptions from it).
+    store: crm_store::Store,
     position: Mutex<Option<String>>,
 }
 
@@ -24,6 +26,7 @@ impl TestStream {
             .expect("open the table's stream");
         Self {
             reader,
+            store: app.state.store.clone(),
             position: Mutex::new(None),
         }
     }
@@ -79,7 +82,7 @@ impl TestStream {
     /// Feeds the stream to the changes worker, sending to `queues`, until it is drained
     /// (a failure fails the test); returns the records delivered.
     pub async fn deliver_changes(&self, queues: &crate::TestQueues) -> usize {
-        let services = queues.changes_services();
+        let services = queues.changes_services(&self.store);
         let rounds = self
             .deliver(|event| crm_worker::changes::handle(&services, event))
             .await;

@@ -10,7 +10,7 @@ use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use crm_app::changes::Services as ChangesServices;
-use crm_app::queue::{QueueSpec, INSIGHTS_QUEUE, SCORING_QUEUE};
+use crm_app::queue::{QueueSpec, INSIGHTS_QUEUE, SCORING_QUEUE, WEBHOOKS_QUEUE};
 use crm_http::{App, AppState};
 use crm_worker::Worker;
 pub use serde_json::{json, Value};
@@ -131,6 +131,13 @@ fn changes_handler(
     event: StreamEvent,
 ) -> Pin<Box<dyn Future<Output = DynamoDbEventResponse> + '_>> {
     Box::pin(changes::handle(services, event))
+}
+
+fn webhooks_handler(
+    worker: &Worker,
+    event: SqsEvent,
+) -> Pin<Box<dyn Future<Output = SqsBatchResponse> + '_>> {
+    Box::pin(webhooks::handle(worker, event))
 }
 
 /// A lead write that changes no searchable field, email or tag (actions, scores).
@@ -313,11 +320,29 @@ pub fn functions() -> Vec<Function> {
             kind: Kind::Stream {
                 handle: changes_handler,
             },
-            sends_to: &[SCORING_QUEUE, INSIGHTS_QUEUE],
+            sends_to: &[SCORING_QUEUE, INSIGHTS_QUEUE, WEBHOOKS_QUEUE],
             knows: &[],
-            // it reads the stream only (its permissions are checked apart)
-            dynamodb: &[],
+            // the tenants' webhook subscriptions (the stream's permissions are checked apart)
+            dynamodb: &[("Query", "table")],
             env: &[],
+        },
+        Function {
+            binary: "webhooks",
+            kind: Kind::Worker {
+                queue: WEBHOOKS_QUEUE,
+                handle: webhooks_handler,
+            },
+            // each retry is a new message on its own queue, with a delay
+            sends_to: &[WEBHOOKS_QUEUE],
+            knows: &[],
+            dynamodb: &[
+                // the subscription
+                ("GetItem", "table"),
+                // the delivery log; the subscription's failure state (a versioned Put)
+                ("PutItem", "table"),
+            ],
+            // after 24 hours of failures a delivery goes to the dead-letter queue
+            env: &["WEBHOOKS_DLQ_URL"],
         },
     ]
 }

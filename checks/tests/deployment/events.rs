@@ -297,6 +297,9 @@ async fn replay_sqs(binary: &'static str) {
     for (name, outcome) in &expected {
         let raw = std::fs::read_to_string(events_dir(binary).join(name)).unwrap();
         let (seeder, tenant, lead) = seeded().await;
+        if binary == "webhooks" {
+            seed_webhook(&seeder, &tenant).await;
+        }
         let tenant = tenant.id;
         let (worker, calls) = recorded_worker(&seeder).await;
         let event: Value = serde_json::from_str(&raw.replace(EXAMPLE_LEAD_ID, &lead))
@@ -335,6 +338,15 @@ async fn replay_sqs(binary: &'static str) {
                         "{name}: the insights were stored"
                     );
                 }
+                "webhooks" => {
+                    let webhook = WEBHOOK_ID.parse().unwrap();
+                    let (log, _) = store.deliveries(tenant, webhook, None, 10).await.unwrap();
+                    assert!(
+                        log.iter().any(|(_, d)| !d.success
+                            && d.error.as_deref().is_some_and(|e| e.contains("loopback"))),
+                        "{name}: the refused delivery was logged"
+                    );
+                }
                 other => panic!("say what {other}'s events should have done"),
             }
         }
@@ -355,6 +367,36 @@ async fn replay_sqs(binary: &'static str) {
             );
         }
     }
+}
+
+/// The subscription the webhooks events name: its target is refused (a loopback address,
+/// and the worker's settings allow no private target), so the delivery is logged failed.
+const WEBHOOK_ID: &str = "9c1d7e2f-4a6b-4c8d-9e0f-1a2b3c4d5e6f";
+
+async fn seed_webhook(app: &TestApp, tenant: &Tenant) {
+    let now = chrono::Utc::now();
+    let webhook = crm_app::webhooks::Webhook {
+        id: WEBHOOK_ID.parse().unwrap(),
+        tenant_id: tenant.id,
+        version: 1,
+        url: "https://127.0.0.1:9/hooks".into(),
+        events: vec!["lead.created".into()],
+        fields: Vec::new(),
+        is_active: true,
+        description: None,
+        signing_secret: crm_app::webhooks::new_secret(),
+        failing_since: None,
+        deactivated_reason: None,
+        created_by: "seeder".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    let setup = crm_testkit::fixtures::setup_entry(crm_store::ResourceType::Webhook, webhook.id);
+    app.state
+        .store
+        .create_record(&webhook, &setup)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -435,7 +477,7 @@ async fn replay_stream(binary: &'static str) {
         let raw = std::fs::read_to_string(events_dir(binary).join(name)).unwrap();
         let (seeder, _, lead) = seeded().await;
         let queues = crm_testkit::TestQueues::create().await;
-        let services = queues.changes_services();
+        let services = queues.changes_services(&seeder.state.store);
         let event: Value = serde_json::from_str(&raw.replace(EXAMPLE_LEAD_ID, &lead))
             .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
         check_stream_shape(name, &event);
@@ -467,6 +509,11 @@ async fn the_changes_events_get_their_batch_responses() {
     replay_stream("changes").await;
 }
 
+#[tokio::test]
+async fn the_webhooks_events_get_their_batch_responses() {
+    replay_sqs("webhooks").await;
+}
+
 #[test]
 fn every_function_has_its_events_replayed() {
     // The tests above; a new function needs its own.
@@ -474,7 +521,8 @@ fn every_function_has_its_events_replayed() {
     assert_eq!(
         all,
         BTreeSet::from([
-            "leads", "actions", "bulk", "sources", "accounts", "scoring", "insights", "changes"
+            "leads", "actions", "bulk", "sources", "accounts", "scoring", "insights", "changes",
+            "webhooks",
         ])
     );
 }

@@ -116,6 +116,7 @@ fn variable_source(template: &Value, variable: &str) -> Value {
         "LOGIN_MAX_FAILURES" => "LoginMaxFailures",
         "LOGIN_WINDOW_SECONDS" => "LoginWindowSeconds",
         "ALLOW_TENANT_SIGNUP" => "AllowTenantSignup",
+        "WEBHOOKS_DLQ_URL" => return json!({"Ref": "WebhooksDeadLetterQueue"}),
         other => panic!("{other}: say in checks which parameter or resource it comes from"),
     };
     assert!(
@@ -360,6 +361,10 @@ fn every_function_may_call_exactly_what_it_calls() {
             ] {
                 expected.insert(pair(action, &q));
             }
+        }
+        if spec.env.contains(&"WEBHOOKS_DLQ_URL") {
+            // Deliveries that failed for 24 hours are put on the dead-letter queue.
+            expected.insert(pair("sqs:SendMessage", "queue/webhooks-dlq"));
         }
         if own_role {
             // What SAM's AWSLambdaBasicExecutionRole gives, on this function's log group.

@@ -3,7 +3,10 @@
 //! Sources, tags, activities, notes and custom fields share one lifecycle
 //! (`crm_app::resource`, served by `crm_http::resource`); this file lists their routes and
 //! the few views that are their own: the open tasks (upcoming, overdue) and a lead's
-//! timelines of activities and notes.
+//! timelines of activities and notes. Webhook subscriptions and their delivery log are
+//! in [`webhooks`].
+
+pub mod webhooks;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -35,7 +38,7 @@ pub const CUSTOM_FIELD: &str = "/api/leads/api/v1/custom-fields/{id}";
 
 /// Every route of this function; its router, the local gateway and the template follow it.
 pub fn routes() -> RouteTable {
-    RouteTable::new(SERVICE)
+    let table = RouteTable::new(SERVICE)
         .resource::<Source>(SOURCES, SOURCE)
         .resource::<Tag>(TAGS, TAG)
         .resource::<Activity>(ACTIVITIES, ACTIVITY)
@@ -50,7 +53,8 @@ pub fn routes() -> RouteTable {
         .route(LEAD_ACTIVITIES, get(lead_timeline::<Activity>))
         .resource::<Note>(NOTES, NOTE)
         .route(LEAD_NOTES, get(lead_timeline::<Note>))
-        .resource::<CustomField>(CUSTOM_FIELDS, CUSTOM_FIELD)
+        .resource::<CustomField>(CUSTOM_FIELDS, CUSTOM_FIELD);
+    webhooks::routes(table)
 }
 
 pub fn app(state: AppState) -> App {

@@ -4,17 +4,20 @@
 //! Every handler takes the whole batch in stream order and says which change is the first
 //! it could not handle; the worker reports that record, and Lambda retries the batch from
 //! there (the changes before it are done; those after it come again, which the consumers
-//! treat as duplicates). Today's handlers: scoring and insight requests
-//! ([`request_follow_ups`]). Webhook deliveries plug in beside them in [`handle`], with the
-//! change's `event_id` as the delivery's stable event id.
+//! treat as duplicates). The handlers: scoring and insight requests
+//! ([`request_follow_ups`]) and webhook deliveries ([`deliver_events`], whose event ids
+//! come from the change's `event_id`, so a redelivered record yields the same ids).
 
 use crm_domain::changes::{follow_ups, Change, FollowUp, RescoreReason};
+use crm_store::Store;
 
 use crate::queue::{reason, InsightRequest, Queues, ScoreRequest};
 
-/// What the follow-up handlers need, built once per cold start.
-#[derive(Clone, Debug)]
+/// What the follow-up handlers need, built once per cold start: the queues, and the table
+/// (the tenants' webhook subscriptions).
+#[derive(Clone)]
 pub struct Services {
+    pub store: Store,
     pub queues: Queues,
 }
 
@@ -24,9 +27,35 @@ pub struct FailedAt(pub usize);
 
 /// Runs every follow-up handler over the batch; the first change any of them failed.
 pub async fn handle(services: &Services, changes: &[Change]) -> Result<(), FailedAt> {
-    // Webhook deliveries go here too (`webhooks::dispatch(services, changes)`), each
-    // handler's failure folded in with `min`.
-    request_follow_ups(&services.queues, changes).await
+    // Boxed: the webhook path's future is deep enough to overflow the compiler's layout
+    // depth in the worker's binary.
+    let (requested, delivered) = tokio::join!(
+        request_follow_ups(&services.queues, changes),
+        Box::pin(deliver_events(services, changes)),
+    );
+    match (requested.err(), delivered.err()) {
+        (Some(a), Some(b)) => Err(FailedAt(a.0.min(b.0))),
+        (Some(failed), None) | (None, Some(failed)) => Err(failed),
+        (None, None) => Ok(()),
+    }
+}
+
+/// Queues the webhook deliveries of each change's events, change by change in stream
+/// order; the first change whose deliveries could not all be queued. (Its events may be
+/// queued again with the retried batch: receivers drop repeats by event id.)
+pub async fn deliver_events(services: &Services, changes: &[Change]) -> Result<(), FailedAt> {
+    for (n, change) in changes.iter().enumerate() {
+        let events = crm_domain::events::of_change(change);
+        if events.is_empty() {
+            continue;
+        }
+        if let Err(e) = crate::webhooks::dispatch(&services.store, &services.queues, &events).await
+        {
+            tracing::error!(error = %e, event_id = %change.event_id, "webhook deliveries not queued");
+            return Err(FailedAt(n));
+        }
+    }
+    Ok(())
 }
 
 fn reason_text(reason: RescoreReason) -> &'static str {

@@ -156,3 +156,26 @@ pub fn dynamodb_client(
 ) -> aws_sdk_dynamodb::Client {
     settings.client(aws_sdk_dynamodb::config::Builder::from(sdk))
 }
+
+/// How webhook deliveries behave (`crate::webhooks::WebhookSettings`):
+/// `WEBHOOK_ALLOW_PRIVATE` (default false; the local stack and tests set it to allow http
+/// and private targets) and `WEBHOOK_RETRY_BASE_SECONDS` (the first retry's delay,
+/// default 30).
+pub fn webhook_settings() -> Result<crate::webhooks::WebhookSettings, ConfigError> {
+    let d = crate::webhooks::WebhookSettings::default();
+    Ok(crate::webhooks::WebhookSettings {
+        allow_private: parse_var("WEBHOOK_ALLOW_PRIVATE", d.allow_private)?,
+        retry_base_seconds: parse_var("WEBHOOK_RETRY_BASE_SECONDS", d.retry_base_seconds)?,
+        ..d
+    })
+}
+
+/// The webhook queue as a worker uses it: `WEBHOOKS_QUEUE_URL` (retries are sent there),
+/// `WEBHOOKS_DLQ_URL` (deliveries that failed for 24 hours) and [`webhook_settings`].
+pub fn webhook_queue() -> Result<crate::queue::WebhookQueue, ConfigError> {
+    Ok(crate::queue::WebhookQueue {
+        url: var("WEBHOOKS_QUEUE_URL"),
+        dlq_url: var("WEBHOOKS_DLQ_URL"),
+        settings: webhook_settings()?,
+    })
+}

@@ -28,3 +28,4 @@ pub mod retry;
 pub mod sources;
 pub mod tags;
 pub mod telemetry;
+pub mod webhooks;

@@ -39,7 +39,17 @@ pub const INSIGHTS_QUEUE: QueueSpec = QueueSpec {
     worker_timeout_seconds: 30,
 };
 
-pub const QUEUES: [QueueSpec; 2] = [SCORING_QUEUE, INSIGHTS_QUEUE];
+/// Webhook deliveries: a receiver may take 10 s, and a batch runs its messages at once.
+/// Retries are new messages with a delay (`crm_app::webhooks`), so a message is received
+/// more than once only when its outcome could not be recorded.
+pub const WEBHOOKS_QUEUE: QueueSpec = QueueSpec {
+    name: "webhooks",
+    visibility_timeout_seconds: 180,
+    max_receive_count: 5,
+    worker_timeout_seconds: 30,
+};
+
+pub const QUEUES: [QueueSpec; 3] = [SCORING_QUEUE, INSIGHTS_QUEUE, WEBHOOKS_QUEUE];
 
 /// Why a rescore was asked for, recorded with the score change.
 pub mod reason {
@@ -114,6 +124,16 @@ pub struct Queues {
     sqs: aws_sdk_sqs::Client,
     scoring_url: Option<String>,
     insights_url: Option<String>,
+    webhooks: WebhookQueue,
+}
+
+/// Where webhook deliveries go (`WEBHOOKS_QUEUE_URL`), where they end after 24 hours of
+/// failures (`WEBHOOKS_DLQ_URL`), and how deliveries behave.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookQueue {
+    pub url: Option<String>,
+    pub dlq_url: Option<String>,
+    pub settings: crate::webhooks::WebhookSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +153,84 @@ impl Queues {
             sqs,
             scoring_url,
             insights_url,
+            webhooks: WebhookQueue::default(),
+        }
+    }
+
+    /// These queues with the webhook queue and delivery settings.
+    pub fn with_webhooks(mut self, webhooks: WebhookQueue) -> Self {
+        self.webhooks = webhooks;
+        self
+    }
+
+    pub fn webhooks_enabled(&self) -> bool {
+        self.webhooks.url.is_some()
+    }
+
+    pub fn webhook_settings(&self) -> crate::webhooks::WebhookSettings {
+        self.webhooks.settings
+    }
+
+    /// Queues webhook deliveries (`SendMessageBatch`, ten per call) after `delay_seconds`;
+    /// returns how many could not be queued (logged). Without a webhook queue nothing is
+    /// sent and nothing fails.
+    pub async fn request_deliveries(
+        &self,
+        requests: &[crate::webhooks::DeliveryRequest],
+        delay_seconds: u32,
+    ) -> usize {
+        let Some(url) = &self.webhooks.url else {
+            return 0;
+        };
+        let delay = i32::try_from(delay_seconds.min(900)).unwrap_or(900);
+        let mut failed = 0;
+        for chunk in requests.chunks(10) {
+            let entries: Vec<_> = chunk
+                .iter()
+                .enumerate()
+                .map(|(n, r)| {
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(n.to_string())
+                        .message_body(serde_json::to_string(r).expect("queue messages serialise"))
+                        .delay_seconds(delay)
+                        .build()
+                        .expect("entry has id and body")
+                })
+                .collect();
+            let sent = self
+                .sqs
+                .send_message_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await;
+            match sent {
+                Ok(out) => failed += out.failed.len(),
+                Err(e) => {
+                    tracing::error!(error = %crm_store::describe(&e), "webhook deliveries not queued");
+                    failed += chunk.len();
+                }
+            }
+        }
+        failed
+    }
+
+    /// Puts a delivery that failed for 24 hours on the dead-letter queue (logged and
+    /// dropped when none is configured).
+    pub async fn dead_letter_delivery(
+        &self,
+        request: &crate::webhooks::DeliveryRequest,
+    ) -> Result<(), SendError> {
+        match &self.webhooks.dlq_url {
+            Some(url) => self.send(url, "webhooks-dlq", request).await,
+            None => {
+                tracing::error!(
+                    webhook_id = %request.webhook_id,
+                    event_id = %request.event_id,
+                    "webhook delivery given up; no dead-letter queue configured"
+                );
+                Ok(())
+            }
         }
     }
 
@@ -149,6 +247,7 @@ impl Queues {
         self.scoring_url
             .iter()
             .chain(&self.insights_url)
+            .chain(&self.webhooks.url)
             .map(String::as_str)
     }
 
@@ -220,6 +319,30 @@ impl Queues {
         }
     }
 
+    /// One message to the queue at `url`.
+    async fn send<T: Serialize>(
+        &self,
+        url: &str,
+        queue: &'static str,
+        message: &T,
+    ) -> Result<(), SendError> {
+        let body = serde_json::to_string(message).map_err(|e| SendError {
+            queue,
+            detail: e.to_string(),
+        })?;
+        self.sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| SendError {
+                queue,
+                detail: crm_store::describe(&e),
+            })
+    }
+
     /// The scoring queue's URL, when configured.
     pub fn scoring_url(&self) -> Option<&str> {
         self.scoring_url.as_deref()
@@ -235,6 +358,7 @@ impl Queues {
         for (queue, url) in [
             ("scoring", &self.scoring_url),
             ("insights", &self.insights_url),
+            ("webhooks", &self.webhooks.url),
         ] {
             let Some(url) = url else { continue };
             self.sqs

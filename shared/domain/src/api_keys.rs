@@ -196,6 +196,10 @@ pub fn required_scopes(method: &str, route: &str) -> Option<&'static [Scope]> {
     {
         return Some(BULK);
     }
+    if first == "webhooks" {
+        // Subscriptions hold where the tenant's data goes: settings, to read as to write.
+        return Some(SETTINGS);
+    }
     if matches!(first, "sources" | "tags" | "custom-fields") {
         return Some(if read { READ_SETTINGS } else { SETTINGS });
     }
@@ -349,6 +353,10 @@ mod tests {
         assert!(authorize(&write, "POST", "/api/leads/api/v1/leads/bulk-update").is_err());
         assert!(authorize(&write, "POST", "/api/leads/api/v1/tags").is_err());
         assert!(authorize(&write, "GET", "/api/leads/api/v1/tags").is_ok());
+        // Webhooks say where the tenant's data goes: settings only, reads too.
+        let hooks = "/api/leads/api/v1/webhooks/{id}/deliveries";
+        assert!(authorize(&write, "GET", hooks).is_err());
+        assert!(authorize(&key(&[Scope::Settings]).key, "GET", hooks).is_ok());
         let all = key(&[Scope::LeadsWrite, Scope::Bulk, Scope::Settings]).key;
         assert!(authorize(&all, "POST", "/api/leads/api/v1/leads/bulk-assign").is_ok());
         assert!(authorize(&all, "PUT", "/api/leads/api/v1/scoring-settings").is_ok());

@@ -28,11 +28,13 @@ crate::choice_enum! {
         ApiKey = "api_key",
         User = "user",
         Domain = "domain",
+        Webhook = "webhook",
     }
 }
 
 crate::choice_enum! {
-    /// What was done.
+    /// What was done (`deactivate`: the service switched a webhook off after 3 days of
+    /// failed deliveries).
     AuditAction {
         Create = "create",
         Update = "update",
@@ -42,6 +44,7 @@ crate::choice_enum! {
         LoginFailed = "login_failed",
         Accept = "accept",
         Revoke = "revoke",
+        Deactivate = "deactivate",
     }
 }
 

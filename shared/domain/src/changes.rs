@@ -11,8 +11,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::activities::Activity;
 use crate::lead::Lead;
 use crate::lead_insights::StoredInsights;
+use crate::notes::Note;
 use crate::scoring;
 use crate::tenant::TenantId;
 
@@ -50,6 +52,11 @@ pub enum Subject {
         old: Option<Box<StoredInsights>>,
         new: Option<Box<StoredInsights>>,
     },
+    /// A new activity (webhooks' `activity.created`; its effect on the lead is the lead's
+    /// own change).
+    Activity { new: Box<Activity> },
+    /// A new note (webhooks' `note.created`).
+    Note { new: Box<Note> },
     /// A manual rescore request (`update-scores`): the time it was asked, before and after.
     Rescore {
         lead_id: Uuid,
@@ -159,6 +166,8 @@ pub fn follow_ups(change: &Change) -> Vec<FollowUp> {
             }],
             _ => Vec::new(),
         },
+        // Only webhooks hear of these.
+        Subject::Activity { .. } | Subject::Note { .. } => Vec::new(),
     }
 }
 

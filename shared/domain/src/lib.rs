@@ -16,6 +16,7 @@ pub mod changes;
 pub mod cursor;
 pub mod custom_fields;
 pub mod error;
+pub mod events;
 pub mod filters;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
@@ -37,6 +38,7 @@ pub mod tags;
 pub mod tenant;
 pub mod tenant_settings;
 pub mod validate;
+pub mod webhooks;
 
 pub use error::Error;
 pub use identity::{Caller, Role};

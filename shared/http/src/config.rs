@@ -25,6 +25,9 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// Per-tenant and per-API-key rate limits (`crate::rate_limit`).
     pub rate_limits: RateLimitConfig,
+    /// Webhook targets and deliveries (the API checks targets, and sends test and
+    /// redelivered events itself); see `crm_app::config::webhook_settings`.
+    pub webhooks: crm_app::webhooks::WebhookSettings,
 }
 
 /// Rate limits: a tenant's requests per minute and an API key's requests per hour, counted
@@ -103,6 +106,7 @@ impl Config {
             },
             accounts: AccountsConfig::from_env()?,
             rate_limits: RateLimitConfig::default(),
+            webhooks: crm_app::config::webhook_settings()?,
         })
     }
 }

@@ -99,7 +99,11 @@ impl AppState {
                 sqs,
                 config.scoring_queue_url.clone(),
                 config.insights_queue_url.clone(),
-            ),
+            )
+            .with_webhooks(crm_app::queue::WebhookQueue {
+                settings: config.webhooks,
+                ..Default::default()
+            }),
             verifier: TokenVerifier::new(&config.jwt),
             cursors: CursorCodec::new(&config.cursor_secret),
             tenants: TenantCache::new(config.tenant_cache_ttl),

@@ -15,6 +15,7 @@ mod leads;
 mod ops;
 mod resources;
 mod tenants;
+mod webhooks;
 
 use utoipa::openapi::path::{HttpMethod, ParameterBuilder, ParameterIn, Paths};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -83,6 +84,7 @@ fn id_description(path: &str) -> String {
         "activities" => "activity",
         "notes" => "note",
         "custom-fields" => "custom field",
+        "webhooks" => "webhook subscription",
         "members" => "member's user",
         "invitations" => "invitation",
         "api-keys" => "API key",
@@ -198,7 +200,7 @@ fn schema_and_docs(api: &mut Api) {
     );
 }
 
-const TAGS: [(&str, &str); 14] = [
+const TAGS: [(&str, &str); 15] = [
     (
         "leads",
         "Leads, their list views and the dashboard (the leads function).",
@@ -218,6 +220,10 @@ const TAGS: [(&str, &str); 14] = [
     (
         "custom-fields",
         "The tenant's custom lead fields (the sources function).",
+    ),
+    (
+        "webhooks",
+        "Webhook subscriptions and their delivery log (the sources function).",
     ),
     (
         "auth",
@@ -251,6 +257,7 @@ pub fn document() -> OpenApi {
     actions::describe(&mut api);
     bulk::describe(&mut api);
     resources::describe(&mut api);
+    webhooks::describe(&mut api);
     accounts::describe(&mut api);
     tenants::describe(&mut api);
     health(&mut api);
@@ -263,6 +270,7 @@ pub fn document() -> OpenApi {
         .chain(actions::schemas())
         .chain(bulk::schemas())
         .chain(resources::schemas())
+        .chain(webhooks::schemas())
         .chain(accounts::schemas())
         .chain(tenants::schemas());
     for (name, schema) in schemas {

@@ -91,6 +91,12 @@ fn parsers() -> Vec<(&'static str, Parse)> {
         ("CustomFieldUpdate", |b| {
             fields(FieldInput::parse(b, Partial).map(drop))
         }),
+        ("WebhookCreate", |b| {
+            fields(crm_domain::webhooks::WebhookInput::parse(b, Create).map(drop))
+        }),
+        ("WebhookUpdate", |b| {
+            fields(crm_domain::webhooks::WebhookInput::parse(b, Partial).map(drop))
+        }),
         ("Convert", |b| ConvertInput::parse(b).map(drop)),
         ("MarkLost", |b| LostInput::parse(b).map(drop)),
         ("ScoringSettingsInput", |b| {

@@ -45,6 +45,8 @@
 //! | API key         | `{t}#APIKEYS`               | `APIKEY#{id}`            |
 //! | API key lookup  | `APIKEY#{prefix}`           | `APIKEY`                 |
 //! | rate window     | `{t}#RATE#{subject}#{start}`| `RATE`                   |
+//! | webhook         | `{t}#WEBHOOKS`              | `WEBHOOK#{id}`           |
+//! | webhook delivery| `{t}#WEBHOOK#{id}`          | `DELIVERY#{at}#{d id}`   |
 //!
 //! Users, and what is found before a tenant is known (an email at sign-in, a refresh or
 //! invitation secret), are the other exceptions to the tenant prefix: a user may belong to
@@ -198,8 +200,14 @@ pub fn rescore_request(t: TenantId, id: Uuid) -> Key {
 /// The tenant and lead of a key in a lead's partition (`{t}#LEAD#{id}`), as a stream
 /// record names it; None for any other partition.
 pub fn parse_lead_partition(pk: &str) -> Option<(TenantId, Uuid)> {
+    parse_record_partition(pk, "LEAD")
+}
+
+/// The tenant and id of a key in a record's own partition (`{t}#{KIND}#{id}`: `LEAD`,
+/// `ACTIVITY`, `NOTE`), as a stream record names it; None for any other partition.
+pub fn parse_record_partition(pk: &str, kind: &str) -> Option<(TenantId, Uuid)> {
     let (tenant, rest) = pk.split_once('#')?;
-    let id = rest.strip_prefix("LEAD#")?;
+    let id = rest.strip_prefix(kind)?.strip_prefix('#')?;
     Some((TenantId::from_uuid(tenant.parse().ok()?), id.parse().ok()?))
 }
 
@@ -439,8 +447,11 @@ pub fn tagged_partition(t: TenantId, tag_id: &str) -> String {
 /// GSI1 [`activities_partition`] (the tenant's, newest first), GSI2
 /// [`lead_activities_partition`] (a lead's timeline) and, while it is an open task
 /// (scheduled, not completed), GSI7 [`tasks_partition`] by its scheduled time.
+/// The sort key of an activity's item (the stream's filter names it).
+pub const ACTIVITY_SK: &str = "ACTIVITY";
+
 pub fn activity(t: TenantId, id: Uuid) -> Key {
-    Key::new(format!("{t}#ACTIVITY#{id}"), "ACTIVITY")
+    Key::new(format!("{t}#ACTIVITY#{id}"), ACTIVITY_SK)
 }
 
 pub fn activities_partition(t: TenantId) -> String {
@@ -457,8 +468,11 @@ pub fn tasks_partition(t: TenantId) -> String {
 
 /// A note: its own item, found by id alone, with entries in GSI1 [`notes_partition`] (the
 /// tenant's, newest first) and GSI2 [`lead_notes_partition`] (a lead's notes).
+/// The sort key of a note's item (the stream's filter names it).
+pub const NOTE_SK: &str = "NOTE";
+
 pub fn note(t: TenantId, id: Uuid) -> Key {
-    Key::new(format!("{t}#NOTE#{id}"), "NOTE")
+    Key::new(format!("{t}#NOTE#{id}"), NOTE_SK)
 }
 
 pub fn notes_partition(t: TenantId) -> String {
@@ -650,6 +664,39 @@ pub fn rate_window(t: TenantId, subject: &str, start: i64) -> Key {
     Key::new(format!("{t}#RATE#{subject}#{start}"), "RATE")
 }
 
+// ---------------------------------------------------------------------------------------
+// Webhooks.
+
+/// A tenant's webhook subscriptions, in one partition (a dispatch reads them with one
+/// Query; a tenant has at most `MAX_SUBSCRIPTIONS`).
+pub fn webhooks_partition(t: TenantId) -> String {
+    format!("{t}#WEBHOOKS")
+}
+
+pub fn webhook(t: TenantId, id: Uuid) -> Key {
+    Key::new(webhooks_partition(t), format!("WEBHOOK#{id}"))
+}
+
+pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+/// The delivery log of one subscription, newest last in key order.
+pub fn webhook_deliveries(t: TenantId, webhook: Uuid) -> String {
+    format!("{t}#WEBHOOK#{webhook}")
+}
+
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+
+/// One delivery: `at` is the time in its id (`crm_domain::webhooks::new_delivery_id`), so
+/// the id alone finds the item; an id without a time (not one of ours) gets the epoch and
+/// matches nothing.
+pub fn webhook_delivery(t: TenantId, webhook: Uuid, delivery: Uuid) -> Key {
+    let at = crm_domain::webhooks::delivery_time(delivery).unwrap_or_default();
+    Key::new(
+        webhook_deliveries(t, webhook),
+        format!("{DELIVERY_PREFIX}{}#{delivery}", sortable_time(at)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -687,6 +734,8 @@ mod tests {
             invitation(t, id),
             api_key(t, id),
             rate_window(t, "TENANT", 60),
+            webhook(t, id),
+            webhook_delivery(t, id, crm_domain::webhooks::new_delivery_id(now)),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

@@ -44,6 +44,7 @@ mod settings;
 mod sources;
 mod tags;
 mod tenants;
+mod webhooks;
 
 pub use api_keys::RateWindow;
 pub use audit::{AuditAction, AuditEntry, AuditRead, ResourceType, AUDIT_READ_BUDGET};

@@ -5,11 +5,14 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::keys::{self, INSIGHTS_SK, LEAD_SK, RESCORE_SK};
+use crate::keys::{self, ACTIVITY_SK, INSIGHTS_SK, LEAD_SK, NOTE_SK, RESCORE_SK};
 use crate::StoreError;
+use crm_domain::activities::Activity;
 use crm_domain::changes::{Change, ChangeKind, Subject};
 use crm_domain::lead::Lead;
 use crm_domain::lead_insights::StoredInsights;
+use crm_domain::notes::Note;
+use crm_domain::tenant::TenantId;
 
 /// The event source mapping that feeds the stream to the changes worker: `template.yaml`
 /// declares these (a test checks), and the local poller follows them.
@@ -39,7 +42,8 @@ pub type Image = serde_dynamo::Item;
 
 /// The event source mapping's filter criteria (`FilterCriteria.Filters[].Pattern`): every
 /// change of a lead (webhooks will want removals too), and inserts and modifications of a
-/// lead's insights record and manual rescore request. Everything else (audit entries,
+/// lead's insights record and manual rescore request, and new activities and notes (for
+/// webhooks' `activity.created` and `note.created`). Everything else (audit entries,
 /// guards, counters, search tokens, ...) never reaches the worker, and costs nothing.
 pub fn filter_patterns() -> Vec<Value> {
     vec![
@@ -47,6 +51,10 @@ pub fn filter_patterns() -> Vec<Value> {
         json!({
             "eventName": ["INSERT", "MODIFY"],
             "dynamodb": {"Keys": {"SK": {"S": [INSIGHTS_SK, RESCORE_SK]}}},
+        }),
+        json!({
+            "eventName": ["INSERT"],
+            "dynamodb": {"Keys": {"SK": {"S": [ACTIVITY_SK, NOTE_SK]}}},
         }),
     ]
 }
@@ -104,12 +112,21 @@ pub fn change(record: &Record<'_>) -> Result<Option<Change>, StoreError> {
     ) else {
         return Ok(None);
     };
-    let Some((tenant, lead_id)) = keys::parse_lead_partition(pk) else {
-        return Ok(None);
-    };
     let kind = ChangeKind::from_event_name(record.event_name).ok_or_else(|| {
         StoreError::Other(format!("unknown stream event {:?}", record.event_name))
     })?;
+    if let Some(subject) = created_record(pk, sk, kind, record.new)? {
+        return Ok(Some(Change {
+            tenant: subject.0,
+            kind,
+            subject: subject.1,
+            event_id: record.event_id.to_string(),
+            occurred_at: record.occurred_at,
+        }));
+    }
+    let Some((tenant, lead_id)) = keys::parse_lead_partition(pk) else {
+        return Ok(None);
+    };
     let subject = match sk {
         LEAD_SK => {
             let old: Option<Lead> = decode(record.old)?;
@@ -146,6 +163,37 @@ pub fn change(record: &Record<'_>) -> Result<Option<Change>, StoreError> {
         event_id: record.event_id.to_string(),
         occurred_at: record.occurred_at,
     }))
+}
+
+/// A new activity or note (their inserts are events for webhooks; edits and deletes are
+/// not), with its tenant; None for any other record.
+fn created_record(
+    pk: &str,
+    sk: &str,
+    kind: ChangeKind,
+    new: &Image,
+) -> Result<Option<(TenantId, Subject)>, StoreError> {
+    let partition = match sk {
+        ACTIVITY_SK => "ACTIVITY",
+        NOTE_SK => "NOTE",
+        _ => return Ok(None),
+    };
+    let Some((tenant, _)) = keys::parse_record_partition(pk, partition) else {
+        return Ok(None);
+    };
+    if kind != ChangeKind::Inserted {
+        return Ok(None);
+    }
+    let subject = match sk {
+        ACTIVITY_SK => decode::<Activity>(new)?.map(|a| Subject::Activity { new: Box::new(a) }),
+        _ => decode::<Note>(new)?.map(|n| Subject::Note { new: Box::new(n) }),
+    };
+    match subject {
+        Some(subject) => Ok(Some((tenant, subject))),
+        None => Err(StoreError::Other(format!(
+            "an insert without its image under {pk}"
+        ))),
+    }
 }
 
 /// The manual rescore request item's attributes (see `Store::request_rescore`).

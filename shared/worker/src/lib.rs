@@ -11,7 +11,11 @@ use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use crm_app::ai::{client_for, AiAgentsClient};
-use crm_app::config::{aws_sdk_config, dynamodb_client, dynamodb_settings, ConfigError};
+use crm_app::config::{
+    aws_sdk_config, dynamodb_client, dynamodb_settings, webhook_queue, ConfigError,
+};
+use crm_app::queue::Queues;
+use crm_app::webhooks::{Deliverer, DeliveryWorker};
 use crm_store::Store;
 use lambda_runtime::{service_fn, LambdaEvent};
 
@@ -19,11 +23,39 @@ use lambda_runtime::{service_fn, LambdaEvent};
 pub struct Worker {
     pub store: Store,
     pub ai: Option<AiAgentsClient>,
+    /// The webhook worker's queues (retries, the dead-letter queue) and delivery
+    /// settings, when `WEBHOOKS_QUEUE_URL` is set.
+    pub webhooks: Option<Queues>,
 }
 
 impl Worker {
     pub fn new(store: Store, ai: Option<AiAgentsClient>) -> Self {
-        Self { store, ai }
+        Self {
+            store,
+            ai,
+            webhooks: None,
+        }
+    }
+
+    /// This worker with webhook deliveries through `queues` (its webhook queue and
+    /// settings).
+    pub fn with_webhooks(mut self, queues: Queues) -> Self {
+        self.webhooks = Some(queues);
+        self
+    }
+
+    /// The webhook deliveries of this worker. Without a webhook queue, a failed delivery
+    /// is reported failed and SQS's redelivery (then its dead-letter queue) retries it.
+    pub fn deliveries(&self) -> DeliveryWorker {
+        let settings = self
+            .webhooks
+            .as_ref()
+            .map(Queues::webhook_settings)
+            .unwrap_or_default();
+        DeliveryWorker {
+            deliverer: Deliverer::new(self.store.clone(), settings),
+            queues: self.webhooks.clone(),
+        }
     }
 
     /// `TABLE_NAME` (required) and `AI_AGENTS_URL` (optional; malformed is logged and
@@ -38,7 +70,14 @@ impl Worker {
         let sdk = aws_sdk_config().await;
         let store = Store::new(dynamodb_client(&sdk, &settings), table);
         let ai = client_for(std::env::var("AI_AGENTS_URL").ok().as_deref());
-        Ok(Self { store, ai })
+        let webhooks = webhook_queue()?;
+        let worker = Self::new(store, ai);
+        if webhooks.url.is_none() {
+            return Ok(worker);
+        }
+        let queues =
+            Queues::new(aws_sdk_sqs::Client::new(&sdk), None, None).with_webhooks(webhooks);
+        Ok(worker.with_webhooks(queues))
     }
 }
 
@@ -59,17 +98,22 @@ where
 
 /// The changes worker's services: the queues it sends follow-up work to
 /// (`SCORING_QUEUE_URL` and `INSIGHTS_QUEUE_URL`, both required: a change whose queue is
-/// missing could only fail).
+/// missing could only fail), the webhook queue (`WEBHOOKS_QUEUE_URL`: a change that a
+/// subscription wants fails without it) and the table (`TABLE_NAME`: the subscriptions).
 pub async fn changes_services_from_env() -> Result<crm_app::changes::Services, ConfigError> {
     let url = |name: &'static str| crm_app::config::var(name).ok_or(ConfigError::Missing(name));
     let (scoring, insights) = (url("SCORING_QUEUE_URL")?, url("INSIGHTS_QUEUE_URL")?);
+    let table = url("TABLE_NAME")?;
+    let settings = dynamodb_settings()?;
     let sdk = aws_sdk_config().await;
-    let queues = crm_app::queue::Queues::new(
+    let queues = Queues::new(
         aws_sdk_sqs::Client::new(&sdk),
         Some(scoring),
         Some(insights),
-    );
-    Ok(crm_app::changes::Services { queues })
+    )
+    .with_webhooks(webhook_queue()?);
+    let store = Store::new(dynamodb_client(&sdk, &settings), table);
+    Ok(crm_app::changes::Services { store, queues })
 }
 
 /// The changes worker's Lambda entry point: telemetry, the services built once per cold

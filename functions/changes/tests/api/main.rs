@@ -4,3 +4,4 @@
 //! `make test`), and the scoring worker's answer shows on the lead.
 
 mod stream;
+mod webhooks;

@@ -21,7 +21,7 @@ async fn start() -> Stack {
     let leads = TestApp::start_with_queues(leads::app, &queues).await;
     let stream = TestStream::open(&leads).await;
     Stack {
-        changes: queues.changes_services(),
+        changes: queues.changes_services(&leads.state.store),
         scorer: leads.worker(None),
         leads,
         queues,
@@ -30,8 +30,8 @@ async fn start() -> Stack {
 }
 
 /// Services whose SQS endpoint is down (nothing listens on the discard port).
-fn sqs_down(queues: &TestQueues) -> Services {
-    queues.changes_services_via(crm_testkit::sqs_client_at("http://127.0.0.1:9"))
+fn sqs_down(queues: &TestQueues, store: &crm_store::Store) -> Services {
+    queues.changes_services_via(store, crm_testkit::sqs_client_at("http://127.0.0.1:9"))
 }
 
 impl Stack {
@@ -101,7 +101,7 @@ async fn a_lead_written_while_sqs_is_down_is_scored_once_it_is_back() {
     assert_eq!(created["score"], 0);
 
     // The send fails: the worker reports the lead's record, and the stream keeps it.
-    let down = sqs_down(&s.queues);
+    let down = sqs_down(&s.queues, &s.leads.state.store);
     let (delivered, failed) = s.run_changes(&down).await;
     assert_eq!(delivered, 1);
     assert!(failed.is_some(), "the record is reported failed");
