@@ -183,36 +183,11 @@ impl Queues {
             return 0;
         };
         let delay = i32::try_from(delay_seconds.min(900)).unwrap_or(900);
-        let mut failed = 0;
-        for chunk in requests.chunks(10) {
-            let entries: Vec<_> = chunk
-                .iter()
-                .enumerate()
-                .map(|(n, r)| {
-                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                        .id(n.to_string())
-                        .message_body(serde_json::to_string(r).expect("queue messages serialise"))
-                        .delay_seconds(delay)
-                        .build()
-                        .expect("entry has id and body")
-                })
-                .collect();
-            let sent = self
-                .sqs
-                .send_message_batch()
-                .queue_url(url)
-                .set_entries(Some(entries))
-                .send()
-                .await;
-            match sent {
-                Ok(out) => failed += out.failed.len(),
-                Err(e) => {
-                    tracing::error!(error = %crm_store::describe(&e), "webhook deliveries not queued");
-                    failed += chunk.len();
-                }
-            }
-        }
-        failed
+        let tagged: Vec<(usize, &crate::webhooks::DeliveryRequest)> =
+            requests.iter().enumerate().collect();
+        self.send_all_after("webhooks", url, &tagged, delay)
+            .await
+            .len()
     }
 
     /// Puts a delivery that failed for 24 hours on the dead-letter queue (logged and
@@ -264,9 +239,20 @@ impl Queues {
         url: &str,
         messages: &[(usize, T)],
     ) -> Vec<usize> {
+        self.send_all_after(queue, url, messages, 0).await
+    }
+
+    /// [`Queues::send_all`], each message delivered after `delay_seconds` (0 to 900).
+    pub async fn send_all_after<T: Serialize>(
+        &self,
+        queue: &'static str,
+        url: &str,
+        messages: &[(usize, T)],
+        delay_seconds: i32,
+    ) -> Vec<usize> {
         let batches = messages
             .chunks(10)
-            .map(|chunk| self.send_batch(queue, url, chunk));
+            .map(|chunk| self.send_batch(queue, url, chunk, delay_seconds));
         stream::iter(batches)
             .buffer_unordered(4)
             .collect::<Vec<_>>()
@@ -282,6 +268,7 @@ impl Queues {
         queue: &'static str,
         url: &str,
         chunk: &[(usize, T)],
+        delay_seconds: i32,
     ) -> Vec<usize> {
         let entries: Vec<_> = chunk
             .iter()
@@ -290,6 +277,7 @@ impl Queues {
                 aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
                     .id(n.to_string())
                     .message_body(serde_json::to_string(message).ok()?)
+                    .delay_seconds(delay_seconds)
                     .build()
                     .ok()
             })
