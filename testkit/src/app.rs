@@ -215,6 +215,7 @@ impl TestApp {
             headers: serde_json::Map::new(),
             body: None,
             request_id: Uuid::new_v4().to_string(),
+            domain_name: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod api_keys;
 pub mod bulk;
 pub mod config;
 pub mod custom_fields;
+pub mod domains;
 pub mod lead_insights;
 pub mod lead_records;
 pub mod leads;

@@ -13,6 +13,7 @@ pub mod api_keys;
 pub mod bulk;
 pub mod cursor;
 pub mod custom_fields;
+pub mod domains;
 pub mod error;
 pub mod filters;
 #[cfg(any(test, feature = "fixtures"))]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crm_app::config::{parse_var, var, AccountsConfig, ConfigError, ListLimits};
+use crm_app::config::{parse_var, var, AccountsConfig, ConfigError, DomainConfig, ListLimits};
 use crm_auth::{ClaimNames, JwksConfig, JwtConfig, DEFAULT_ROLE_CLAIM, DEFAULT_TENANT_CLAIM};
 
 #[derive(Clone, Debug)]
@@ -25,6 +25,8 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// Per-tenant and per-API-key rate limits (`crate::rate_limit`).
     pub rate_limits: RateLimitConfig,
+    /// Tenant resolution by host and custom domain verification (`crate::hosts`).
+    pub domains: DomainConfig,
 }
 
 /// Rate limits: a tenant's requests per minute and an API key's requests per hour, counted
@@ -103,6 +105,7 @@ impl Config {
             },
             accounts: AccountsConfig::from_env()?,
             rate_limits: RateLimitConfig::default(),
+            domains: DomainConfig::from_env()?,
         })
     }
 }

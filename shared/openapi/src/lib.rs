@@ -10,6 +10,7 @@
 mod accounts;
 mod actions;
 mod bulk;
+mod domains;
 mod dsl;
 mod leads;
 mod ops;
@@ -86,6 +87,7 @@ fn id_description(path: &str) -> String {
         "members" => "member's user",
         "invitations" => "invitation",
         "api-keys" => "API key",
+        "domains" => "domain",
         other => other,
     };
     format!("The {noun}'s id.")
@@ -198,7 +200,7 @@ fn schema_and_docs(api: &mut Api) {
     );
 }
 
-const TAGS: [(&str, &str); 14] = [
+const TAGS: [(&str, &str); 15] = [
     (
         "leads",
         "Leads, their list views and the dashboard (the leads function).",
@@ -236,6 +238,10 @@ const TAGS: [(&str, &str); 14] = [
         "The current tenant's API keys (the accounts function).",
     ),
     (
+        "domains",
+        "The current tenant's custom domains, verified through DNS (the accounts function).",
+    ),
+    (
         "health",
         "Liveness and dependency checks (the leads function).",
     ),
@@ -252,6 +258,7 @@ pub fn document() -> OpenApi {
     bulk::describe(&mut api);
     resources::describe(&mut api);
     accounts::describe(&mut api);
+    domains::describe(&mut api);
     tenants::describe(&mut api);
     health(&mut api);
     schema_and_docs(&mut api);
@@ -264,6 +271,7 @@ pub fn document() -> OpenApi {
         .chain(bulk::schemas())
         .chain(resources::schemas())
         .chain(accounts::schemas())
+        .chain(domains::schemas())
         .chain(tenants::schemas());
     for (name, schema) in schemas {
         components.schemas.insert(name.to_string(), schema);

@@ -5,6 +5,8 @@
 mod common;
 
 mod assignment;
+mod domains;
+mod hosts;
 mod invitations;
 mod jwks;
 mod keys;
