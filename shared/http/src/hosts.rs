@@ -68,7 +68,7 @@ pub(crate) async fn host_tenant(
         return Ok(None);
     };
     let config = &state.config.domains;
-    let never = config.service_hosts.iter().any(|own| *own == host)
+    let never = config.service_hosts.contains(&host)
         || SERVICE_SUFFIXES.iter().any(|own| is_within(&host, own));
     if never {
         return Ok(None);

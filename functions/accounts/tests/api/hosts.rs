@@ -172,3 +172,49 @@ async fn a_hosts_tenant_is_cached_per_instance_for_the_tenant_cache_ttl() {
         .await;
     assert_eq!(res.status, 403, "{}", res.text);
 }
+
+#[tokio::test]
+async fn a_token_without_a_tenant_takes_the_hosts_and_its_membership_there_is_checked() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    let (apps, _dns) = start_with_dns().await;
+    let (tenant_a, owner_a) = apps.accounts.owner("Acme").await;
+    let (tenant_b, _) = apps.accounts.owner("Globex").await;
+    let (tenant_c, _) = apps.accounts.owner("Initech").await;
+    // A user of A and B, signed in by an outside issuer whose token names no tenant.
+    let user = apps
+        .accounts
+        .member(&tenant_a, "h@example.com", Role::User)
+        .await;
+    apps.accounts.join(&tenant_b, &user, Role::User).await;
+    let claims = crm_testkit::jwks::claims(json!({"email": "h@example.com"}));
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(crm_testkit::JWT_SECRET.as_bytes()),
+    )
+    .unwrap();
+
+    // WHEN it calls A's subdomain THEN it acts in A
+    let host_a = format!("{}.{TENANT_BASE}", tenant_a.slug);
+    let lead = apps
+        .leads
+        .post(paths::LEADS)
+        .host(&host_a)
+        .bearer(&token)
+        .json(lead_body())
+        .send()
+        .await
+        .expect(201)
+        .body;
+    apps.leads
+        .get(&paths::lead(lead["id"].as_str().unwrap()))
+        .bearer(&owner_a)
+        .send()
+        .await
+        .expect(200);
+
+    // WHEN it calls C's subdomain, where the user is no member THEN it is refused
+    let host_c = format!("{}.{TENANT_BASE}", tenant_c.slug);
+    let (status, text) = list_status(&apps, &host_c, &token).await;
+    assert!(status == 401 || status == 403, "{status}: {text}");
+}
