@@ -103,7 +103,7 @@ impl DomainName {
     /// `{domain}` from a create's body: a 400 naming `domain` for anything else.
     pub fn parse(body: &Map<String, Value>, reserved: &Reserved<'_>) -> Result<Self, Error> {
         let raw = match body.get(FIELD) {
-            None | Some(Value::Null) => return Err(Error::field(FIELD, "This field is required.")),
+            None | Some(Value::Null) => return Err(Error::field(FIELD, crate::validate::REQUIRED)),
             Some(Value::String(s)) if s.trim().is_empty() => {
                 return Err(Error::field(FIELD, "This field may not be blank."))
             }

@@ -54,8 +54,7 @@ pub fn schemas() -> Vec<(&'static str, S)> {
             Obj::new()
                 .req(
                     "domain",
-                    string()
-                        .max_length(Some(254))
+                    formatted("hostname")
                         .description(Some(
                             "A host name such as `crm.acme.example`: no scheme, port, path, \
                              wildcard or IP address; not the service's own domains.",
