@@ -366,3 +366,27 @@ async fn another_tenants_domain_is_a_404_on_every_route() {
     assert_eq!(detail["is_verified"], false);
     assert_eq!(app.read(DOMAINS, &owner_b).await["results"], json!([]));
 }
+
+#[tokio::test]
+async fn a_dns_that_does_not_answer_is_a_400_not_a_server_error() {
+    // A nameserver nobody listens on: the lookup fails (refused or timed out).
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let mut config = test_config();
+    config.domains.nameserver = Some(addr);
+    let app = TestApp::start_with(accounts::app, config).await;
+    let (_, owner) = app.owner("Acme").await;
+    let created = register(&app, &owner, "crm.acme.example").await;
+    let res = app
+        .post(&verify_path(id(&created)))
+        .bearer(&owner)
+        .send()
+        .await;
+    assert_eq!(res.status, 400, "{}", res.text);
+    assert!(res.body["detail"].is_string(), "{}", res.text);
+    assert_eq!(
+        app.read(&domain_path(id(&created)), &owner).await["is_verified"],
+        false
+    );
+}

@@ -52,8 +52,10 @@ pub async fn txt_records(nameserver: Option<SocketAddr>, name: &str) -> TxtAnswe
         },
     };
     let resolver = builder.with_options(options()).build();
-    // The resolver's own timeout covers one attempt; this bounds the whole lookup.
-    let lookup = tokio::time::timeout(LOOKUP_TIMEOUT * 2, resolver.txt_lookup(name)).await;
+    // The resolver's timeout covers one query and it may try again (over TCP, another
+    // server): this bounds the whole lookup, well inside the function's 10 s.
+    let whole = LOOKUP_TIMEOUT + Duration::from_millis(500);
+    let lookup = tokio::time::timeout(whole, resolver.txt_lookup(name)).await;
     match lookup {
         Err(_) => TxtAnswer::Failed("timed out".into()),
         Ok(Err(e)) if e.is_no_records_found() || e.is_nx_domain() => TxtAnswer::NotFound,
