@@ -217,6 +217,7 @@ impl TestApp {
             request_id: Uuid::new_v4().to_string(),
             source_ip: "127.0.0.1".into(),
             user_agent: "crm-testkit".into(),
+            domain_name: None,
         }
     }
 

@@ -24,6 +24,7 @@ use crm_http::config::Config;
 
 pub mod accounts;
 pub mod app;
+pub mod dns;
 pub mod faults;
 pub mod fixtures;
 pub mod jwks;
@@ -33,6 +34,7 @@ pub mod requests;
 pub mod stream;
 
 pub use app::{all_pages, TestApp};
+pub use dns::TestDns;
 pub use faults::{Fault, Faults, Rule};
 pub use queues::TestQueues;
 pub use requests::{sqs_event, TestRequest, TestResponse};
@@ -115,5 +117,11 @@ pub fn test_config() -> Config {
         // Off: tests count DynamoDB calls and compare tables; the rate-limit tests turn it on.
         rate_limits: crm_http::config::RateLimitConfig::disabled(),
         webhooks: crm_app::webhooks::WebhookSettings::default(),
+        // The tests' host (`requests::ORIGIN`) is the API's own: it names no tenant, and
+        // costs no lookup.
+        domains: crm_app::config::DomainConfig {
+            service_hosts: vec![requests::API_HOST.to_string()],
+            ..Default::default()
+        },
     }
 }

@@ -11,6 +11,8 @@ use uuid::Uuid;
 /// Where the test requests are sent: the `Host` of every event, and the origin of the
 /// absolute links (`next`, `previous`) the functions answer with.
 pub const ORIGIN: &str = "https://api.example.com";
+/// The host of [`ORIGIN`].
+pub const API_HOST: &str = "api.example.com";
 
 /// An API Gateway v2 request being built.
 pub struct TestRequest {
@@ -23,6 +25,9 @@ pub struct TestRequest {
     /// API Gateway's `requestContext.http.sourceIp` and `userAgent`.
     pub(crate) source_ip: String,
     pub(crate) user_agent: String,
+    /// The domain the request reached (API Gateway's `requestContext.domainName` and the
+    /// `Host` header); [`API_HOST`] unless [`Self::host`] says otherwise.
+    pub(crate) domain_name: Option<String>,
 }
 
 impl TestRequest {
@@ -37,6 +42,13 @@ impl TestRequest {
         self.source_ip = source_ip.into();
         self.user_agent = user_agent.into();
         self
+    }
+
+    /// Sends the request to `host` (a tenant's subdomain or custom domain), as API Gateway
+    /// delivers it: the request context's `domainName` and the `Host` header.
+    pub fn host(mut self, host: &str) -> Self {
+        self.domain_name = Some(host.to_string());
+        self.header("host", host)
     }
 
     pub fn bearer(self, token: &str) -> Self {
@@ -63,6 +75,7 @@ impl TestRequest {
     /// The API Gateway HTTP API (payload v2) event this request becomes.
     pub fn event(&self) -> Value {
         let (path, query) = self.path.split_once('?').unwrap_or((&self.path, ""));
+        let domain_name = self.domain_name.as_deref().unwrap_or(API_HOST);
         let mut headers = self.headers.clone();
         headers
             .entry("host")
@@ -76,8 +89,8 @@ impl TestRequest {
             "requestContext": {
                 "accountId": "123456789012",
                 "apiId": "testapi",
-                "domainName": "api.example.com",
-                "domainPrefix": "api",
+                "domainName": domain_name,
+                "domainPrefix": domain_name.split('.').next().unwrap_or_default(),
                 "http": {
                     "method": self.method,
                     "path": path,

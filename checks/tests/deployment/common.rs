@@ -106,11 +106,14 @@ pub const HTTP_ENV: &[&str] = &[
     "JWT_ROLE_CLAIM",
     "TENANT_CACHE_SECONDS",
     "MAX_BODY_BYTES",
+    "TENANT_BASE_DOMAIN",
+    "API_DOMAIN_NAME",
+    "DNS_NAMESERVER",
 ];
 /// Every function: `Config::from_env` / `Worker::from_env` and the telemetry.
 pub const COMMON_ENV: &[&str] = &["TABLE_NAME", "LOG_LEVEL"];
 /// Variables the template may pass that the code does not read (yet), on purpose.
-pub const PASSED_ON: &[&str] = &["TENANT_BASE_DOMAIN"];
+pub const PASSED_ON: &[&str] = &[];
 
 fn scoring_handler(
     worker: &Worker,

@@ -111,6 +111,8 @@ fn variable_source(template: &Value, variable: &str) -> Value {
         "TENANT_CACHE_SECONDS" => "TenantCacheSeconds",
         "MAX_BODY_BYTES" => "MaxBodyBytes",
         "TENANT_BASE_DOMAIN" => "TenantBaseDomain",
+        "API_DOMAIN_NAME" => "ApiDomainName",
+        "DNS_NAMESERVER" => "DnsNameserver",
         "ACCESS_TOKEN_SECONDS" => "AccessTokenSeconds",
         "REFRESH_TOKEN_SECONDS" => "RefreshTokenSeconds",
         "LOGIN_MAX_FAILURES" => "LoginMaxFailures",

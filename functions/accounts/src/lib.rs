@@ -1,7 +1,7 @@
 //! The accounts function: sign-in and sessions (`/api/auth/...`), the caller's profile
 //! (`/api/profile/...`), tenants created by their users (`/api/tenants/`), and the current
-//! tenant's settings, members, invitations, API keys and audit log (`/api/tenants/current/...`): the
-//! original's Core and Tenants apps.
+//! tenant's settings, members, invitations, API keys, custom domains and audit log
+//! (`/api/tenants/current/...`): the original's Core and Tenants apps.
 //!
 //! The use cases live in `crm_app::accounts`; this crate signs the access tokens
 //! (`crm_auth::issue_access_token`) and shapes the answers.
@@ -10,6 +10,7 @@ use axum::routing::{delete, get, patch, post};
 use crm_http::{App, AppState, RouteTable};
 
 mod auth;
+mod domains;
 mod keys;
 mod team;
 mod tenants;
@@ -31,6 +32,9 @@ pub const INVITATION: &str = "/api/tenants/current/invitations/{id}";
 pub const API_KEYS: &str = "/api/tenants/current/api-keys";
 pub const API_KEY: &str = "/api/tenants/current/api-keys/{id}";
 pub const AUDIT_LOG: &str = "/api/tenants/current/audit-log";
+pub const DOMAINS: &str = "/api/tenants/current/domains";
+pub const DOMAIN: &str = "/api/tenants/current/domains/{id}";
+pub const DOMAIN_VERIFY: &str = "/api/tenants/current/domains/{id}/verify";
 
 /// Every route of this function; its router, the local gateway and the template follow it.
 pub fn routes() -> RouteTable {
@@ -54,6 +58,14 @@ pub fn routes() -> RouteTable {
         .route(API_KEYS, get(keys::list).post(keys::create))
         .route(API_KEY, delete(keys::revoke))
         .route(AUDIT_LOG, get(tenants::audit_log))
+        .route(DOMAINS, get(domains::list).post(domains::create))
+        .route(
+            DOMAIN,
+            get(domains::retrieve)
+                .patch(domains::update)
+                .delete(domains::delete),
+        )
+        .route(DOMAIN_VERIFY, post(domains::verify))
 }
 
 pub fn app(state: AppState) -> App {

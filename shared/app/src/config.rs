@@ -88,6 +88,63 @@ impl AccountsConfig {
     }
 }
 
+/// Custom domains and tenant resolution by host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DomainConfig {
+    /// `TENANT_BASE_DOMAIN` (e.g. `crm.example.com`): `{slug}.{base}` names the tenant with
+    /// that slug. Unset: no subdomain routing.
+    pub base_domain: Option<String>,
+    /// `API_DOMAIN_NAME`, comma-separated: the API's own host names (its custom domain),
+    /// which name no tenant (no lookup) and which no tenant may register.
+    pub service_hosts: Vec<String>,
+    /// `DNS_NAMESERVER` (`ip:port`): where domain verification looks TXT records up.
+    /// Unset: the system's resolvers.
+    pub nameserver: Option<std::net::SocketAddr>,
+}
+
+impl DomainConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let host = |name: &'static str, raw: &str| {
+            crm_domain::domains::normalise_host(raw).ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?} is not a host name"),
+            })
+        };
+        let base_domain = var("TENANT_BASE_DOMAIN")
+            .map(|raw| host("TENANT_BASE_DOMAIN", &raw))
+            .transpose()?;
+        let service_hosts = var("API_DOMAIN_NAME")
+            .map(|raw| {
+                raw.split(',')
+                    .filter(|h| !h.trim().is_empty())
+                    .map(|h| host("API_DOMAIN_NAME", h))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let nameserver = match var("DNS_NAMESERVER") {
+            None => None,
+            Some(raw) => Some(raw.trim().parse().map_err(|_| ConfigError::Invalid {
+                name: "DNS_NAMESERVER",
+                reason: format!("{raw:?} is not an ip:port address"),
+            })?),
+        };
+        Ok(Self {
+            base_domain,
+            service_hosts,
+            nameserver,
+        })
+    }
+
+    /// The names no tenant may register.
+    pub fn reserved(&self) -> crm_domain::domains::Reserved<'_> {
+        crm_domain::domains::Reserved {
+            base_domain: self.base_domain.as_deref(),
+            service_hosts: &self.service_hosts,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0} must be set")]

@@ -16,6 +16,7 @@ pub mod bulk;
 pub mod changes;
 pub mod config;
 pub mod custom_fields;
+pub mod domains;
 pub mod lead_insights;
 pub mod lead_records;
 pub mod leads;

@@ -409,16 +409,27 @@ pub fn issue_token(config: &JwtConfig, req: &TokenRequest<'_>) -> String {
 pub enum TenantMismatch {
     MalformedHeader,
     Different,
+    /// The request's host (a tenant's subdomain or verified custom domain) names another
+    /// tenant than the credentials.
+    Host,
 }
 
-/// Tenant resolution: the token's `tenant_id` decides; an `X-Tenant-Id` header may repeat it
-/// but never choose another tenant (the original let any user read any tenant that way).
-pub fn resolve_tenant(claims: &Claims, header: Option<&str>) -> Result<TenantId, TenantMismatch> {
+/// Tenant resolution: the token's `tenant_id` decides; an `X-Tenant-Id` header, and the
+/// tenant the request's host names (`host`), may repeat it but never choose another tenant
+/// (the original let any user read any tenant that way).
+pub fn resolve_tenant(
+    claims: &Claims,
+    header: Option<&str>,
+    host: Option<TenantId>,
+) -> Result<TenantId, TenantMismatch> {
     if let Some(raw) = header.map(str::trim).filter(|h| !h.is_empty()) {
         let id = Uuid::parse_str(raw).map_err(|_| TenantMismatch::MalformedHeader)?;
         if id != claims.tenant_id.as_uuid() {
             return Err(TenantMismatch::Different);
         }
+    }
+    if host.is_some_and(|host| host != claims.tenant_id) {
+        return Err(TenantMismatch::Host);
     }
     Ok(claims.tenant_id)
 }

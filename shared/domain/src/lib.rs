@@ -15,6 +15,7 @@ pub mod bulk;
 pub mod changes;
 pub mod cursor;
 pub mod custom_fields;
+pub mod domains;
 pub mod error;
 pub mod events;
 pub mod filters;

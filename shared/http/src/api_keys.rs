@@ -154,6 +154,10 @@ pub(crate) async fn authenticate(
     let found = state.api_keys.find(state, presented).await?;
     let key = verify(presented, &found)?;
     check_tenant_header(&parts.headers, key.tenant_id)?;
+    crate::hosts::check(
+        crate::hosts::host_tenant(parts, state).await?,
+        key.tenant_id,
+    )?;
     let tenant = active_tenant(state, key.tenant_id).await?;
     let route = parts
         .extensions

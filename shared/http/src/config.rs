@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crm_app::config::{parse_var, var, AccountsConfig, ConfigError, ListLimits};
+use crm_app::config::{parse_var, var, AccountsConfig, ConfigError, DomainConfig, ListLimits};
 use crm_auth::{ClaimNames, JwksConfig, JwtConfig, DEFAULT_ROLE_CLAIM, DEFAULT_TENANT_CLAIM};
 
 #[derive(Clone, Debug)]
@@ -28,6 +28,8 @@ pub struct Config {
     /// Webhook targets and deliveries (the API checks targets, and sends test and
     /// redelivered events itself); see `crm_app::config::webhook_settings`.
     pub webhooks: crm_app::webhooks::WebhookSettings,
+    /// Tenant resolution by host and custom domain verification (`crate::hosts`).
+    pub domains: DomainConfig,
 }
 
 /// Rate limits: a tenant's requests per minute and an API key's requests per hour, counted
@@ -107,6 +109,7 @@ impl Config {
             accounts: AccountsConfig::from_env()?,
             rate_limits: RateLimitConfig::default(),
             webhooks: crm_app::config::webhook_settings()?,
+            domains: DomainConfig::from_env()?,
         })
     }
 }

@@ -36,6 +36,7 @@ use crm_store::Store;
 mod api_keys;
 pub mod config;
 pub mod error;
+mod hosts;
 pub mod idempotency;
 mod links;
 mod outside;
@@ -66,6 +67,7 @@ pub struct Services {
     sessions: sessions::SessionCache,
     outside: outside::MemberCache,
     api_keys: api_keys::ApiKeys,
+    hosts: hosts::HostCache,
 }
 
 impl Deref for AppState {
@@ -109,6 +111,7 @@ impl AppState {
             tenants: TenantCache::new(config.tenant_cache_ttl),
             sessions: sessions::SessionCache::new(config.tenant_cache_ttl),
             outside: outside::MemberCache::new(config.tenant_cache_ttl),
+            hosts: hosts::HostCache::new(config.tenant_cache_ttl),
             api_keys: api_keys::ApiKeys::new(
                 config.tenant_cache_ttl,
                 config.rate_limits.usage_flush,
@@ -201,14 +204,16 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(TENANT_HEADER)
             .map(|v| v.to_str().unwrap_or("\u{0}"));
-        let claims = outside::claims(state, verified, header).await?;
-        let tenant = resolve_tenant(&claims, header).map_err(|e| match e {
+        let host = hosts::host_tenant(parts, state).await?;
+        let claims = outside::claims(state, verified, header, host).await?;
+        let tenant = resolve_tenant(&claims, header, host).map_err(|e| match e {
             TenantMismatch::MalformedHeader => {
                 ApiError::field("X-Tenant-Id", "Must be a valid UUID.")
             }
             TenantMismatch::Different => ApiError::Domain(crm_domain::Error::Forbidden(
                 "X-Tenant-Id names a different tenant than your credentials.".into(),
             )),
+            TenantMismatch::Host => hosts::host_mismatch(),
         })?;
         let record = active_tenant(state, tenant).await?;
         let role = match claims.session {

@@ -57,11 +57,13 @@ impl MemberCache {
 
 /// The claims of a verified token: as they are when the token named its tenant and role,
 /// else completed from the membership of its user (in the tenant the token or the
-/// `X-Tenant-Id` header names, or the user's only one).
+/// `X-Tenant-Id` header names, else the one the request's host names, or the user's only
+/// one).
 pub(crate) async fn claims(
     state: &AppState,
     verified: Verified,
     tenant_header: Option<&str>,
+    host: Option<crm_domain::TenantId>,
 ) -> Result<Claims, ApiError> {
     let verified = match verified.complete() {
         Ok(claims) => return Ok(claims),
@@ -69,7 +71,7 @@ pub(crate) async fn claims(
     };
     let tenant = match (verified.tenant_id, tenant_header.map(str::trim)) {
         (Some(tenant), _) => Some(tenant),
-        (None, None | Some("")) => None,
+        (None, None | Some("")) => host,
         (None, Some(raw)) => Some(
             Uuid::parse_str(raw)
                 .map(crm_domain::TenantId::from_uuid)

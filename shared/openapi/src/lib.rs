@@ -10,6 +10,7 @@
 mod accounts;
 mod actions;
 mod bulk;
+mod domains;
 mod dsl;
 mod leads;
 mod ops;
@@ -88,6 +89,7 @@ fn id_description(path: &str) -> String {
         "members" => "member's user",
         "invitations" => "invitation",
         "api-keys" => "API key",
+        "domains" => "domain",
         other => other,
     };
     format!("The {noun}'s id.")
@@ -200,7 +202,7 @@ fn schema_and_docs(api: &mut Api) {
     );
 }
 
-const TAGS: [(&str, &str); 15] = [
+const TAGS: [(&str, &str); 16] = [
     (
         "leads",
         "Leads, their list views and the dashboard (the leads function).",
@@ -242,6 +244,10 @@ const TAGS: [(&str, &str); 15] = [
         "The current tenant's API keys (the accounts function).",
     ),
     (
+        "domains",
+        "The current tenant's custom domains, verified through DNS (the accounts function).",
+    ),
+    (
         "health",
         "Liveness and dependency checks (the leads function).",
     ),
@@ -259,6 +265,7 @@ pub fn document() -> OpenApi {
     resources::describe(&mut api);
     webhooks::describe(&mut api);
     accounts::describe(&mut api);
+    domains::describe(&mut api);
     tenants::describe(&mut api);
     health(&mut api);
     schema_and_docs(&mut api);
@@ -272,6 +279,7 @@ pub fn document() -> OpenApi {
         .chain(resources::schemas())
         .chain(webhooks::schemas())
         .chain(accounts::schemas())
+        .chain(domains::schemas())
         .chain(tenants::schemas());
     for (name, schema) in schemas {
         components.schemas.insert(name.to_string(), schema);

@@ -134,6 +134,13 @@ fn parsers() -> Vec<(&'static str, Parse)> {
         ("ApiKeyCreate", |b| {
             crm_domain::api_keys::ApiKeyInput::parse(b, chrono::Utc::now()).map(drop)
         }),
+        ("DomainCreate", |b| {
+            let reserved = crm_domain::domains::Reserved::default();
+            fields(crm_domain::domains::DomainName::parse(b, &reserved).map(drop))
+        }),
+        ("DomainUpdate", |b| {
+            fields(crm_domain::domains::DomainEdit::parse(b).map(drop))
+        }),
     ]
 }
 

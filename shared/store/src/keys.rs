@@ -4,8 +4,8 @@
 //! its indexes starts with the tenant id (`{tenant}#...`), so a request can only reach the
 //! partitions of the tenant it was authorised for, and IAM `dynamodb:LeadingKeys` can
 //! enforce the same in AWS. The one exception is the slug registry (`SLUG#{slug}`), a global
-//! lookup the admin command writes to keep tenant slugs unique; no request path reads it
-//! with a tenant's credentials.
+//! lookup that keeps tenant slugs unique; a request's host (`{slug}.{TENANT_BASE_DOMAIN}`)
+//! reads it before the tenant is known, as it reads the domain guard (`DOMAIN#{name}`).
 //!
 //! | item            | PK                          | SK                       |
 //! |-----------------|-----------------------------|--------------------------|
@@ -47,9 +47,13 @@
 //! | rate window     | `{t}#RATE#{subject}#{start}`| `RATE`                   |
 //! | webhook         | `{t}#WEBHOOKS`              | `WEBHOOK#{id}`           |
 //! | webhook delivery| `{t}#WEBHOOK#{id}`          | `DELIVERY#{at}#{d id}`   |
+//! | custom domain   | `{t}#DOMAINS`               | `DOMAIN#{id}`            |
+//! | domain counts   | `{t}#DOMAINS`               | `COUNTS`                 |
+//! | domain guard    | `DOMAIN#{name}`             | `DOMAIN`                 |
 //!
 //! Users, and what is found before a tenant is known (an email at sign-in, a refresh or
-//! invitation secret), are the other exceptions to the tenant prefix: a user may belong to
+//! invitation secret, a request's host through the slug registry or the domain guard),
+//! are the other exceptions to the tenant prefix: a user may belong to
 //! several tenants. A membership is written twice in one transaction, under the tenant
 //! (its member list, and the per-request membership check) and under the user (the
 //! tenants a sign-in may choose from).
@@ -697,6 +701,35 @@ pub fn webhook_delivery(t: TenantId, webhook: Uuid, delivery: Uuid) -> Key {
     )
 }
 
+// Custom domains.
+
+fn domains_partition(t: TenantId) -> String {
+    format!("{t}#DOMAINS")
+}
+
+/// A tenant's custom domain (listed by the domain routes).
+pub fn custom_domain(t: TenantId, id: Uuid) -> Key {
+    Key::new(domains_partition(t), format!("DOMAIN#{id}"))
+}
+
+pub const CUSTOM_DOMAIN_PREFIX: &str = "DOMAIN#";
+
+pub fn custom_domains(t: TenantId) -> String {
+    domains_partition(t)
+}
+
+/// A tenant's number of custom domains and its primary one: the item every domain write
+/// conditions on, so the cap and the one primary hold under concurrent writes.
+pub fn custom_domain_counts(t: TenantId) -> Key {
+    Key::new(domains_partition(t), "COUNTS")
+}
+
+/// The guard of a domain name across the service (a normalised host name): the tenant that
+/// registered it and whether it is verified, the one item a request's `Host` reads.
+pub fn domain_guard(name: &str) -> Key {
+    Key::new(format!("DOMAIN#{name}"), "DOMAIN")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -736,6 +769,8 @@ mod tests {
             rate_window(t, "TENANT", 60),
             webhook(t, id),
             webhook_delivery(t, id, crm_domain::webhooks::new_delivery_id(now)),
+            custom_domain(t, id),
+            custom_domain_counts(t),
         ] {
             assert!(key.pk.starts_with(&t.to_string()), "{key:?}");
         }

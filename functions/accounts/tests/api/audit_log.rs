@@ -599,3 +599,55 @@ async fn a_refused_write_leaves_no_entry() {
     assert_eq!(after_tag.len(), before.len() + 1);
     assert_eq!(log(&w.accounts, &owner, "").await, after_tag);
 }
+
+#[tokio::test]
+async fn domain_writes_leave_entries() {
+    let (apps, dns) = crate::domains::start_with_dns().await;
+    let (_, owner) = apps.accounts.owner("Acme").await;
+    // GIVEN a domain registered, verified, made primary and deleted from one client
+    let created = from_client(apps.accounts.post(crate::domains::DOMAINS))
+        .bearer(&owner)
+        .json(json!({"domain": "crm.acme.example"}))
+        .send()
+        .await
+        .expect(201)
+        .body;
+    let id = created["id"].as_str().unwrap();
+    let record = &created["verification"];
+    dns.set_txt(
+        record["name"].as_str().unwrap(),
+        &[record["value"].as_str().unwrap()],
+    );
+    from_client(apps.accounts.post(&crate::domains::verify_path(id)))
+        .bearer(&owner)
+        .send()
+        .await
+        .expect(200);
+    from_client(apps.accounts.patch(&crate::domains::domain_path(id)))
+        .bearer(&owner)
+        .json(json!({"is_primary": true}))
+        .send()
+        .await
+        .expect(200);
+    from_client(apps.accounts.delete(&crate::domains::domain_path(id)))
+        .bearer(&owner)
+        .send()
+        .await
+        .expect(204);
+
+    // THEN each write left its entry, newest first, with the changed fields
+    let entries = log(&apps.accounts, &owner, &format!("resource_id={id}")).await;
+    assert_eq!(
+        actions_of(&entries),
+        ["delete", "update", "update", "create"],
+        "{entries:?}"
+    );
+    for entry in &entries {
+        assert_eq!(entry["resource_type"], "domain", "{entry}");
+        assert_from_client(entry);
+    }
+    assert_eq!(entries[0]["changes"]["domain"]["old"], "crm.acme.example");
+    assert_eq!(entries[1]["changes"]["is_primary"]["new"], true);
+    assert!(entries[2]["changes"]["verified_at"]["new"].is_string());
+    assert_eq!(entries[3]["changes"]["domain"]["new"], "crm.acme.example");
+}

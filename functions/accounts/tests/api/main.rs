@@ -6,6 +6,8 @@ mod common;
 
 mod assignment;
 mod audit_log;
+mod domains;
+mod hosts;
 mod invitations;
 mod jwks;
 mod keys;
