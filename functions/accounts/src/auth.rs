@@ -11,6 +11,7 @@ use crm_auth::{issue_access_token, AccessToken};
 use crm_domain::accounts::Membership;
 use crm_domain::accounts::SessionRef;
 use crm_domain::tenant::Tenant;
+use crm_domain::Caller;
 use crm_http::{ApiError, AppState, JsonObject, RequestOrigin, Session};
 
 /// A tenant as a sign-in answer names it, with the user's role there.
@@ -92,9 +93,10 @@ pub async fn refresh(
 
 pub async fn logout(
     State(state): State<AppState>,
+    caller: Caller,
     Session(session): Session,
 ) -> Result<StatusCode, ApiError> {
-    accounts::sessions::logout(&state.store, session).await?;
+    accounts::sessions::logout(&state.store, &caller, session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -21,19 +21,21 @@ pub async fn profile(
 
 pub async fn update_profile(
     State(state): State<AppState>,
+    caller: Caller,
     Session(session): Session,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let user = accounts::profile::update(&state.store, session, &body).await?;
+    let user = accounts::profile::update(&state.store, &caller, session, &body).await?;
     Ok(Json(user.json()).into_response())
 }
 
 pub async fn change_password(
     State(state): State<AppState>,
+    caller: Caller,
     Session(session): Session,
     JsonObject(body): JsonObject,
 ) -> Result<StatusCode, ApiError> {
-    accounts::profile::change_password(&state.store, session, &body).await?;
+    accounts::profile::change_password(&state.store, &caller, session, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -34,7 +34,8 @@ crate::choice_enum! {
 
 crate::choice_enum! {
     /// What was done (`deactivate`: the service switched a webhook off after 3 days of
-    /// failed deliveries).
+    /// failed deliveries; `logout` and `password_change`: a user's, in the tenant they are
+    /// signed in to).
     AuditAction {
         Create = "create",
         Update = "update",
@@ -45,6 +46,8 @@ crate::choice_enum! {
         Accept = "accept",
         Revoke = "revoke",
         Deactivate = "deactivate",
+        Logout = "logout",
+        PasswordChange = "password_change",
     }
 }
 

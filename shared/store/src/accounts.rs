@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update}
 use uuid::Uuid;
 
 use crate::keys;
-use crate::{from_item, s, to_item, Conflict, Item, Store, StoreError};
+use crate::{from_item, s, to_item, AuditEntry, Conflict, Item, Store, StoreError};
 use crm_domain::accounts::{Membership, PasswordHash, User};
 use crm_domain::tenant::TenantId;
 
@@ -100,15 +100,19 @@ impl Store {
         }
     }
 
-    /// Writes a user's profile fields (not the email, the id or the password hash).
-    pub async fn update_profile(&self, user: &User) -> Result<(), StoreError> {
+    /// Writes a user's profile fields (not the email, the id or the password hash), with
+    /// the audit entry of the change (in the tenant the caller is signed in to).
+    pub async fn update_profile(
+        &self,
+        user: &User,
+        tenant: TenantId,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let mut values = to_item(user);
         for fixed in ["id", "email", "created_at"] {
             values.remove(fixed);
         }
-        let mut update = self
-            .client
-            .update_item()
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::user(user.id).item_key()))
             .condition_expression("attribute_exists(PK)");
@@ -119,17 +123,30 @@ impl Store {
                 .expression_attribute_names(format!("#f{n}"), name)
                 .expression_attribute_values(format!(":v{n}"), value);
         }
-        update
+        let update = update
             .update_expression(format!("SET {}", sets.join(", ")))
-            .send()
-            .await
-            .map_err(|e| crate::ops::conditional(e, Conflict::Version))?;
-        Ok(())
+            .build()
+            .map_err(|e| StoreError::Other(format!("profile update: {e}")))?;
+        self.transact(vec![
+            (
+                TransactWriteItem::builder().update(update).build(),
+                Some(Conflict::Version),
+            ),
+            (self.audit_put(tenant, audit), None),
+        ])
+        .await
     }
 
-    pub async fn set_password(&self, user: Uuid, hash: &PasswordHash) -> Result<(), StoreError> {
-        self.client
-            .update_item()
+    /// Replaces a user's password hash, with the audit entry of the change (which records
+    /// that it changed, never a hash).
+    pub async fn set_password(
+        &self,
+        user: Uuid,
+        hash: &PasswordHash,
+        tenant: TenantId,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::user(user).item_key()))
             .condition_expression("attribute_exists(PK)")
@@ -137,10 +154,16 @@ impl Store {
             .expression_attribute_names("#h", PASSWORD_HASH)
             .expression_attribute_values(":h", s(hash.as_stored()))
             .expression_attribute_values(":at", s(chrono::Utc::now().to_rfc3339()))
-            .send()
-            .await
-            .map_err(|e| crate::ops::conditional(e, Conflict::Version))?;
-        Ok(())
+            .build()
+            .map_err(|e| StoreError::Other(format!("password update: {e}")))?;
+        self.transact(vec![
+            (
+                TransactWriteItem::builder().update(update).build(),
+                Some(Conflict::Version),
+            ),
+            (self.audit_put(tenant, audit), None),
+        ])
+        .await
     }
 
     /// Activates or deactivates a user (the admin command).

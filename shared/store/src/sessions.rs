@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::keys;
 use crate::ops::conditional;
-use crate::{classify, from_item, to_item, Conflict, Store, StoreError};
+use crate::{classify, from_item, to_item, AuditEntry, Conflict, Store, StoreError};
 use crm_domain::accounts::{Family, RefreshToken};
 use crm_domain::tenant::TenantId;
 
@@ -124,6 +124,40 @@ impl Store {
             .map_err(|e| conditional(e, Conflict::Version));
         match result {
             Ok(_) | Err(StoreError::Conflict(Conflict::Version)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ends a session at its user's request (sign-out), with the audit entry of it in the
+    /// same transaction. Ending a missing or already ended one changes nothing and logs
+    /// nothing.
+    pub async fn end_session(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        tenant: TenantId,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::family(user, id).item_key()))
+            .update_expression("SET revoked = :yes")
+            .condition_expression("attribute_exists(PK) AND revoked = :no")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .build()
+            .map_err(|e| StoreError::Other(format!("session update: {e}")))?;
+        let result = self
+            .transact(vec![
+                (
+                    TransactWriteItem::builder().update(update).build(),
+                    Some(Conflict::Version),
+                ),
+                (self.audit_put(tenant, audit), None),
+            ])
+            .await;
+        match result {
+            Ok(()) | Err(StoreError::Conflict(Conflict::Version)) => Ok(()),
             Err(e) => Err(e),
         }
     }

@@ -651,3 +651,53 @@ async fn domain_writes_leave_entries() {
     assert!(entries[2]["changes"]["verified_at"]["new"].is_string());
     assert_eq!(entries[3]["changes"]["domain"]["new"], "crm.acme.example");
 }
+
+#[tokio::test]
+async fn profile_password_and_sign_out_leave_entries_without_secrets() {
+    let w = world().await;
+    let app = &w.accounts;
+    let (tenant, owner) = app.owner("Acme").await;
+    let member = app.member(&tenant, "member@example.com", Role::User).await;
+    // GIVEN the member signed in from the client
+    let signed_in = from_client(app.post(LOGIN))
+        .json(json!({"email": "member@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect(200)
+        .body;
+    let token = signed_in["token"].as_str().unwrap();
+    // WHEN they edit their profile, change their password and sign out
+    from_client(app.patch(PROFILE))
+        .bearer(token)
+        .json(json!({"first_name": "Mia"}))
+        .send()
+        .await
+        .expect(200);
+    from_client(app.post(PASSWORD_CHANGE))
+        .bearer(token)
+        .json(json!({"current_password": PASSWORD, "new_password": "another long password"}))
+        .send()
+        .await
+        .expect(204);
+    from_client(app.post(LOGOUT))
+        .bearer(token)
+        .send()
+        .await
+        .expect(204);
+
+    // THEN the tenant's log has each, by the member, from the client; no hash anywhere
+    let entries = log(app, &owner, &format!("resource_id={}", member.id)).await;
+    assert_eq!(
+        actions_of(&entries),
+        ["logout", "password_change", "update", "login"],
+        "{entries:?}"
+    );
+    for entry in &entries {
+        assert_eq!(entry["actor"], member.id.to_string(), "{entry}");
+        assert_from_client(entry);
+    }
+    assert_eq!(entries[2]["changes"]["first_name"]["new"], "Mia");
+    assert_eq!(entries[1]["changes"], json!({}));
+    let text = serde_json::to_string(&entries).unwrap();
+    assert!(!text.contains("argon2"), "{text}");
+}

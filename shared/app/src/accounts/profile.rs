@@ -2,11 +2,13 @@
 //! Only callers signed in through this service have one; an outside issuer's token is a
 //! 403 that says so.
 
+use chrono::Utc;
 use serde_json::{Map, Value};
 
 use crm_domain::accounts::sessions::{SessionRef, NO_ACCOUNT};
 use crm_domain::accounts::{PasswordChange, PasswordHash, ProfileEdit, User};
-use crm_domain::Error;
+use crm_domain::audit::{self, AuditAction, AuditEntry, ResourceType};
+use crm_domain::{Caller, Error};
 use crm_store::{Conflict, Store, StoreError};
 
 fn ours(session: Option<SessionRef>) -> Result<SessionRef, Error> {
@@ -24,16 +26,29 @@ pub async fn get(store: &Store, session: Option<SessionRef>) -> Result<User, Err
     Ok(user(store, ours(session)?).await?.0)
 }
 
+/// Edits the caller's profile; the change is audited in the tenant they are signed in to.
 pub async fn update(
     store: &Store,
+    caller: &Caller,
     session: Option<SessionRef>,
     body: &Map<String, Value>,
 ) -> Result<User, Error> {
     let session = ours(session)?;
     let edit = ProfileEdit::parse(body)?;
     let (mut user, _) = user(store, session).await?;
+    let before = user.json();
     if edit.apply(&mut user) {
-        store.update_profile(&user).await.map_err(|e| match e {
+        let changes = audit::diff(Some(&before), Some(&user.json()), audit::BOOKKEEPING);
+        let entry = AuditEntry::new(
+            caller.provenance(),
+            ResourceType::User,
+            user.id,
+            AuditAction::Update,
+            Utc::now(),
+            changes,
+        );
+        let written = store.update_profile(&user, caller.tenant, &entry).await;
+        written.map_err(|e| match e {
             StoreError::Conflict(Conflict::Version) => Error::NotFound,
             other => other.into(),
         })?;
@@ -45,6 +60,7 @@ pub async fn update(
 /// the user; the caller's own stays.
 pub async fn change_password(
     store: &Store,
+    caller: &Caller,
     session: Option<SessionRef>,
     body: &Map<String, Value>,
 ) -> Result<usize, Error> {
@@ -57,8 +73,18 @@ pub async fn change_password(
             "Your current password is wrong.",
         ));
     }
+    // The entry says the password changed; no hash, old or new, is recorded.
+    let entry = AuditEntry::new(
+        caller.provenance(),
+        ResourceType::User,
+        user.id,
+        AuditAction::PasswordChange,
+        Utc::now(),
+        Map::new(),
+    );
+    let hash = PasswordHash::new(&change.new_password);
     store
-        .set_password(user.id, &PasswordHash::new(&change.new_password))
+        .set_password(user.id, &hash, caller.tenant, &entry)
         .await?;
     Ok(store
         .revoke_families(user.id, Some(session.family_id))

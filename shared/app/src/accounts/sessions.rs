@@ -11,7 +11,7 @@ use crm_domain::accounts::sessions::{SessionRef, BAD_REFRESH};
 use crm_domain::accounts::{Family, Membership, RefreshToken};
 use crm_domain::audit::{self, AuditAction, AuditEntry, Origin, Provenance, ResourceType};
 use crm_domain::tenant::Tenant;
-use crm_domain::Error;
+use crm_domain::{Caller, Error};
 use crm_store::{Conflict, Store, StoreError};
 
 fn bad_refresh() -> Error {
@@ -132,9 +132,24 @@ async fn still_valid(
 
 /// `POST /api/auth/logout/`: ends the caller's session. Tokens of outside issuers name
 /// none: nothing to end.
-pub async fn logout(store: &Store, session: Option<SessionRef>) -> Result<(), Error> {
+/// The sign-out is audited in the tenant the session is for.
+pub async fn logout(
+    store: &Store,
+    caller: &Caller,
+    session: Option<SessionRef>,
+) -> Result<(), Error> {
     if let Some(s) = session {
-        store.revoke_family(s.user_id, s.family_id).await?;
+        let entry = AuditEntry::new(
+            caller.provenance(),
+            ResourceType::User,
+            s.user_id,
+            AuditAction::Logout,
+            chrono::Utc::now(),
+            serde_json::Map::new(),
+        );
+        store
+            .end_session(s.user_id, s.family_id, caller.tenant, &entry)
+            .await?;
     }
     Ok(())
 }
