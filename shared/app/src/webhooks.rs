@@ -201,8 +201,7 @@ pub async fn dispatch(
                     webhook_id: webhook.id,
                     event_id: event.id.clone(),
                     event_type: event.kind.clone(),
-                    payload: serde_json::to_string(event)
-                        .map_err(|e| Error::Internal(format!("event does not serialise: {e}")))?,
+                    payload: event.body(),
                     attempt: 1,
                     first_attempt_at: None,
                 });
@@ -626,8 +625,7 @@ pub async fn test(ctx: Ctx<'_>, caller: &Caller, id: Uuid) -> Result<Attempted, 
         webhook_id: webhook.id,
         event_id: event.id.clone(),
         event_type: event.kind.clone(),
-        payload: serde_json::to_string(&event)
-            .map_err(|e| Error::Internal(format!("event does not serialise: {e}")))?,
+        payload: event.body(),
         attempt: 1,
         first_attempt_at: None,
     };

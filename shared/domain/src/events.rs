@@ -48,6 +48,9 @@ pub const EVENT_TYPES: [&str; 10] = [
 /// The score fields a rescore moves (what `lead.scored` reports).
 const SCORE_FIELDS: [&str; 4] = ["score", "score_factors", "score_model", "last_scored_at"];
 
+/// The largest webhook body delivered whole (see [`ChangeEvent::body`]).
+pub const MAX_BODY_BYTES: usize = 200_000;
+
 /// One event as a subscriber receives it (the webhook body).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChangeEvent {
@@ -73,6 +76,29 @@ impl ChangeEvent {
             data,
             changes,
         }
+    }
+
+    /// The body as delivered: the event's JSON, or, when that is larger than
+    /// [`MAX_BODY_BYTES`] (a lead near its size limit, with old and new values of its
+    /// largest fields), the event with `data` reduced to `{"id", "truncated": true}` and
+    /// each change to `{"truncated": true}`: the receiver reads the resource from the API.
+    /// Keeps every delivery within SQS's 256 KB message and DynamoDB's 400 KB item.
+    pub fn body(&self) -> String {
+        let full = serde_json::to_string(self).unwrap_or_default();
+        if full.len() <= MAX_BODY_BYTES {
+            return full;
+        }
+        let truncated = serde_json::json!({"truncated": true});
+        let reduced = ChangeEvent {
+            data: serde_json::json!({"id": self.data.get("id"), "truncated": true}),
+            changes: self
+                .changes
+                .keys()
+                .map(|k| (k.clone(), truncated.clone()))
+                .collect(),
+            ..self.clone()
+        };
+        serde_json::to_string(&reduced).unwrap_or_default()
     }
 
     /// The lead fields whose change this event reports (for a subscription's `fields`).
@@ -267,6 +293,27 @@ mod tests {
             "u",
             Utc::now(),
         )
+    }
+
+    #[test]
+    fn an_event_too_large_for_the_queue_is_delivered_truncated() {
+        let before =
+            lead(json!({"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}));
+        let mut after = before.clone();
+        after.notes = Some("n".repeat(150_000));
+        after.version += 1;
+        let small = lead_events(&change(&before), None, Some(&before));
+        assert_eq!(small[0].body(), serde_json::to_string(&small[0]).unwrap());
+
+        let events = lead_events(&change(&before), Some(&before), Some(&after));
+        let updated = events.iter().find(|e| e.kind == LEAD_UPDATED).unwrap();
+        assert!(serde_json::to_string(updated).unwrap().len() > MAX_BODY_BYTES);
+        let body: Value = serde_json::from_str(&updated.body()).unwrap();
+        assert!(updated.body().len() < 10_000);
+        assert_eq!(body["id"], updated.id.as_str());
+        assert_eq!(body["data"]["id"], after.id.to_string());
+        assert_eq!(body["data"]["truncated"], true);
+        assert_eq!(body["changes"]["notes"], json!({"truncated": true}));
     }
 
     fn change(lead: &Lead) -> Change<'static> {
