@@ -32,6 +32,9 @@ export DYNAMODB_PORT SQS_PORT GATEWAY_PORT
 export TABLE_NAME="crm-fuzz" QUEUE_PREFIX="crm-fuzz-$$" LOG_LEVEL="${LOG_LEVEL:-warn}"
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$SQS_PORT"
+# Webhook targets on this machine are seeded (and receive test events); domain verification
+# asks a nameserver that is not there (the DNS lookup fails at once: a 400, no waiting).
+export WEBHOOK_ALLOW_PRIVATE=true DNS_NAMESERVER="127.0.0.1:9"
 load_env_files .env.example
 export PATH="$PWD/.venv/bin:$PATH" PYTHONDONTWRITEBYTECODE=1
 

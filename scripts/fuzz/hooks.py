@@ -35,6 +35,8 @@ KINDS = {
     "members": "member",
     "invitations": "invitation",
     "api-keys": "api_key",
+    "webhooks": "webhook",
+    "domains": "domain",
 }
 
 

@@ -91,6 +91,21 @@ def main():
             "/api/tenants/current/api-keys/",
             {"name": f"Fuzz key ({role})", "scopes": ["leads:read"]},
         )["id"]
+    ids["webhook"] = {}
+    for role in ("keep", "drop"):
+        ids["webhook"][role] = post(
+            "webhooks",
+            {"url": f"http://127.0.0.1:9/fuzz-{role}", "events": ["lead.created"]},
+        )
+    ids["domain"] = {}
+    for role in ("keep", "drop"):
+        ids["domain"][role] = call(
+            gateway,
+            token,
+            "POST",
+            "/api/tenants/current/domains/",
+            {"domain": f"fuzz-{role}.example.com"},
+        )["id"]
     # Members (FUZZ_MEMBERS: "keep,drop" user ids made by `crm-admin member add`).
     members = os.environ.get("FUZZ_MEMBERS", "").split(",")
     if len(members) == 2:
