@@ -40,6 +40,10 @@ CONNECTIONS = int(os.environ.get("LOADTEST_CONNECTIONS", "8"))
 SIZES = [int(s) for s in os.environ.get("LOADTEST_SIZES", "1000,20000").split(",") if s]
 if os.environ.get("LOADTEST_LARGE") == "1":
     SIZES.append(100_000)
+# LOADTEST_SCENARIOS=detail,create runs only those; LOADTEST_PERF=DIR records each scenario's
+# server and emulator with `perf record -g` into DIR (build with CARGO_PROFILE_RELEASE_STRIP=none).
+ONLY = [s for s in os.environ.get("LOADTEST_SCENARIOS", "").split(",") if s]
+PERF_DIR = os.environ.get("LOADTEST_PERF")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Zenith", "Stark"]
@@ -245,6 +249,16 @@ def run_scenario(name, port, token, ids, server, emulator, workdir):
     with open(script, "w") as f:
         f.write(LUA_HEADER % (",".join(f'"{i}"' for i in ids[:200]), token))
         f.write(SCENARIOS[name] % {"leads": LEADS})
+    perf = []
+    if PERF_DIR:
+        os.makedirs(PERF_DIR, exist_ok=True)
+        stem = os.path.join(PERF_DIR, time.strftime("%H%M%S-") + re.sub(r"\W+", "_", name))
+        for label, proc in (("server", server), ("emulator", emulator)):
+            perf.append(subprocess.Popen(
+                ["perf", "record", "-g", "-F", "499", "-p", str(proc.pid),
+                 "-o", f"{stem}.{label}.data"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
     before = (cpu_seconds(server.pid), cpu_seconds(emulator.pid), usage(port))
     out = subprocess.run(
         ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "30s", "--latency",
@@ -253,6 +267,9 @@ def run_scenario(name, port, token, ids, server, emulator, workdir):
         check=True, capture_output=True, text=True,
     ).stdout
     after = (cpu_seconds(server.pid), cpu_seconds(emulator.pid), usage(port))
+    for p in perf:
+        p.send_signal(signal.SIGINT)
+        p.wait()
     result = parse_wrk(out)
     served = after[2]["requests"] - before[2]["requests"]
     if served == 0:
@@ -323,7 +340,7 @@ def main():
             token = admin(env, "token", "--tenant", tenant["id"], "--user", "load-owner",
                           "--role", "owner", "--ttl", "86400")
             ids = seed(api_port, token, size, tenant["name"])
-            for name in SCENARIOS:
+            for name in (n for n in SCENARIOS if not ONLY or n in ONLY):
                 r = run_scenario(name, api_port, token, ids, server, emulator, workdir)
                 print(f"{size} {name}: {r}", flush=True)
                 lines.append(

@@ -4,6 +4,7 @@
 //! to the changes worker the way its DynamoDB event source mapping does. `make dev` and
 //! the tests use them.
 
+pub mod emulator;
 pub mod poller;
 pub mod queues;
 pub mod serve;

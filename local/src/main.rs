@@ -329,6 +329,7 @@ async fn serve_dynamodb(host: &str, port: u16, data: PathBuf) -> Result<(), Stri
     }
     let path = data.to_str().ok_or("the data path must be valid UTF-8")?;
     let db = dynoxide::Database::new(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+    crm_local::emulator::index_stream_records(path)?;
     let listener = tokio::net::TcpListener::bind((host, port))
         .await
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
