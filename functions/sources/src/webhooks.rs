@@ -1,19 +1,14 @@
 //! Webhook subscriptions under `/api/leads/api/v1/webhooks/`: the resource lifecycle
-//! (`crm_app::resource`) with the reads, like the writes, for admins and owners only, the
-//! create that shows the signing secret once, and the delivery log, redeliver and test.
+//! (`crm_app::resource`, served by `crm_http::resource`) with the reads, like the writes,
+//! for admins and owners only, the create that shows the signing secret once, and the
+//! delivery log, redeliver and test.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use crm_app::resource::{self, Resource};
 use crm_app::webhooks::{self, Attempted, Delivery, Webhook};
-use crm_domain::lead::WriteMode;
-use crm_domain::record::{Edit, Record};
-use crm_domain::{Caller, Role};
-use crm_http::{
-    path_id, with_etag, ApiError, AppState, IfMatch, JsonObject, ListQuery, RouteTable,
-};
+use crm_domain::Caller;
+use crm_http::{path_id, ApiError, AppState, ListQuery, RouteTable};
 
 pub const WEBHOOKS: &str = "/api/leads/api/v1/webhooks";
 pub const WEBHOOK: &str = "/api/leads/api/v1/webhooks/{id}";
@@ -21,76 +16,14 @@ pub const DELIVERIES: &str = "/api/leads/api/v1/webhooks/{id}/deliveries";
 pub const REDELIVER: &str = "/api/leads/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver";
 pub const TEST: &str = "/api/leads/api/v1/webhooks/{id}/test";
 
+/// The subscriptions on the generic handlers (who reads them and the create's secret are
+/// `Webhook`'s `Resource` hooks), and the delivery log's routes.
 pub fn routes(table: RouteTable) -> RouteTable {
     table
-        .route(WEBHOOKS, get(list).post(create))
-        .route(
-            WEBHOOK,
-            get(retrieve)
-                .put(resource_update::<false>)
-                .patch(resource_update::<true>)
-                .delete(destroy),
-        )
+        .resource::<Webhook>(WEBHOOKS, WEBHOOK)
         .route(DELIVERIES, get(deliveries))
         .route(REDELIVER, post(redeliver))
         .route(TEST, post(test))
-}
-
-async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: ListQuery,
-) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
-    let page = Webhook::list(state.ctx(), &caller, &query).await?;
-    Ok(query.page_response(page, Webhook::json))
-}
-
-/// 201 with the subscription and, this once, its signing secret.
-async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonObject(body): JsonObject,
-) -> Result<Response, ApiError> {
-    let input = webhooks::WebhookInput::parse(&body, WriteMode::Create);
-    let record = resource::create::<Webhook>(state.ctx(), &caller, input).await?;
-    Ok(with_etag(
-        StatusCode::CREATED,
-        record.version(),
-        record.json_with_secret(),
-    ))
-}
-
-async fn retrieve(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let record = webhooks::get(state.ctx(), &caller, path_id(&id)?).await?;
-    Ok(with_etag(StatusCode::OK, record.version(), record.json()))
-}
-
-async fn resource_update<const PARTIAL: bool>(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    IfMatch(if_match): IfMatch,
-    JsonObject(body): JsonObject,
-) -> Result<Response, ApiError> {
-    let id = path_id(&id)?;
-    let input = webhooks::WebhookInput::parse(&body, WriteMode::update(PARTIAL));
-    let record = resource::update::<Webhook>(state.ctx(), &caller, id, input, if_match).await?;
-    Ok(with_etag(StatusCode::OK, record.version(), record.json()))
-}
-
-async fn destroy(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    IfMatch(if_match): IfMatch,
-) -> Result<Response, ApiError> {
-    resource::delete::<Webhook>(state.ctx(), &caller, path_id(&id)?, if_match).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn deliveries(

@@ -4,13 +4,16 @@
 //! side effects that are truly its (a source in use, a tag's leads, a note's privacy, an
 //! activity's lead), and how it lists.
 //!
-//! The order of the answers is the same for every resource: a record the caller cannot see
-//! is a 404, a write the caller may not make a 403, then the body's field errors (400),
-//! then a stale `If-Match` (412).
+//! The order of the answers is the same for every resource: a read of a resource the
+//! caller may not read at all is a 403 before anything is looked up (the role alone
+//! decides it, so the answer tells nothing of the id); for a write, a record the caller
+//! cannot see is a 404, then a read or write the caller may not make a 403, then the body's
+//! field errors (400), then a stale `If-Match` (412).
 
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::queue::Queues;
@@ -69,6 +72,20 @@ pub trait Resource: Versioned {
     /// Whether the caller sees the record at all; one it does not is a 404, as if missing.
     fn visible_to(&self, _caller: &Caller) -> bool {
         true
+    }
+
+    /// Who may read the resource, its list and its records: by default any member of the
+    /// tenant. Judged on the role alone, before the lookup for a read; an edit or a delete
+    /// judges it once its record is found (a missing or another tenant's id stays a 404
+    /// there, as for its other checks).
+    fn may_read(_caller: &Caller) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// The create's 201 body: by default the record's API view. (A webhook's also carries
+    /// its signing secret, shown this once.)
+    fn created_json(&self) -> Value {
+        self.json()
     }
 
     /// The field error a store conflict of this resource means (a taken name, a lead
@@ -163,13 +180,40 @@ fn check_version<R: Record>(record: &R, if_match: Option<u64>) -> Result<(), Err
     }
 }
 
-/// The record, if the caller may see it (else 404).
+/// The record, if the caller may read the resource (else 403) and sees the record (else
+/// 404).
 pub async fn get<R: Resource>(store: &Store, caller: &Caller, id: Uuid) -> Result<R, Error> {
+    R::may_read(caller)?;
+    find::<R>(store, caller, id).await
+}
+
+/// The record, if the caller sees it (else 404); whether the caller may read the resource
+/// at all is for the use case to judge, in its own order.
+async fn find<R: Resource>(store: &Store, caller: &Caller, id: Uuid) -> Result<R, Error> {
     store
         .get_record::<R>(caller.tenant, id)
         .await?
         .filter(|r| r.visible_to(caller))
         .ok_or(Error::NotFound)
+}
+
+/// The record a write starts from: 404 when the caller does not see it, then 403 when it
+/// may not read the resource (a write answers for its record first).
+async fn find_to_write<R: Resource>(store: &Store, caller: &Caller, id: Uuid) -> Result<R, Error> {
+    let record = find::<R>(store, caller, id).await?;
+    R::may_read(caller)?;
+    Ok(record)
+}
+
+/// One page of the collection, as the resource lists it, if the caller may read it (else
+/// 403, before the query is looked at).
+pub async fn list<R: Resource>(
+    ctx: Ctx<'_>,
+    caller: &Caller,
+    query: &QueryParams,
+) -> Result<Page<R>, Error> {
+    R::may_read(caller)?;
+    R::list(ctx, caller, query).await
 }
 
 pub async fn create<R: Resource>(
@@ -211,13 +255,13 @@ pub async fn update<R: Resource>(
     input: Body<R::Input>,
     if_match: Option<u64>,
 ) -> Result<R, Error> {
-    let mut before = get::<R>(ctx.store, caller, id).await?;
+    let mut before = find_to_write::<R>(ctx.store, caller, id).await?;
     R::may_change(caller, &before)?;
     let input = input?;
     let mut attempts = Attempts::default();
     while attempts.next().await {
         if !attempts.first() {
-            before = get::<R>(ctx.store, caller, id).await?;
+            before = find_to_write::<R>(ctx.store, caller, id).await?;
         }
         R::check_update(ctx, caller, &before, &input).await?;
         check_version(&before, if_match)?;
@@ -235,7 +279,7 @@ pub async fn update<R: Resource>(
         match ctx.store.update_record(&before, &after, &audit).await {
             Ok(()) if R::COUNTERS.is_empty() => return Ok(after),
             // The counters may have moved since the read; the write did not touch them.
-            Ok(()) => return get::<R>(ctx.store, caller, id).await,
+            Ok(()) => return find_to_write::<R>(ctx.store, caller, id).await,
             Err(StoreError::Conflict(Conflict::Version)) => continue,
             Err(e) => return Err(store_error::<R>(e)),
         }
@@ -254,7 +298,7 @@ pub async fn delete<R: Resource>(
 ) -> Result<(), Error> {
     let mut attempts = Attempts::default();
     while attempts.next().await {
-        let record = get::<R>(ctx.store, caller, id).await?;
+        let record = find_to_write::<R>(ctx.store, caller, id).await?;
         R::may_delete(ctx, caller, &record).await?;
         check_version(&record, if_match)?;
         R::before_delete(ctx, caller, &record).await?;

@@ -55,11 +55,22 @@ impl Default for WebhookSettings {
     }
 }
 
-/// Admins and owners manage subscriptions; a tenant has at most [`MAX_SUBSCRIPTIONS`].
+/// Admins and owners manage and read subscriptions; a tenant has at most
+/// [`MAX_SUBSCRIPTIONS`].
 impl Resource for Webhook {
     type Input = WebhookInput;
 
     const WRITER: Option<Role> = Some(Role::Admin);
+
+    fn may_read(caller: &Caller) -> Result<(), Error> {
+        caller.require(Role::Admin)
+    }
+
+    /// The signing secret, this once: it is generated in [`Resource::blank`], so the
+    /// created record carries it.
+    fn created_json(&self) -> serde_json::Value {
+        self.json_with_secret()
+    }
 
     fn blank(caller: &Caller, _: &WebhookInput, now: DateTime<Utc>) -> Self {
         Webhook {
@@ -552,13 +563,6 @@ impl DeliveryWorker {
     }
 }
 
-/// The subscription, for an admin or owner of its tenant (403 for other roles, 404 for
-/// another tenant's).
-pub async fn get(ctx: Ctx<'_>, caller: &Caller, id: Uuid) -> Result<Webhook, Error> {
-    caller.require(Role::Admin)?;
-    resource::get::<Webhook>(ctx.store, caller, id).await
-}
-
 /// A subscription's deliveries, newest first (`page_size`, `cursor`).
 pub async fn deliveries(
     ctx: Ctx<'_>,
@@ -566,7 +570,7 @@ pub async fn deliveries(
     id: Uuid,
     query: &QueryParams,
 ) -> Result<Page<Delivery>, Error> {
-    let webhook = get(ctx, caller, id).await?;
+    let webhook = resource::get::<Webhook>(ctx.store, caller, id).await?;
     query.reject_unknown(&["page_size", "cursor"])?;
     let page_size = query.page_size()?;
     let scope = format!("webhook-deliveries/{}", webhook.id);
@@ -596,7 +600,7 @@ pub async fn redeliver(
     id: Uuid,
     delivery_id: Uuid,
 ) -> Result<Attempted, Error> {
-    let webhook = get(ctx, caller, id).await?;
+    let webhook = resource::get::<Webhook>(ctx.store, caller, id).await?;
     let delivery = ctx
         .store
         .get_delivery(caller.tenant, webhook.id, delivery_id)
@@ -618,7 +622,7 @@ pub async fn redeliver(
 
 /// Sends a `webhook.test` event now (one attempt, logged as `test`), active or not.
 pub async fn test(ctx: Ctx<'_>, caller: &Caller, id: Uuid) -> Result<Attempted, Error> {
-    let webhook = get(ctx, caller, id).await?;
+    let webhook = resource::get::<Webhook>(ctx.store, caller, id).await?;
     let event = test_event(caller.tenant, webhook.id, Utc::now());
     let request = DeliveryRequest {
         tenant_id: caller.tenant.as_uuid(),

@@ -23,11 +23,12 @@ pub async fn list<R: Resource>(
     caller: Caller,
     query: ListQuery,
 ) -> Result<Response, ApiError> {
-    let page = R::list(state.ctx(), &caller, &query).await?;
+    let page = resource::list::<R>(state.ctx(), &caller, &query).await?;
     Ok(query.page_response(page, R::json))
 }
 
-/// `POST` on the collection: 201 with the record and its `ETag`.
+/// `POST` on the collection: 201 with the record (as [`Resource::created_json`] shows it)
+/// and its `ETag`.
 pub async fn create<R: Resource>(
     State(state): State<AppState>,
     caller: Caller,
@@ -38,7 +39,7 @@ pub async fn create<R: Resource>(
     Ok(with_etag(
         StatusCode::CREATED,
         record.version(),
-        record.json(),
+        record.created_json(),
     ))
 }
 

@@ -208,3 +208,34 @@ async fn another_tenants_subscription_is_not_found_on_every_route() {
     // Still there for its own tenant.
     w.app.read(&path, &w.owner).await;
 }
+
+#[tokio::test]
+async fn a_member_is_refused_reads_before_the_lookup_and_writes_after_it() {
+    // Reads are judged on the role alone, before the id is looked up (the 403 tells
+    // nothing of it); writes find their record first, as every resource's do.
+    let w = World::start().await;
+    let receiver = Receiver::start(&[]).await;
+    let created = w.subscribe(&receiver, &["lead.created"], &[]).await;
+    let theirs = webhook(&id(&created));
+    let (other_tenant, _) = w.app.owner("Other Co").await;
+    let member = w.app.token(&other_tenant, "member-1", Role::User);
+    let missing = webhook(&uuid::Uuid::new_v4().to_string());
+    let delivery = uuid::Uuid::new_v4();
+    for path in [&theirs, &missing] {
+        for (method, p) in [
+            ("GET", WEBHOOKS.to_string()),
+            ("GET", path.clone()),
+            ("GET", format!("{path}deliveries/")),
+            ("POST", format!("{path}deliveries/{delivery}/redeliver/")),
+            ("POST", format!("{path}test/")),
+        ] {
+            let res = w.app.request(method, &p).bearer(&member).send().await;
+            assert_eq!(res.status, 403, "{method} {p}: {}", res.text);
+        }
+        for method in ["PUT", "PATCH", "DELETE"] {
+            w.app.expect_json_404(method, path, &member).await;
+        }
+    }
+    assert!(receiver.received().is_empty());
+    w.app.read(&theirs, &w.owner).await;
+}
