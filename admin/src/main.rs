@@ -94,6 +94,10 @@ enum MemberCommand {
 enum TableCommand {
     /// Create the table with its indexes unless it exists.
     Create,
+    /// Rewrite the leads (and their tag copies) stored before the compact layout (one
+    /// attribute per field) as one `body` attribute. Idempotent, resumable (run it again),
+    /// safe beside live traffic: each rewrite is conditioned on the lead being unchanged.
+    MigrateLeads,
 }
 
 #[derive(Subcommand)]
@@ -235,6 +239,9 @@ async fn run_store_command(command: Command) -> Result<String, String> {
                 format!("table {table} exists already")
             })
         }
+        Command::Table(TableCommand::MigrateLeads) => {
+            migrate_leads(Store::new(client, table)).await
+        }
         Command::Tenant(TenantCommand::Create { name, slug, id }) => {
             create_tenant(Store::new(client, table), name, slug, id).await
         }
@@ -260,6 +267,26 @@ async fn run_store_command(command: Command) -> Result<String, String> {
                 args.ttl,
             )
             .await
+        }
+    }
+}
+
+/// Runs `Store::migrate_leads` page by page to the end of the table, reporting each page.
+async fn migrate_leads(store: Store) -> Result<String, String> {
+    let (mut scanned, mut rewritten, mut start) = (0, 0, None);
+    loop {
+        let page = store
+            .migrate_leads(start)
+            .await
+            .map_err(|e| format!("migration stopped after {rewritten} rewrites: {e}"))?;
+        scanned += page.scanned;
+        rewritten += page.rewritten;
+        eprintln!("crm-admin: scanned {scanned} items, rewrote {rewritten} leads and copies");
+        start = page.next;
+        if start.is_none() {
+            return Ok(format!(
+                "scanned {scanned} items; rewrote {rewritten} lead items and tag copies"
+            ));
         }
     }
 }

@@ -199,7 +199,7 @@ async fn naive(app: &TestApp, tenant: &Tenant, query: &str, view: Option<View>) 
                 .unwrap();
             record_naive_read(out.consumed_capacity());
             for item in out.items.unwrap_or_default() {
-                leads.push(serde_dynamo::from_item(item).unwrap());
+                leads.push(crm_store::lead_item::decode(item).unwrap());
             }
             start = out.last_evaluated_key;
             if start.is_none() {

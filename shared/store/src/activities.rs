@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{from_item, AuditEntry, IndexScan, Store, StoreError};
 use crate::keys::{self, Key, LeadIndex};
+use crate::scan::Returned;
 use crate::versioned::Versioned;
 use crm_domain::activities::Activity;
 use crm_domain::lead::Lead;
@@ -115,7 +116,7 @@ impl Store {
         loop {
             let chunk = (want + 1).clamp(10, 100);
             let (items, more) = self
-                .query_partition(scan, partition, bound.as_deref(), chunk)
+                .query_partition(scan, partition, bound.as_deref(), chunk, Returned::Whole)
                 .await?;
             read += items.len();
             for item in items {

@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use uuid::Uuid;
 
 use crate::keys;
-use crate::{from_item, s, to_item, AuditEntry, Conflict, Item, Store, StoreError};
+use crate::lead_item;
+use crate::scan::Returned;
+use crate::{s, AuditEntry, Conflict, Item, Store, StoreError};
 use crm_domain::lead::Lead;
 use crm_domain::lead_writes;
 use crm_domain::sources::Source;
@@ -27,7 +29,7 @@ fn counters_of(item: Item) -> Counters {
 impl Store {
     /// The lead with its table key and the key attributes of every index it belongs to.
     fn lead_item(lead: &Lead) -> Item {
-        let mut item = to_item(lead);
+        let mut item = lead_item::attributes(lead);
         item.extend(keys::lead(lead.tenant_id, lead.id).item_key());
         let status = lead.status.to_string();
         let priority = lead.priority.to_string();
@@ -146,10 +148,31 @@ impl Store {
     }
 
     pub async fn get_lead(&self, tenant: TenantId, id: Uuid) -> Result<Option<Lead>, StoreError> {
-        let Some(item) = self.get(&keys::lead(tenant, id)).await? else {
-            return Ok(None);
+        let key = keys::lead(tenant, id);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.item_key()))
+            .consistent_read(true)
+            .projection_expression("#pk, #body")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#body", lead_item::BODY)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(crate::classify)?;
+        crate::usage::record(crate::usage::Kind::Read, out.consumed_capacity.as_slice());
+        let item = match out.item {
+            None => return Ok(None),
+            // Not migrated to `lead_item`'s layout yet: the projection left its fields out.
+            Some(item) if lead_item::is_previous_layout(&item) => match self.get(&key).await? {
+                Some(whole) => whole,
+                None => return Ok(None),
+            },
+            Some(item) => item,
         };
-        let lead: Lead = from_item(item)?;
+        let lead = lead_item::decode(item)?;
         // The key already scopes the read; this guards against a key-building mistake.
         Ok((lead.tenant_id == tenant).then_some(lead))
     }
@@ -343,14 +366,113 @@ impl Store {
 
     /// Leads by id, in one round trip per 100 (missing ids are left out).
     pub async fn get_leads(&self, tenant: TenantId, ids: &[Uuid]) -> Result<Vec<Lead>, StoreError> {
-        let leads: Vec<Lead> = self
-            .batch_get(ids.iter().map(|id| keys::lead(tenant, *id)))
+        let mut items = self
+            .batch_get_returning(
+                ids.iter().map(|id| keys::lead(tenant, *id)),
+                Returned::LeadBody,
+            )
             .await?;
-        // The keys already scope the read; this guards against a key-building mistake.
-        Ok(leads
-            .into_iter()
-            .filter(|l| l.tenant_id == tenant)
-            .collect())
+        self.read_previous_layout_whole(&mut items, |item| item)
+            .await?;
+        let mut leads = Vec::with_capacity(items.len());
+        for item in items {
+            let lead = lead_item::decode(item)?;
+            // The keys already scope the read; this guards against a key-building mistake.
+            if lead.tenant_id == tenant {
+                leads.push(lead);
+            }
+        }
+        Ok(leads)
+    }
+}
+
+/// What one page of [`Store::migrate_leads`] did.
+#[derive(Debug, Default)]
+pub struct MigrationPage {
+    /// Items the page read (DynamoDB's `ScannedCount`).
+    pub scanned: usize,
+    /// Lead items and tag-membership copies rewritten in the current layout.
+    pub rewritten: usize,
+    /// Where the next page starts; `None` after the last.
+    pub next: Option<Item>,
+}
+
+impl Store {
+    /// Rewrites, in one page of a table scan, the lead items and tag-membership copies
+    /// still in the layout before `lead_item`'s (one attribute per field) in the current
+    /// one, with their keys recomputed as a write would (`crm-admin migrate`).
+    ///
+    /// Safe beside live traffic: each rewrite is a put conditioned on the item being
+    /// unchanged (`version`) and still in the previous layout, so a lead written or
+    /// deleted since the scan read it is left as the newer write left it. Reads take
+    /// both layouts, so the service works before, during and after the migration.
+    pub async fn migrate_leads(&self, start: Option<Item>) -> Result<MigrationPage, StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(
+                "attribute_not_exists(#body) AND (#sk = :lead OR begins_with(#sk, :tag))",
+            )
+            .expression_attribute_names("#body", lead_item::BODY)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":lead", s(keys::LEAD_SK))
+            .expression_attribute_values(":tag", s(keys::TAG_PREFIX))
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(crate::classify)?;
+        crate::usage::record(crate::usage::Kind::Read, out.consumed_capacity.as_slice());
+        let mut page = MigrationPage {
+            scanned: usize::try_from(out.scanned_count).unwrap_or(0),
+            next: out.last_evaluated_key,
+            ..MigrationPage::default()
+        };
+        for item in out.items.unwrap_or_default() {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+            let (Some(pk), Some(sk)) = (text(keys::PK), text(keys::SK)) else {
+                continue;
+            };
+            // A tag's own item (`{t}#TAGS`) matches the filter too; only a lead's
+            // partition holds the lead and its copies.
+            if keys::parse_lead_partition(&pk).is_none() || !lead_item::is_previous_layout(&item) {
+                continue;
+            }
+            let lead = lead_item::decode(item)?;
+            let rewritten = if sk == keys::LEAD_SK {
+                Self::lead_item(&lead)
+            } else if let Some(tag) = sk.strip_prefix(keys::TAG_PREFIX) {
+                Self::membership_item(&lead, tag)
+            } else {
+                continue;
+            };
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(rewritten))
+                .condition_expression("version = :seen AND attribute_not_exists(#body)")
+                .expression_attribute_names("#body", lead_item::BODY)
+                .expression_attribute_values(":seen", AttributeValue::N(lead.version.to_string()))
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    crate::usage::record(
+                        crate::usage::Kind::Write,
+                        out.consumed_capacity.as_slice(),
+                    );
+                    page.rewritten += 1;
+                }
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {} // written or deleted since the scan: the newer write stands
+                Err(e) => return Err(crate::classify(e)),
+            }
+        }
+        Ok(page)
     }
 }
 

@@ -91,6 +91,13 @@ fn decode<T: for<'de> serde::Deserialize<'de>>(image: &Image) -> Result<Option<T
         .map_err(|e| StoreError::Other(format!("corrupt stream image: {e}")))
 }
 
+fn decode_lead(image: &Image) -> Result<Option<Lead>, StoreError> {
+    if image.is_empty() {
+        return Ok(None);
+    }
+    crate::lead_item::decode_image(image).map(Some)
+}
+
 /// One stream record as the worker receives it.
 pub struct Record<'a> {
     pub event_id: &'a str,
@@ -129,8 +136,8 @@ pub fn change(record: &Record<'_>) -> Result<Option<Change>, StoreError> {
     };
     let subject = match sk {
         LEAD_SK => {
-            let old: Option<Lead> = decode(record.old)?;
-            let new: Option<Lead> = decode(record.new)?;
+            let old = decode_lead(record.old)?;
+            let new = decode_lead(record.new)?;
             // The key already scopes the item; this guards against a key-building mistake.
             if [&old, &new]
                 .into_iter()

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use uuid::Uuid;
 
-use super::{s, to_item, Conflict, Item, Store, StoreError};
+use super::{s, Conflict, Item, Store, StoreError};
 use crate::keys::{self, Key, LeadIndex};
 use crate::versioned::{NameGuard, Partitioned, Versioned};
 use crm_domain::lead::Lead;
@@ -50,8 +50,8 @@ impl Partitioned for Tag {
 impl Store {
     /// A lead's copy under one tag: the lead's fields, its membership key, and only the
     /// GSI6 key (by score), so it shows in that tag's partition and in no lead index.
-    fn membership_item(lead: &Lead, tag_id: &str) -> Item {
-        let mut item = to_item(lead);
+    pub(crate) fn membership_item(lead: &Lead, tag_id: &str) -> Item {
+        let mut item = crate::lead_item::attributes(lead);
         item.extend(keys::tag_membership(lead.tenant_id, lead.id, tag_id).item_key());
         let index = LeadIndex::Source;
         item.insert(

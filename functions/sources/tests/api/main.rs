@@ -8,6 +8,7 @@ mod activities;
 mod contract;
 mod counts;
 mod custom_fields;
+mod lead_layout;
 mod lifecycle;
 mod notes;
 mod sources;
