@@ -527,17 +527,42 @@ impl Lead {
     }
 
     /// The lighter list-row shape of the original: the detail's [`ROW_FIELDS`].
+    ///
+    /// Built field by field rather than cut from [`Self::detail`]: a page makes 20 rows,
+    /// and serialising every field of each only to drop most of them was about a fifth of
+    /// a list request's CPU. A test holds the two shapes together.
     pub fn row(&self, now: DateTime<Utc>) -> Value {
-        let Value::Object(mut detail) = self.detail(now) else {
-            unreachable!()
-        };
-        let mut row = Map::new();
-        for key in ROW_FIELDS {
-            row.insert(key.into(), detail.remove(key).unwrap_or(Value::Null));
+        fn json<T: Serialize>(value: T) -> Value {
+            serde_json::to_value(value).expect("a lead's field serialises")
         }
+        let mut row = Map::new();
+        let mut put = |key: &str, value: Value| {
+            row.insert(key.to_string(), value);
+        };
+        put("id", json(self.id));
+        put("first_name", self.first_name.clone().into());
+        put("last_name", self.last_name.clone().into());
+        put("full_name", self.full_name().into());
+        put("email", self.email.clone().into());
+        put("phone", self.phone.clone().into());
+        put("company", self.company.clone().into());
+        put("job_title", self.job_title.clone().into());
+        put("status", json(self.status));
+        put("priority", json(self.priority));
+        put("score", self.score.into());
+        put("source_name", self.source.clone().into());
         // Rows carry the assignee's id and name (known only from the membership).
-        row.insert("assigned_to".into(), self.assigned_to.clone().into());
-        row.insert("assigned_to_name".into(), Value::Null);
+        put("assigned_to", self.assigned_to.clone().into());
+        put("assigned_to_name", Value::Null);
+        put("tags", Value::Array(Vec::new()));
+        put(
+            "days_since_created",
+            (now - self.created_at).num_days().into(),
+        );
+        put("is_overdue", self.is_overdue(now).into());
+        put("next_follow_up", json(self.next_follow_up));
+        put("created_at", json(self.created_at));
+        put("updated_at", json(self.updated_at));
         Value::Object(row)
     }
 
@@ -588,6 +613,28 @@ mod tests {
 
     fn tenant() -> TenantId {
         TenantId::from_uuid(Uuid::new_v4())
+    }
+
+    /// The row built field by field is the detail's [`ROW_FIELDS`], with the assignee as
+    /// an id and a name to fill in.
+    #[test]
+    fn a_row_is_the_details_row_fields() {
+        let now = Utc::now();
+        let mut lead = crate::fixtures::lead();
+        for assignee in [None, Some("user-7".to_string())] {
+            lead.assigned_to = assignee;
+            lead.next_follow_up = Some(now - chrono::Duration::days(2));
+            let Value::Object(mut detail) = lead.detail(now) else {
+                unreachable!()
+            };
+            let mut expected = Map::new();
+            for key in ROW_FIELDS {
+                expected.insert(key.into(), detail.remove(key).unwrap_or(Value::Null));
+            }
+            expected.insert("assigned_to".into(), lead.assigned_to.clone().into());
+            expected.insert("assigned_to_name".into(), Value::Null);
+            assert_eq!(lead.row(now), Value::Object(expected));
+        }
     }
 
     #[test]
