@@ -40,7 +40,7 @@ CONNECTIONS = int(os.environ.get("LOADTEST_CONNECTIONS", "8"))
 SIZES = [int(s) for s in os.environ.get("LOADTEST_SIZES", "1000,20000").split(",") if s]
 if os.environ.get("LOADTEST_LARGE") == "1":
     SIZES.append(100_000)
-# LOADTEST_SCENARIOS=detail,create runs only those; LOADTEST_PERF=DIR records each scenario's
+# LOADTEST_KEEP=1 keeps the emulator's file; LOADTEST_SCENARIOS=detail,create runs only those; LOADTEST_PERF=DIR records each scenario's
 # server and emulator with `perf record -g` into DIR (build with CARGO_PROFILE_RELEASE_STRIP=none).
 ONLY = [s for s in os.environ.get("LOADTEST_SCENARIOS", "").split(",") if s]
 PERF_DIR = os.environ.get("LOADTEST_PERF")
@@ -284,6 +284,76 @@ def run_scenario(name, port, token, ids, server, emulator, workdir):
     return result
 
 
+def attribute_size(value):
+    """DynamoDB's size of one attribute value (its item-size rules), from DynamoDB JSON."""
+    (kind, v), = value.items()
+    if kind == "S":
+        return len(v.encode())
+    if kind == "N":
+        digits = len(v.lstrip("-").replace(".", "").lstrip("0")) or 1
+        return (digits + 1) // 2 + 1
+    if kind == "B":
+        return len(v) * 3 // 4
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + attribute_size(x) for x in v)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + 1 + attribute_size(x) for k, x in v.items())
+    if kind in ("SS", "NS", "BS"):
+        return sum(attribute_size({kind[0]: x}) for x in v)
+    return 0
+
+
+def as_attribute(value):
+    """A JSON value as the previous lead layout stored it (serde_dynamo: one typed attribute
+    per field, null as NULL)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, (int, float)):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, list):
+        return {"L": [as_attribute(v) for v in value]}
+    return {"M": {k: as_attribute(v) for k, v in value.items()}}
+
+
+def previous_layout_size(item):
+    """The size the item had in the layout before `body` (every field an attribute)."""
+    fields = json.loads(item["body"]["S"])
+    keys = {k: v for k, v in item.items() if k in ("PK", "SK") or k.startswith("GSI")}
+    return sum(len(k.encode()) + attribute_size(v) for k, v in keys.items()) + sum(
+        len(k.encode()) + attribute_size(as_attribute(v)) for k, v in fields.items())
+
+
+def stored_bytes(path, table):
+    """Bytes DynamoDB would store (its item-size rules) in the table and in each of its
+    indexes, read from the emulator's file: ({name: (items, bytes)}, leads stored)."""
+    import sqlite3
+    conn = sqlite3.connect(path)
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND (name = ? OR name LIKE ?)",
+        (table, f"{table}::gsi::%"))]
+    sizes, previous = {}, 0
+    leads = 0
+    for name in names:
+        items, total = 0, 0
+        for (item_json,) in conn.execute(f'SELECT item_json FROM "{name}"'):
+            item = json.loads(item_json)
+            items += 1
+            if name == table and item.get("SK") == {"S": "LEAD"}:
+                leads += 1
+            size = sum(len(k.encode()) + attribute_size(v) for k, v in item.items())
+            total += size
+            previous += previous_layout_size(item) if "body" in item else size
+        sizes[name.replace(f"{table}::gsi::", "") if name != table else "table"] = (items, total)
+    conn.close()
+    return sizes, max(leads, 1), previous
+
+
 def fmt(value, digits=2):
     return "" if value is None else f"{value:.{digits}f}"
 
@@ -349,6 +419,17 @@ def main():
                     f"| {fmt(r['round_trips'], 1)} | {fmt(r['read_units'], 1)} "
                     f"| {fmt(r['write_units'], 1)} | {r['non_2xx']} |"
                 )
+        sizes, leads, previous = stored_bytes(os.path.join(workdir, "db.sqlite"), "crm-loadtest")
+        lines += ["", "Stored bytes (DynamoDB's item-size rules) in the table and its indexes "
+                  f"after the run, divided by the leads stored ({leads:,}, the scenarios' "
+                  "creates included):", "",
+                  "| where | items | bytes | bytes per lead |", "|---|---|---|---|"]
+        for name, (items, total) in sorted(sizes.items(), key=lambda kv: kv[0] != "table"):
+            lines.append(f"| {name} | {items:,} | {total:,} | {total / leads:,.0f} |")
+        everything = sum(total for _, total in sizes.values())
+        lines.append(f"| all | | {everything:,} | {everything / leads:,.0f} |")
+        lines.append(f"| all, the same items in the previous lead layout (computed) | | "
+                     f"{previous:,} | {previous / leads:,.0f} |")
         lines += [
             "",
             f"Peak RSS: server {peak_rss_mib(server.pid):.0f} MiB, "
@@ -366,7 +447,10 @@ def main():
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("LOADTEST_KEEP") == "1":
+            print(f"loadtest: kept the emulator's data in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

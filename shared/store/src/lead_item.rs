@@ -1,9 +1,10 @@
 //! How a lead is laid out in its items (the lead item and its tag-membership copies).
 //!
 //! The lead is one attribute, `body`: its JSON text. Beside it stay only the key attributes
-//! (table and indexes, see `keys`) and the three fields an expression names: `id` (the
-//! projection of a tag's member ids), `version` (the condition of every update) and
-//! `status` (the filter of an assignee's open-lead count).
+//! (table and indexes, see `keys`) and the fields an expression names: `version` (the
+//! condition of every update), `status` (the filter of an assignee's open-lead count) and,
+//! on a tag's copies, `id` (the projection of a tag's member ids). The body leaves out the
+//! lead's empty fields.
 //!
 //! Why one attribute: a list page arrives as up to 20 index entries, and every lead index
 //! projects the whole item. With one attribute per field (about 40), the SDK decoded each
@@ -19,6 +20,7 @@
 //! `crm-admin migrate` rewrites them in this layout (see `Store::migrate_leads`).
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
 
 use crate::{from_item, s, Item, StoreError};
 use crm_domain::lead::Lead;
@@ -26,18 +28,36 @@ use crm_domain::lead::Lead;
 /// The attribute that holds the lead's JSON.
 pub const BODY: &str = "body";
 
-/// The attributes of a lead's items other than their keys.
+/// The attributes of a lead item other than its keys (a tag copy adds `id`, see
+/// [`copy_attributes`]).
 pub(crate) fn attributes(lead: &Lead) -> Item {
-    let body = serde_json::to_string(lead).expect("a lead serialises to JSON");
     Item::from([
-        ("id".to_string(), s(lead.id.to_string())),
         (
             "version".to_string(),
             AttributeValue::N(lead.version.to_string()),
         ),
         ("status".to_string(), s(lead.status.to_string())),
-        (BODY.to_string(), s(body)),
+        (BODY.to_string(), s(body(lead))),
     ])
+}
+
+/// The attributes of a lead's copy under a tag: the lead item's and the lead's `id`, which
+/// a tag's member list projects.
+pub(crate) fn copy_attributes(lead: &Lead) -> Item {
+    let mut item = attributes(lead);
+    item.insert("id".to_string(), s(lead.id.to_string()));
+    item
+}
+
+/// The lead's JSON without its empty (`null`) fields, which are most of a lead's fields:
+/// they read back as `None`. Every index entry carries the body, so each byte left out
+/// counts once per index too.
+fn body(lead: &Lead) -> String {
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(lead) else {
+        unreachable!("a lead serialises to a JSON object")
+    };
+    fields.retain(|_, value| !value.is_null());
+    Value::Object(fields).to_string()
 }
 
 /// The lead in a lead item or a membership copy, in this layout or the one before it.
@@ -86,6 +106,19 @@ mod tests {
 
         let compact = attributes(&lead);
         assert_eq!(decode(compact.clone()).unwrap(), lead);
+        assert_eq!(decode(copy_attributes(&lead)).unwrap(), lead);
+        let AttributeValue::S(body) = &compact[BODY] else {
+            panic!("the body is a string")
+        };
+        let fields: serde_json::Map<String, Value> = serde_json::from_str(body).unwrap();
+        assert!(fields.values().all(|v| !v.is_null()), "{body}");
+        // Nested nulls are the client's data, kept.
+        assert_eq!(fields["custom_fields"]["tier"]["a"][3], Value::Null);
+        // The fixture's empty fields read back as empty.
+        let mut sparse = fixtures::lead();
+        sparse.phone = None;
+        sparse.company = None;
+        assert_eq!(decode(attributes(&sparse)).unwrap(), sparse);
         assert_eq!(decode(to_item(&lead)).unwrap(), lead);
         assert!(!is_previous_layout(&compact));
         assert!(is_previous_layout(&to_item(&lead)));

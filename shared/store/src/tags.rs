@@ -51,7 +51,7 @@ impl Store {
     /// A lead's copy under one tag: the lead's fields, its membership key, and only the
     /// GSI6 key (by score), so it shows in that tag's partition and in no lead index.
     pub(crate) fn membership_item(lead: &Lead, tag_id: &str) -> Item {
-        let mut item = crate::lead_item::attributes(lead);
+        let mut item = crate::lead_item::copy_attributes(lead);
         item.extend(keys::tag_membership(lead.tenant_id, lead.id, tag_id).item_key());
         let index = LeadIndex::Source;
         item.insert(
