@@ -171,8 +171,6 @@ pub fn functions() -> Vec<Function> {
                 LEAD_WRITE[0],
                 LEAD_WRITE[1],
                 LEAD_DELETE,
-                // settling a write's search tokens checks the lead's version
-                ("ConditionCheckItem", "table"),
                 // GET /health-check/
                 ("DescribeTable", "table"),
             ],

@@ -57,7 +57,6 @@ pub use error::{describe, Conflict, StoreError};
 pub use invitations::NewUser;
 pub use leads::MigrationPage;
 pub use scan::{IndexScan, ScanPage};
-pub use search_sync::SETTLE_CHUNK;
 pub use sessions::LoginFailures;
 pub use versioned::{NameGuard, Partitioned, Versioned};
 

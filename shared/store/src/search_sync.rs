@@ -4,14 +4,16 @@
 //!
 //! - **In the write's transaction**, one `Update` of the lead's search item
 //!   (`keys::lead_search`) adds the tokens the write moves, removed or added, to its
-//!   `pending` set, and puts the item in the pending partition of GSI1
-//!   (`keys::search_pending_partition`).
+//!   `pending` set, records the write's lead version (`wv`), and puts the item in the
+//!   pending partition of GSI1 (`keys::search_pending_partition`).
 //! - **After the commit**, [`Store::sync_search`] settles the pending tokens against the lead
 //!   as stored: a token the lead has is put, any other is deleted. It reads the lead first
-//!   and the pending set second, and each of its transactions checks that the lead is still
-//!   at the version read (or still gone), so no move can land after a newer write's: a
-//!   newer write's own settling comes after it, and its tokens are pending too. The last
-//!   transaction clears `pending` and the index keys (or deletes the item of a deleted lead).
+//!   and the pending record second (a record from a newer write than the lead read sends
+//!   it back to read again). Each move is one conditional write that applies only over a
+//!   token settled against an older lead version (tokens record theirs, `v`), so no
+//!   settling against an older lead undoes a newer one's, whatever order they land in.
+//!   Last, the record is cleared on condition that no write recorded moves since it was
+//!   read (or deleted with its deleted lead); when one did, the settling starts again.
 //! - **Repair**: a settling that fails (the function timed out, throttling) leaves the
 //!   tokens pending, and the write stands. [`Store::repair_search`] settles the leads in the
 //!   pending partition; search calls it before its first page, and the lead's next write
@@ -19,19 +21,20 @@
 //!   checks every hit against the lead's own tokens); a missing one hides the lead from
 //!   that word.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Error as DynamoError;
+use futures::StreamExt;
 use uuid::Uuid;
 
 use crate::keys::{self, LeadIndex};
-use crate::{s, Conflict, Store, StoreError};
+use crate::usage::{record, Kind};
+use crate::{classify, s, Conflict, Store, StoreError};
 use crm_domain::lead::Lead;
 use crm_domain::lead_writes;
 use crm_domain::search;
 use crm_domain::tenant::TenantId;
 
-/// Token moves per settling transaction, leaving room for its lead check and the update of
-/// the search item (DynamoDB allows 100 actions).
-pub const SETTLE_CHUNK: usize = 96;
 /// Attempts at settling when other writes of the lead keep moving it on.
 const SETTLE_ATTEMPTS: usize = 3;
 
@@ -54,7 +57,14 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::lead_search(lead.tenant_id, lead.id).item_key()))
-            .update_expression("SET lead_id = :id, #ipk = :ipk, #isk = :id ADD pending :moved")
+            .update_expression(
+                "SET lead_id = :id, #ipk = :ipk, #isk = :id, #wv = :wv ADD pending :moved",
+            )
+            .expression_attribute_names("#wv", WRITE_VERSION)
+            .expression_attribute_values(
+                ":wv",
+                AttributeValue::N(write_version(before, after).to_string()),
+            )
             .expression_attribute_names("#ipk", index.pk_attr())
             .expression_attribute_names("#isk", index.sk_attr())
             .expression_attribute_values(":id", s(lead.id.to_string()))
@@ -123,15 +133,20 @@ impl Store {
         mut known: Option<Option<Lead>>,
     ) -> Result<bool, StoreError> {
         for _ in 0..SETTLE_ATTEMPTS {
-            // The lead first, the pending set second: anything pending that the lead as
-            // read does not reflect came from a later write, and fails the lead check.
+            // The lead first, the pending record second: a record written by a later
+            // write than the lead as read says so (its `wv`), and the lead is read again.
             let lead = match known.take() {
                 Some(lead) => lead,
                 None => self.get_lead(tenant, lead_id).await?,
             };
             let pending = self.pending_tokens(tenant, lead_id).await?;
-            if pending.is_empty() {
+            if pending.tokens.is_empty() {
                 return Ok(true);
+            }
+            if let (Some(lead), Some(wv)) = (&lead, pending.write_version) {
+                if wv > lead.version {
+                    continue;
+                }
             }
             match self
                 .settle_pending(tenant, lead_id, lead.as_ref(), &pending)
@@ -145,7 +160,7 @@ impl Store {
         Ok(false)
     }
 
-    async fn pending_tokens(&self, tenant: TenantId, id: Uuid) -> Result<Vec<String>, StoreError> {
+    async fn pending_tokens(&self, tenant: TenantId, id: Uuid) -> Result<Pending, StoreError> {
         let item = self.get(&keys::lead_search(tenant, id)).await?;
         let pending = item.as_ref().and_then(|i| i.get("pending"));
         let mut tokens = pending
@@ -153,107 +168,286 @@ impl Store {
             .cloned()
             .unwrap_or_default();
         tokens.sort();
-        Ok(tokens)
+        let write_version = item
+            .as_ref()
+            .and_then(|i| i.get(WRITE_VERSION)?.as_n().ok()?.parse().ok());
+        Ok(Pending {
+            tokens,
+            write_version,
+        })
     }
 
-    /// The moves of `pending` against `lead` (None: deleted), in transactions of at most
-    /// [`SETTLE_CHUNK`] moves, each checking that the lead is as read.
+    /// Moves each pending token as `lead` (None: deleted) has it, then clears the pending
+    /// record if no write recorded moves since it was read (else `Conflict::Version`: the
+    /// caller reads both again).
+    ///
+    /// Each move is its own conditional write, not part of a transaction: a token item is
+    /// tiny, and a transaction bills every item twice and its lead check as a write of the
+    /// whole lead (about 20 write units for a new lead's 8 tokens; these cost 8). The order
+    /// of concurrent settlings is kept by versions instead: a token records the lead
+    /// version it was settled against (`v`), and a move applies only over an older one, so
+    /// no settling against an older lead undoes a newer one's. The one thing a late
+    /// settling can leave is a stale token put after a newer settling deleted it, which
+    /// search ignores (every hit is checked against the lead's own tokens).
     async fn settle_pending(
         &self,
         tenant: TenantId,
         lead_id: Uuid,
         lead: Option<&Lead>,
-        pending: &[String],
+        pending: &Pending,
     ) -> Result<(), StoreError> {
         let wanted = lead.map(search::tokens).unwrap_or_default();
-        let chunks: Vec<&[String]> = pending.chunks(SETTLE_CHUNK).collect();
-        for (n, chunk) in chunks.iter().enumerate() {
-            let mut actions = vec![(
-                self.lead_as_read(tenant, lead_id, lead),
-                Some(Conflict::Version),
-            )];
-            for token in *chunk {
-                let key = keys::search_token(tenant, token, lead_id);
-                let action = if wanted.contains(token) {
-                    let mut item = key.item_key();
-                    item.insert("lead_id".into(), s(lead_id.to_string()));
-                    TransactWriteItem::builder()
-                        .put(self.put(item, None))
-                        .build()
-                } else {
-                    let delete = Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key.item_key()))
-                        .build()
-                        .expect("delete has table and key");
-                    TransactWriteItem::builder().delete(delete).build()
-                };
-                actions.push((action, None));
-            }
-            let last = n + 1 == chunks.len();
-            actions.push((
-                self.settled(tenant, lead_id, chunk, last, lead.is_none()),
-                None,
-            ));
-            self.transact(actions).await?;
+        // Collected first: a lazy `map` in the future's state trips the compiler's check
+        // that callers' futures are `Send`.
+        let mut moves = Vec::with_capacity(pending.tokens.len());
+        for token in &pending.tokens {
+            moves.push(self.move_token(tenant, lead_id, token, lead, wanted.contains(token)));
         }
-        Ok(())
+        let moved: Vec<Result<(), StoreError>> = futures::stream::iter(moves)
+            .buffer_unordered(MOVES_IN_FLIGHT)
+            .collect()
+            .await;
+        moved.into_iter().collect::<Result<(), _>>()?;
+        self.clear_pending(tenant, lead_id, pending, lead.is_none())
+            .await
     }
 
-    /// A check that the lead is still at the version read (or still absent).
-    fn lead_as_read(&self, tenant: TenantId, id: Uuid, lead: Option<&Lead>) -> TransactWriteItem {
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::lead(tenant, id).item_key()));
-        let check = match lead {
-            Some(lead) => check
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", AttributeValue::N(lead.version.to_string())),
-            None => check.condition_expression("attribute_not_exists(PK)"),
-        };
-        TransactWriteItem::builder()
-            .condition_check(check.build().expect("check has table, key and condition"))
-            .build()
-    }
-
-    /// Takes settled tokens off the pending set; the last chunk also takes the item out of
-    /// the pending partition, or deletes it with its deleted lead.
-    fn settled(
+    /// Puts (`wanted`) or deletes one token item, over an older settling's only.
+    async fn move_token(
         &self,
         tenant: TenantId,
-        id: Uuid,
-        chunk: &[String],
-        last: bool,
-        gone: bool,
-    ) -> TransactWriteItem {
-        let key = keys::lead_search(tenant, id).item_key();
-        if last && gone {
-            let delete = Delete::builder()
+        lead_id: Uuid,
+        token: &str,
+        lead: Option<&Lead>,
+        wanted: bool,
+    ) -> Result<(), StoreError> {
+        let key = keys::search_token(tenant, token, lead_id).item_key();
+        let older = "attribute_not_exists(v) OR v <= :v";
+        let result = match lead {
+            Some(lead) if wanted => {
+                let mut item = key;
+                item.insert("lead_id".into(), s(lead_id.to_string()));
+                item.insert("v".into(), AttributeValue::N(lead.version.to_string()));
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression(older)
+                    .expression_attribute_values(":v", AttributeValue::N(lead.version.to_string()))
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map(|out| out.consumed_capacity)
+                    .map_err(|e| e.map_service_error(DynamoError::from))
+            }
+            Some(lead) => self
+                .client
+                .delete_item()
                 .table_name(&self.table)
                 .set_key(Some(key))
-                .build()
-                .expect("delete has table and key");
-            return TransactWriteItem::builder().delete(delete).build();
-        }
-        let index = LeadIndex::Created;
-        let expression = if last {
-            "DELETE pending :settled REMOVE #ipk, #isk"
-        } else {
-            "DELETE pending :settled"
+                .condition_expression(older)
+                .expression_attribute_values(":v", AttributeValue::N(lead.version.to_string()))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map(|out| out.consumed_capacity)
+                .map_err(|e| e.map_service_error(DynamoError::from)),
+            // A deleted lead has no later version to keep: its tokens go.
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map(|out| out.consumed_capacity)
+                .map_err(|e| e.map_service_error(DynamoError::from)),
         };
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression(expression)
-            .expression_attribute_values(":settled", AttributeValue::Ss(chunk.to_vec()));
-        if last {
-            update = update
-                .expression_attribute_names("#ipk", index.pk_attr())
-                .expression_attribute_names("#isk", index.sk_attr());
+        match result {
+            Ok(capacity) => {
+                record(Kind::Write, capacity.as_slice());
+                Ok(())
+            }
+            // A settling against a newer version of the lead wrote it: that one stands.
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(classify(e)),
         }
-        let update = update
-            .build()
-            .expect("update has table, key and expression");
-        TransactWriteItem::builder().update(update).build()
+    }
+
+    /// Clears the pending record (deletes it with its deleted lead) if no write recorded
+    /// moves since it was read.
+    async fn clear_pending(
+        &self,
+        tenant: TenantId,
+        lead_id: Uuid,
+        pending: &Pending,
+        gone: bool,
+    ) -> Result<(), StoreError> {
+        let key = keys::lead_search(tenant, lead_id).item_key();
+        let unchanged = match pending.write_version {
+            Some(_) => "#wv = :wv",
+            None => "attribute_not_exists(#wv)",
+        };
+        let index = LeadIndex::Created;
+        let result = if gone {
+            let mut delete = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .condition_expression(unchanged)
+                .expression_attribute_names("#wv", WRITE_VERSION)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            if let Some(wv) = pending.write_version {
+                delete =
+                    delete.expression_attribute_values(":wv", AttributeValue::N(wv.to_string()));
+            }
+            delete
+                .send()
+                .await
+                .map(|out| out.consumed_capacity)
+                .map_err(|e| e.map_service_error(DynamoError::from))
+        } else {
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .update_expression("REMOVE pending, #ipk, #isk")
+                .condition_expression(unchanged)
+                .expression_attribute_names("#wv", WRITE_VERSION)
+                .expression_attribute_names("#ipk", index.pk_attr())
+                .expression_attribute_names("#isk", index.sk_attr())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            if let Some(wv) = pending.write_version {
+                update =
+                    update.expression_attribute_values(":wv", AttributeValue::N(wv.to_string()));
+            }
+            update
+                .send()
+                .await
+                .map(|out| out.consumed_capacity)
+                .map_err(|e| e.map_service_error(DynamoError::from))
+        };
+        match result {
+            Ok(capacity) => {
+                record(Kind::Write, capacity.as_slice());
+                Ok(())
+            }
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(Conflict::Version)),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+/// The pending record of a lead's search tokens, as read.
+struct Pending {
+    tokens: Vec<String>,
+    /// The lead version of the last write that recorded moves (`None`: a record written
+    /// before versions were recorded).
+    write_version: Option<u64>,
+}
+
+/// The pending record's attribute naming the lead version of the last write that moved
+/// tokens (a deleted lead's: one past its last).
+const WRITE_VERSION: &str = "wv";
+
+/// Token moves of one settling in flight at once.
+const MOVES_IN_FLIGHT: usize = 16;
+
+fn write_version(before: Option<&Lead>, after: Option<&Lead>) -> u64 {
+    match (before, after) {
+        (_, Some(after)) => after.version,
+        (Some(before), None) => before.version + 1,
+        (None, None) => 0,
+    }
+}
+
+fn is_condition_failed<R>(e: &SdkError<DynamoError, R>) -> bool {
+    matches!(
+        e.as_service_error(),
+        Some(DynamoError::ConditionalCheckFailedException(_))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_domain::fixtures;
+
+    async fn store() -> Store {
+        let db = dynoxide::Database::memory().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(dynoxide::server::serve_on(listener, db));
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "t", "t", None, None, "t",
+            ))
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        crate::table::create_table_if_absent(&client, "crm")
+            .await
+            .unwrap();
+        Store::new(client, "crm")
+    }
+
+    /// The version a token was last settled against, if it is there.
+    async fn token(store: &Store, lead: &Lead, token: &str) -> Option<u64> {
+        let item = store
+            .get(&keys::search_token(lead.tenant_id, token, lead.id))
+            .await
+            .unwrap()?;
+        Some(item["v"].as_n().unwrap().parse().unwrap())
+    }
+
+    /// Settlings of two versions of a lead landing in the wrong order: the older one's
+    /// moves never undo the newer one's; the most it leaves is a stale token, which
+    /// search ignores and the next settling removes.
+    #[tokio::test]
+    async fn a_settling_against_an_older_lead_never_undoes_a_newer_ones() {
+        let store = store().await;
+        let mut v1 = fixtures::lead();
+        v1.version = 1;
+        let mut v2 = v1.clone();
+        v2.version = 2;
+        let (tenant, id) = (v1.tenant_id, v1.id);
+
+        // Version 2 replaced "alpha" with "bravo"; its settling lands first.
+        store
+            .move_token(tenant, id, "bravo", Some(&v2), true)
+            .await
+            .unwrap();
+        store
+            .move_token(tenant, id, "alpha", Some(&v2), false)
+            .await
+            .unwrap();
+        // Version 1's settling lands after it: its delete of "bravo" does not apply...
+        store
+            .move_token(tenant, id, "bravo", Some(&v1), false)
+            .await
+            .unwrap();
+        assert_eq!(token(&store, &v2, "bravo").await, Some(2));
+        // ...and its put of "alpha" leaves a stale token.
+        store
+            .move_token(tenant, id, "alpha", Some(&v1), true)
+            .await
+            .unwrap();
+        assert_eq!(token(&store, &v1, "alpha").await, Some(1));
+        store
+            .move_token(tenant, id, "alpha", Some(&v2), false)
+            .await
+            .unwrap();
+        assert_eq!(token(&store, &v1, "alpha").await, None);
+        // A deleted lead's tokens go, whatever version put them.
+        store
+            .move_token(tenant, id, "bravo", None, false)
+            .await
+            .unwrap();
+        assert_eq!(token(&store, &v2, "bravo").await, None);
     }
 }
