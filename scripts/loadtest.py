@@ -305,30 +305,6 @@ def attribute_size(value):
     return 0
 
 
-def as_attribute(value):
-    """A JSON value as the previous lead layout stored it (serde_dynamo: one typed attribute
-    per field, null as NULL)."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, (int, float)):
-        return {"N": str(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, list):
-        return {"L": [as_attribute(v) for v in value]}
-    return {"M": {k: as_attribute(v) for k, v in value.items()}}
-
-
-def previous_layout_size(item):
-    """The size the item had in the layout before `body` (every field an attribute)."""
-    fields = json.loads(item["body"]["S"])
-    keys = {k: v for k, v in item.items() if k in ("PK", "SK") or k.startswith("GSI")}
-    return sum(len(k.encode()) + attribute_size(v) for k, v in keys.items()) + sum(
-        len(k.encode()) + attribute_size(as_attribute(v)) for k, v in fields.items())
-
-
 def stored_bytes(path, table):
     """Bytes DynamoDB would store (its item-size rules) in the table and in each of its
     indexes, read from the emulator's file: ({name: (items, bytes)}, leads stored)."""
@@ -337,7 +313,7 @@ def stored_bytes(path, table):
     names = [r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND (name = ? OR name LIKE ?)",
         (table, f"{table}::gsi::%"))]
-    sizes, previous = {}, 0
+    sizes = {}
     leads = 0
     for name in names:
         items, total = 0, 0
@@ -346,12 +322,10 @@ def stored_bytes(path, table):
             items += 1
             if name == table and item.get("SK") == {"S": "LEAD"}:
                 leads += 1
-            size = sum(len(k.encode()) + attribute_size(v) for k, v in item.items())
-            total += size
-            previous += previous_layout_size(item) if "body" in item else size
+            total += sum(len(k.encode()) + attribute_size(v) for k, v in item.items())
         sizes[name.replace(f"{table}::gsi::", "") if name != table else "table"] = (items, total)
     conn.close()
-    return sizes, max(leads, 1), previous
+    return sizes, max(leads, 1)
 
 
 def fmt(value, digits=2):
@@ -396,7 +370,8 @@ def main():
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                 capture_output=True, text=True).stdout.strip()
         lines = [
-            f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, "
+            f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}"
+            f"{' (binaries from ' + RELEASE + ')' if 'LOADTEST_BIN_DIR' in os.environ else ''}, "
             f"{os.cpu_count()} cores; wrk -t1 -c{CONNECTIONS} -d{SECONDS}s per scenario.",
             "",
             "| leads | scenario | req/s | p50 ms | p99 ms | server CPU ms/req | emulator CPU ms/req "
@@ -419,7 +394,7 @@ def main():
                     f"| {fmt(r['round_trips'], 1)} | {fmt(r['read_units'], 1)} "
                     f"| {fmt(r['write_units'], 1)} | {r['non_2xx']} |"
                 )
-        sizes, leads, previous = stored_bytes(os.path.join(workdir, "db.sqlite"), "crm-loadtest")
+        sizes, leads = stored_bytes(os.path.join(workdir, "db.sqlite"), "crm-loadtest")
         lines += ["", "Stored bytes (DynamoDB's item-size rules) in the table and its indexes "
                   f"after the run, divided by the leads stored ({leads:,}, the scenarios' "
                   "creates included):", "",
@@ -428,8 +403,6 @@ def main():
             lines.append(f"| {name} | {items:,} | {total:,} | {total / leads:,.0f} |")
         everything = sum(total for _, total in sizes.values())
         lines.append(f"| all | | {everything:,} | {everything / leads:,.0f} |")
-        lines.append(f"| all, the same items in the previous lead layout (computed) | | "
-                     f"{previous:,} | {previous / leads:,.0f} |")
         lines += [
             "",
             f"Peak RSS: server {peak_rss_mib(server.pid):.0f} MiB, "
