@@ -149,21 +149,8 @@ impl Store {
 
     pub async fn get_lead(&self, tenant: TenantId, id: Uuid) -> Result<Option<Lead>, StoreError> {
         let key = keys::lead(tenant, id);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key.item_key()))
-            .consistent_read(true)
-            .projection_expression("#pk, #body")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#body", lead_item::BODY)
-            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(crate::classify)?;
-        crate::usage::record(crate::usage::Kind::Read, out.consumed_capacity.as_slice());
-        let item = match out.item {
+        let found = self.get_returning(&key, Returned::LeadBody).await?;
+        let item = match found {
             None => return Ok(None),
             // Not migrated to `lead_item`'s layout yet: the projection left its fields out.
             Some(item) if lead_item::is_previous_layout(&item) => match self.get(&key).await? {

@@ -6,17 +6,30 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{CancellationReason, Put, ReturnConsumedCapacity, TransactWriteItem};
 
 use crate::keys;
+use crate::scan::Returned;
 use crate::usage::{record, Kind};
 use crate::{classify, Conflict, Item, Store, StoreError};
 
 impl Store {
     pub(crate) async fn get(&self, key: &keys::Key) -> Result<Option<Item>, StoreError> {
+        self.get_returning(key, Returned::Whole).await
+    }
+
+    /// [`Store::get`] returning what `returned` says of the item.
+    pub(crate) async fn get_returning(
+        &self,
+        key: &keys::Key,
+        returned: Returned,
+    ) -> Result<Option<Item>, StoreError> {
+        let (projection, names) = returned.projection(None).unzip();
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key.item_key()))
             .consistent_read(true)
+            .set_projection_expression(projection)
+            .set_expression_attribute_names(names)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await

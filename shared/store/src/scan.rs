@@ -1,6 +1,8 @@
 //! Reads of many items: batch gets by key, prefix queries of one partition, counts and
 //! merged scans over the lead indexes, and the search-token index.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnConsumedCapacity};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -57,17 +59,14 @@ impl Store {
             let mut idle = 0;
             while !pending.is_empty() {
                 let asked = pending.len();
-                let mut request = KeysAndAttributes::builder()
+                let (projection, names) = returned.projection(None).unzip();
+                let request = KeysAndAttributes::builder()
                     .set_keys(Some(pending))
-                    .consistent_read(true);
-                if returned == Returned::LeadBody {
-                    request = request
-                        .projection_expression("#tpk, #tsk, #body")
-                        .expression_attribute_names("#tpk", keys::PK)
-                        .expression_attribute_names("#tsk", SK)
-                        .expression_attribute_names("#body", lead_item::BODY);
-                }
-                let request = request.build().expect("keys are set");
+                    .consistent_read(true)
+                    .set_projection_expression(projection)
+                    .set_expression_attribute_names(names)
+                    .build()
+                    .expect("keys are set");
                 let res = self
                     .client
                     .batch_get_item()
@@ -357,13 +356,12 @@ impl Store {
             .scan_index_forward(!scan.descending)
             .limit(bounded_query_limit(limit, after))
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
-        if returned == Returned::LeadBody {
-            // The sort key for the merge and the cursor, the table key for the fallback.
-            query = query
-                .projection_expression("#tpk, #tsk, #sk, #body")
-                .expression_attribute_names("#tpk", keys::PK)
-                .expression_attribute_names("#tsk", SK)
-                .expression_attribute_names("#body", lead_item::BODY);
+        // The index's sort key for the merge and the cursor.
+        if let Some((projection, names)) = returned.projection(Some(&scan.index.sk_attr())) {
+            query = query.projection_expression(projection);
+            for (placeholder, name) in names {
+                query = query.expression_attribute_names(placeholder, name);
+            }
         }
         let out = query.send().await.map_err(classify)?;
         record(Kind::Read, out.consumed_capacity.as_slice());
@@ -416,6 +414,31 @@ pub(crate) enum Returned {
     /// decodes 4 attributes per row instead of the item's 20 or so, half of them index keys
     /// that a list has no use for. Read units are the same (DynamoDB bills the item).
     LeadBody,
+}
+
+impl Returned {
+    /// The `ProjectionExpression` and its attribute names (`None`: the whole item), with
+    /// `index_sort_key` too for a read of an index. The table key is always in: it is what
+    /// reads a lead in the previous layout whole ([`Store::read_previous_layout_whole`]).
+    pub(crate) fn projection(
+        self,
+        index_sort_key: Option<&str>,
+    ) -> Option<(String, HashMap<String, String>)> {
+        if self == Returned::Whole {
+            return None;
+        }
+        let mut names = HashMap::from([
+            ("#tpk".to_string(), keys::PK.to_string()),
+            ("#tsk".to_string(), SK.to_string()),
+            ("#body".to_string(), lead_item::BODY.to_string()),
+        ]);
+        let mut projection = "#tpk, #tsk, #body".to_string();
+        if let Some(sort_key) = index_sort_key {
+            names.insert("#isk".to_string(), sort_key.to_string());
+            projection.push_str(", #isk");
+        }
+        Some((projection, names))
+    }
 }
 
 /// How a read of the base table sees recent writes (index reads are always eventual).

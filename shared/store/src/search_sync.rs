@@ -21,8 +21,13 @@
 //!   checks every hit against the lead's own tokens); a missing one hides the lead from
 //!   that word.
 
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, ReturnConsumedCapacity, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Error as DynamoError;
 use futures::StreamExt;
 use uuid::Uuid;
@@ -212,7 +217,8 @@ impl Store {
             .await
     }
 
-    /// Puts (`wanted`) or deletes one token item, over an older settling's only.
+    /// Puts (`wanted`) or deletes one token item, over an older settling's only (a deleted
+    /// lead has no later version to keep: its tokens go whatever theirs).
     async fn move_token(
         &self,
         tenant: TenantId,
@@ -222,57 +228,46 @@ impl Store {
         wanted: bool,
     ) -> Result<(), StoreError> {
         let key = keys::search_token(tenant, token, lead_id).item_key();
-        let older = "attribute_not_exists(v) OR v <= :v";
-        let result = match lead {
-            Some(lead) if wanted => {
+        let version = lead.map(|lead| AttributeValue::N(lead.version.to_string()));
+        let older = version
+            .as_ref()
+            .map(|_| "attribute_not_exists(v) OR v <= :v".to_string());
+        let values = version
+            .clone()
+            .map(|v| HashMap::from([(":v".to_string(), v)]));
+        let sent = match version {
+            Some(version) if wanted => {
                 let mut item = key;
                 item.insert("lead_id".into(), s(lead_id.to_string()));
-                item.insert("v".into(), AttributeValue::N(lead.version.to_string()));
-                self.client
+                item.insert("v".into(), version);
+                let put = self
+                    .client
                     .put_item()
                     .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression(older)
-                    .expression_attribute_values(":v", AttributeValue::N(lead.version.to_string()))
+                    .set_item(Some(item));
+                put.set_condition_expression(older)
+                    .set_expression_attribute_values(values)
                     .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .map(|out| out.consumed_capacity)
                     .map_err(|e| e.map_service_error(DynamoError::from))
             }
-            Some(lead) => self
+            _ => self
                 .client
                 .delete_item()
                 .table_name(&self.table)
                 .set_key(Some(key))
-                .condition_expression(older)
-                .expression_attribute_values(":v", AttributeValue::N(lead.version.to_string()))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map(|out| out.consumed_capacity)
-                .map_err(|e| e.map_service_error(DynamoError::from)),
-            // A deleted lead has no later version to keep: its tokens go.
-            None => self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key))
+                .set_condition_expression(older)
+                .set_expression_attribute_values(values)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map(|out| out.consumed_capacity)
                 .map_err(|e| e.map_service_error(DynamoError::from)),
         };
-        match result {
-            Ok(capacity) => {
-                record(Kind::Write, capacity.as_slice());
-                Ok(())
-            }
-            // A settling against a newer version of the lead wrote it: that one stands.
-            Err(e) if is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(classify(e)),
-        }
+        // A failed condition: a settling against a newer lead wrote it, and that one stands.
+        single_write(sent, Ok(()))
     }
 
     /// Clears the pending record (deletes it with its deleted lead) if no write recorded
@@ -289,55 +284,63 @@ impl Store {
             Some(_) => "#wv = :wv",
             None => "attribute_not_exists(#wv)",
         };
+        let values = pending
+            .write_version
+            .map(|wv| HashMap::from([(":wv".to_string(), AttributeValue::N(wv.to_string()))]));
         let index = LeadIndex::Created;
-        let result = if gone {
-            let mut delete = self
-                .client
+        let sent = if gone {
+            self.client
                 .delete_item()
                 .table_name(&self.table)
                 .set_key(Some(key))
                 .condition_expression(unchanged)
                 .expression_attribute_names("#wv", WRITE_VERSION)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total);
-            if let Some(wv) = pending.write_version {
-                delete =
-                    delete.expression_attribute_values(":wv", AttributeValue::N(wv.to_string()));
-            }
-            delete
+                .set_expression_attribute_values(values)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map(|out| out.consumed_capacity)
                 .map_err(|e| e.map_service_error(DynamoError::from))
         } else {
-            let mut update = self
-                .client
+            self.client
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(key))
                 .update_expression("REMOVE pending, #ipk, #isk")
-                .condition_expression(unchanged)
-                .expression_attribute_names("#wv", WRITE_VERSION)
                 .expression_attribute_names("#ipk", index.pk_attr())
                 .expression_attribute_names("#isk", index.sk_attr())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total);
-            if let Some(wv) = pending.write_version {
-                update =
-                    update.expression_attribute_values(":wv", AttributeValue::N(wv.to_string()));
-            }
-            update
+                .condition_expression(unchanged)
+                .expression_attribute_names("#wv", WRITE_VERSION)
+                .set_expression_attribute_values(values)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map(|out| out.consumed_capacity)
                 .map_err(|e| e.map_service_error(DynamoError::from))
         };
-        match result {
-            Ok(capacity) => {
-                record(Kind::Write, capacity.as_slice());
-                Ok(())
-            }
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict(Conflict::Version)),
-            Err(e) => Err(classify(e)),
+        single_write(sent, Err(StoreError::Conflict(Conflict::Version)))
+    }
+}
+
+/// A single-item write as sent: its consumed capacity, or DynamoDB's error.
+type Sent = Result<Option<ConsumedCapacity>, SdkError<DynamoError, HttpResponse>>;
+
+/// Records a write's capacity; a failed condition answers `on_condition`.
+fn single_write(sent: Sent, on_condition: Result<(), StoreError>) -> Result<(), StoreError> {
+    match sent {
+        Ok(capacity) => {
+            record(Kind::Write, capacity.as_slice());
+            Ok(())
         }
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(DynamoError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            on_condition
+        }
+        Err(e) => Err(classify(e)),
     }
 }
 
@@ -364,32 +367,13 @@ fn write_version(before: Option<&Lead>, after: Option<&Lead>) -> u64 {
     }
 }
 
-fn is_condition_failed<R>(e: &SdkError<DynamoError, R>) -> bool {
-    matches!(
-        e.as_service_error(),
-        Some(DynamoError::ConditionalCheckFailedException(_))
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crm_domain::fixtures;
 
     async fn store() -> Store {
-        let db = dynoxide::Database::memory().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(dynoxide::server::serve_on(listener, db));
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "t", "t", None, None, "t",
-            ))
-            .build();
-        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        let client = crate::emulator_client().await;
         crate::table::create_table_if_absent(&client, "crm")
             .await
             .unwrap();

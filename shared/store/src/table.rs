@@ -193,19 +193,7 @@ pub async fn create_table_if_absent(client: &Client, table: &str) -> Result<bool
 mod tests {
     #[tokio::test]
     async fn a_table_without_the_indexes_is_reported() {
-        let db = dynoxide::Database::memory().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(dynoxide::server::serve_on(listener, db));
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "t", "t", None, None, "t",
-            ))
-            .build();
-        let client = Client::from_conf(config);
+        let client = crate::emulator_client().await;
         // A table as the first version created it: keys only, no indexes.
         client
             .create_table()
