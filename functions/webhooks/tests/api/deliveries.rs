@@ -440,6 +440,15 @@ async fn a_subscription_failing_for_3_days_is_deactivated_and_says_so() {
         .as_str()
         .unwrap()
         .contains("3 days"));
+    // The audit log says who turned it off and what changed (written with the change).
+    let entries = store.resource_audit(w.tenant.id, webhook_id).await.unwrap();
+    let off = entries
+        .iter()
+        .find(|e| e.action == crm_store::AuditAction::Deactivate)
+        .expect("a deactivate entry");
+    assert_eq!(off.actor, "system:webhooks");
+    assert_eq!(off.resource_type, crm_store::ResourceType::Webhook);
+    assert_eq!(off.changes["is_active"], json!({"old": true, "new": false}));
     // Inactive: nothing more is sent.
     let handled = worker_of(&w)
         .handle(request(&w, &hook, Some(chrono::Utc::now())))
