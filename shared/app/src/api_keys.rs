@@ -57,12 +57,7 @@ pub async fn list(
     let (rows, more) = store
         .list_api_keys(caller.tenant, after.as_deref(), page_size)
         .await?;
-    let next = cursors.after_last(caller.tenant, SCOPE, &rows, more);
-    Ok(Page {
-        items: rows.into_iter().map(|(_, k)| k).collect(),
-        next,
-        previous: None,
-    })
+    Ok(cursors.forward_page(caller.tenant, SCOPE, rows, more))
 }
 
 /// Revokes a key of the caller's tenant (404 for another tenant's, or one revoked already).

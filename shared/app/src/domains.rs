@@ -95,12 +95,7 @@ pub async fn list(
     let (rows, more) = store
         .list_custom_domains(caller.tenant, after.as_deref(), page_size)
         .await?;
-    let next = cursors.after_last(caller.tenant, SCOPE, &rows, more);
-    Ok(Page {
-        items: rows.into_iter().map(|(_, d)| d).collect(),
-        next,
-        previous: None,
-    })
+    Ok(cursors.forward_page(caller.tenant, SCOPE, rows, more))
 }
 
 /// A domain of the caller's tenant (404 for another tenant's).

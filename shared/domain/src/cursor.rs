@@ -93,6 +93,23 @@ impl CursorCodec {
             .map_err(|_| crate::error::Error::field("cursor", "Invalid cursor."))
     }
 
+    /// A page of rows read in key order (`(sort key, row)` pairs), linking forward only:
+    /// its `next` is [`Self::after_last`].
+    pub fn forward_page<T>(
+        &self,
+        tenant: TenantId,
+        scope: &str,
+        rows: Vec<(String, T)>,
+        more: bool,
+    ) -> Page<T> {
+        let next = self.after_last(tenant, scope, &rows, more);
+        Page {
+            items: rows.into_iter().map(|(_, row)| row).collect(),
+            next,
+            previous: None,
+        }
+    }
+
     /// The cursor after a page read in key order (`(sort key, row)` pairs): past its last
     /// row when the read says there may be more, else none.
     pub fn after_last<T>(

@@ -77,17 +77,10 @@ pub async fn list(
     let (rows, more) = store
         .list_invitations(caller.tenant, after.as_deref(), page_size)
         .await?;
-    let next = cursors.after_last(caller.tenant, SCOPE, &rows, more);
+    let mut page = cursors.forward_page(caller.tenant, SCOPE, rows, more);
     let now = Utc::now();
-    Ok(Page {
-        items: rows
-            .into_iter()
-            .map(|(_, i)| i)
-            .filter(|i| !i.is_expired(now))
-            .collect(),
-        next,
-        previous: None,
-    })
+    page.items.retain(|i| !i.is_expired(now));
+    Ok(page)
 }
 
 /// Revokes a pending invitation: its secret stops working.

@@ -28,20 +28,21 @@ pub async fn list(
     let (rows, more) = store
         .list_members(caller.tenant, after.as_deref(), page_size)
         .await?;
-    let next = cursors.after_last(caller.tenant, SCOPE, &rows, more);
-    let ids: Vec<Uuid> = rows.iter().map(|(_, m)| m.user_id).collect();
+    let page = cursors.forward_page(caller.tenant, SCOPE, rows, more);
+    let ids: Vec<Uuid> = page.items.iter().map(|m| m.user_id).collect();
     let users = store.get_users(&ids).await?;
-    let items = rows
+    let items = page
+        .items
         .into_iter()
-        .map(|(_, m)| {
+        .map(|m| {
             let user = users.iter().find(|u| u.id == m.user_id).cloned();
             (m, user)
         })
         .collect();
     Ok(Page {
         items,
-        next,
-        previous: None,
+        next: page.next,
+        previous: page.previous,
     })
 }
 
