@@ -126,6 +126,21 @@ impl LeadIndex {
     pub fn sk_attr(self) -> String {
         format!("GSI{}SK", self.number())
     }
+
+    /// Whether the index holds lead items (and tag copies of leads) only. Those indexes
+    /// project only what a lead read asks for (`lead_item::INDEXED`), not the whole item;
+    /// the others also hold activities, notes, audit entries or search-sync items, whose
+    /// readers take the whole item.
+    pub fn holds_only_leads(self) -> bool {
+        match self {
+            LeadIndex::Status
+            | LeadIndex::Priority
+            | LeadIndex::Assignee
+            | LeadIndex::Source
+            | LeadIndex::Hot => true,
+            LeadIndex::Created | LeadIndex::Score | LeadIndex::FollowUp => false,
+        }
+    }
 }
 
 /// Key attributes of one index entry or table item.

@@ -26,7 +26,8 @@ fn string_attr(name: &str) -> Value {
 
 /// The table as CloudFormation's `AWS::DynamoDB::Table` properties (which are also the
 /// `CreateTable` request's field names): `TableName`, `BillingMode`, `KeySchema`,
-/// `AttributeDefinitions` and `GlobalSecondaryIndexes` (each projecting the whole item).
+/// `AttributeDefinitions` and `GlobalSecondaryIndexes` (projecting the whole item, or for
+/// the indexes of leads only what a lead read needs: `LeadIndex::holds_only_leads`).
 pub fn definition(table_name: &str) -> Value {
     let mut attributes = vec![string_attr(PK), string_attr(SK)];
     let mut indexes = Vec::new();
@@ -34,10 +35,15 @@ pub fn definition(table_name: &str) -> Value {
         let (pk, sk) = (index.pk_attr(), index.sk_attr());
         attributes.push(string_attr(&pk));
         attributes.push(string_attr(&sk));
+        let projection = if index.holds_only_leads() {
+            json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": crate::lead_item::INDEXED})
+        } else {
+            json!({"ProjectionType": "ALL"})
+        };
         indexes.push(json!({
             "IndexName": index.name(),
             "KeySchema": key_schema(&pk, &sk),
-            "Projection": {"ProjectionType": "ALL"},
+            "Projection": projection,
         }));
     }
     json!({
@@ -99,15 +105,20 @@ fn missing_indexes(table: Option<&TableDescription>) -> Vec<String> {
 }
 
 fn global_index(index: &Value) -> GlobalSecondaryIndex {
+    let projection = &index["Projection"];
+    let included = projection["NonKeyAttributes"].as_array().map(|names| {
+        names
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect()
+    });
     GlobalSecondaryIndex::builder()
         .index_name(text(index, "IndexName"))
         .set_key_schema(Some(key_elements(index)))
         .projection(
             Projection::builder()
-                .projection_type(ProjectionType::from(text(
-                    &index["Projection"],
-                    "ProjectionType",
-                )))
+                .projection_type(ProjectionType::from(text(projection, "ProjectionType")))
+                .set_non_key_attributes(included)
                 .build(),
         )
         .build()
