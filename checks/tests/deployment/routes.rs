@@ -193,8 +193,8 @@ fn the_template_routes_the_paths_the_functions_list() {
     use crm_store::keys::LeadIndex;
     assert_eq!(
         [
-            LeadIndex::Created.name(),
-            LeadIndex::Score.name(),
+            LeadIndex::Timeline.name(),
+            LeadIndex::OwnerTimeline.name(),
             LeadIndex::Source.name(),
             LeadIndex::FollowUp.name(),
         ],

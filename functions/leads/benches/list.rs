@@ -182,15 +182,19 @@ async fn naive(app: &TestApp, tenant: &Tenant, query: &str, view: Option<View>) 
         let client = app.dynamodb();
         let mut start = None;
         let mut leads: Vec<Lead> = Vec::new();
+        let index = crm_store::keys::LeadIndex::Created;
         loop {
             let out = client
                 .query()
                 .table_name(app.state.store.table())
-                .index_name("GSI1")
-                .key_condition_expression("GSI1PK = :pk")
+                .index_name(index.name())
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", index.pk_attr())
                 .expression_attribute_values(
                     ":pk",
-                    aws_sdk_dynamodb::types::AttributeValue::S(format!("{}#LEADS", tenant.id)),
+                    aws_sdk_dynamodb::types::AttributeValue::S(crm_store::keys::all_leads(
+                        tenant.id,
+                    )),
                 )
                 .set_exclusive_start_key(start)
                 .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)

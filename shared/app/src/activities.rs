@@ -145,10 +145,11 @@ pub async fn list(
     let t = caller.tenant;
     let now = Utc::now();
     let scan = match (view, query.lead) {
-        (View::All, Some(lead)) => {
-            newest_first(LeadIndex::Score, keys::lead_activities_partition(t, lead))
-        }
-        (View::All, None) => newest_first(LeadIndex::Created, keys::activities_partition(t)),
+        (View::All, Some(lead)) => newest_first(
+            LeadIndex::OwnerTimeline,
+            keys::lead_activities_partition(t, lead),
+        ),
+        (View::All, None) => newest_first(LeadIndex::Timeline, keys::activities_partition(t)),
         (View::Upcoming, _) => IndexScan {
             index: LeadIndex::FollowUp,
             partitions: vec![keys::tasks_partition(t)],

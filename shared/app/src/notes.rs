@@ -87,8 +87,11 @@ async fn list(
 ) -> Result<Page<Note>, Error> {
     let t = caller.tenant;
     let scan = match lead {
-        Some(lead) => newest_first(LeadIndex::Score, keys::lead_notes_partition(t, lead)),
-        None => newest_first(LeadIndex::Created, keys::notes_partition(t)),
+        Some(lead) => newest_first(
+            LeadIndex::OwnerTimeline,
+            keys::lead_notes_partition(t, lead),
+        ),
+        None => newest_first(LeadIndex::Timeline, keys::notes_partition(t)),
     };
     let after = ctx.cursors.position(t, scope, query.cursor())?;
     let keep = |n: &Note| n.visible_to(caller);

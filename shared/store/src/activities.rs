@@ -27,12 +27,12 @@ impl Versioned for Activity {
         let by_time = keys::time_sort_key(self.created_at, self.id);
         let mut out = vec![
             (
-                LeadIndex::Created,
+                LeadIndex::Timeline,
                 keys::activities_partition(t),
                 by_time.clone(),
             ),
             (
-                LeadIndex::Score,
+                LeadIndex::OwnerTimeline,
                 keys::lead_activities_partition(t, self.lead),
                 by_time,
             ),

@@ -73,13 +73,18 @@ use crm_domain::tenant::TenantId;
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 
-/// The lead indexes. Each is `GSI{n}` with key attributes `GSI{n}PK`/`GSI{n}SK`.
+/// The table's indexes. Each is `GSI{n}` with key attributes `GSI{n}PK`/`GSI{n}SK`. The
+/// lead indexes hold leads only (and tag copies of leads); activities, notes, audit entries
+/// and search-sync items have the two timelines, and open tasks share GSI7 with the leads
+/// that have a follow-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeadIndex {
-    /// All leads by creation time: `{t}#LEADS` / `{created}#{id}`.
-    Created,
-    /// All leads by score (then creation): `{t}#LEADS` / `{score}#{created}#{id}`.
-    Score,
+    /// A tenant's items of one kind by time: its activities, its notes, its audit log, its
+    /// leads with search-token moves pending.
+    Timeline,
+    /// One owner's items by time: a lead's activities, a lead's notes, an actor's audit
+    /// entries.
+    OwnerTimeline,
     /// Per status, by score: `{t}#STATUS#{status}`.
     Status,
     /// Per priority, by score: `{t}#PRIORITY#{priority}`.
@@ -93,18 +98,24 @@ pub enum LeadIndex {
     FollowUp,
     /// Sparse: the high-priority view's leads, by score: `{t}#HOT`.
     Hot,
+    /// All leads by creation time: `{t}#LEADS` / `{created}#{id}`.
+    Created,
+    /// All leads by score (then creation): `{t}#LEADS` / `{score}#{created}#{id}`.
+    Score,
 }
 
 impl LeadIndex {
-    pub const ALL: [LeadIndex; 8] = [
-        LeadIndex::Created,
-        LeadIndex::Score,
+    pub const ALL: [LeadIndex; 10] = [
+        LeadIndex::Timeline,
+        LeadIndex::OwnerTimeline,
         LeadIndex::Status,
         LeadIndex::Priority,
         LeadIndex::Assignee,
         LeadIndex::Source,
         LeadIndex::FollowUp,
         LeadIndex::Hot,
+        LeadIndex::Created,
+        LeadIndex::Score,
     ];
 
     fn number(self) -> usize {
@@ -133,12 +144,14 @@ impl LeadIndex {
     /// readers take the whole item.
     pub fn holds_only_leads(self) -> bool {
         match self {
-            LeadIndex::Status
+            LeadIndex::Created
+            | LeadIndex::Score
+            | LeadIndex::Status
             | LeadIndex::Priority
             | LeadIndex::Assignee
             | LeadIndex::Source
             | LeadIndex::Hot => true,
-            LeadIndex::Created | LeadIndex::Score | LeadIndex::FollowUp => false,
+            LeadIndex::Timeline | LeadIndex::OwnerTimeline | LeadIndex::FollowUp => false,
         }
     }
 }
@@ -295,8 +308,8 @@ pub fn audit_by_actor(t: TenantId, actor: &str) -> String {
 }
 
 /// The index of the tenant's audit timeline and the one of an actor's entries.
-pub const AUDIT_TIMELINE_INDEX: LeadIndex = LeadIndex::Created;
-pub const AUDIT_ACTOR_INDEX: LeadIndex = LeadIndex::Score;
+pub const AUDIT_TIMELINE_INDEX: LeadIndex = LeadIndex::Timeline;
+pub const AUDIT_ACTOR_INDEX: LeadIndex = LeadIndex::OwnerTimeline;
 
 pub fn all_leads(t: TenantId) -> String {
     format!("{t}#LEADS")

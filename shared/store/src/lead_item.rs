@@ -84,10 +84,17 @@ pub(crate) fn decode_image(image: &serde_dynamo::Item) -> Result<Lead, StoreErro
     }
 }
 
-/// Whether an item is in the layout before this one (a lead without `body`).
+/// Whether a lead item or tag copy is in an earlier layout, which `Store::migrate_leads`
+/// rewrites: one attribute per field (no `body`), or a lead indexed on the timelines
+/// (GSI1/GSI2) rather than on its own indexes by creation and by score (GSI9/GSI10), as
+/// leads were before those held only leads.
 pub(crate) fn is_previous_layout(item: &Item) -> bool {
-    !item.contains_key(BODY)
+    !item.contains_key(BODY) || item.contains_key(&PREVIOUS_INDEX_KEY.pk_attr())
 }
+
+/// The index whose key attribute marks a lead written before leads had indexes of their
+/// own for the all-leads lists (see [`is_previous_layout`]).
+pub(crate) const PREVIOUS_INDEX_KEY: crate::keys::LeadIndex = crate::keys::LeadIndex::Timeline;
 
 fn parse(json: &str) -> Result<Lead, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Other(format!("corrupt lead body: {e}")))

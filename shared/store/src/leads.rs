@@ -386,22 +386,26 @@ pub struct MigrationPage {
 
 impl Store {
     /// Rewrites, in one page of a table scan, the lead items and tag-membership copies
-    /// still in the layout before `lead_item`'s (one attribute per field) in the current
-    /// one, with their keys recomputed as a write would (`crm-admin migrate`).
+    /// still in an earlier layout (`lead_item::is_previous_layout`: one attribute per
+    /// field, or a lead on the timeline indexes) in the current one, with their keys
+    /// recomputed as a write would (`crm-admin table migrate-leads`).
     ///
     /// Safe beside live traffic: each rewrite is a put conditioned on the item being
-    /// unchanged (`version`) and still in the previous layout, so a lead written or
-    /// deleted since the scan read it is left as the newer write left it. Reads take
-    /// both layouts, so the service works before, during and after the migration.
+    /// unchanged (`version`) and still in an earlier layout, so a lead written or deleted
+    /// since the scan read it is left as the newer write left it. Reads take every layout
+    /// by table key and on the filter indexes; the all-leads lists (GSI9/GSI10) show a
+    /// lead once it is migrated or written again.
     pub async fn migrate_leads(&self, start: Option<Item>) -> Result<MigrationPage, StoreError> {
+        let previous = "(attribute_not_exists(#body) OR attribute_exists(#old))";
         let out = self
             .client
             .scan()
             .table_name(&self.table)
-            .filter_expression(
-                "attribute_not_exists(#body) AND (#sk = :lead OR begins_with(#sk, :tag))",
-            )
+            .filter_expression(format!(
+                "{previous} AND (#sk = :lead OR begins_with(#sk, :tag))"
+            ))
             .expression_attribute_names("#body", lead_item::BODY)
+            .expression_attribute_names("#old", lead_item::PREVIOUS_INDEX_KEY.pk_attr())
             .expression_attribute_names("#sk", keys::SK)
             .expression_attribute_values(":lead", s(keys::LEAD_SK))
             .expression_attribute_values(":tag", s(keys::TAG_PREFIX))
@@ -439,8 +443,9 @@ impl Store {
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(rewritten))
-                .condition_expression("version = :seen AND attribute_not_exists(#body)")
+                .condition_expression(format!("version = :seen AND {previous}"))
                 .expression_attribute_names("#body", lead_item::BODY)
+                .expression_attribute_names("#old", lead_item::PREVIOUS_INDEX_KEY.pk_attr())
                 .expression_attribute_values(":seen", AttributeValue::N(lead.version.to_string()))
                 .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
                 .send()

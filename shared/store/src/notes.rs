@@ -20,12 +20,12 @@ impl Versioned for Note {
         let by_time = keys::time_sort_key(self.created_at, self.id);
         vec![
             (
-                LeadIndex::Created,
+                LeadIndex::Timeline,
                 keys::notes_partition(t),
                 by_time.clone(),
             ),
             (
-                LeadIndex::Score,
+                LeadIndex::OwnerTimeline,
                 keys::lead_notes_partition(t, self.lead),
                 by_time,
             ),

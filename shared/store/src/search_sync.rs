@@ -58,7 +58,7 @@ impl Store {
             return None;
         }
         let lead = after.or(before).expect("a lead write has a lead");
-        let index = LeadIndex::Created;
+        let index = LeadIndex::Timeline;
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::lead_search(lead.tenant_id, lead.id).item_key()))
@@ -115,7 +115,7 @@ impl Store {
     pub async fn repair_search(&self, tenant: TenantId, limit: usize) -> Result<usize, StoreError> {
         let partition = keys::search_pending_partition(tenant);
         let ids = self
-            .ids_in_partition(LeadIndex::Created, partition, "lead_id", limit)
+            .ids_in_partition(LeadIndex::Timeline, partition, "lead_id", limit)
             .await?;
         let mut settled = 0;
         for id in ids {
@@ -287,7 +287,7 @@ impl Store {
         let values = pending
             .write_version
             .map(|wv| HashMap::from([(":wv".to_string(), AttributeValue::N(wv.to_string()))]));
-        let index = LeadIndex::Created;
+        let index = LeadIndex::Timeline;
         let sent = if gone {
             self.client
                 .delete_item()

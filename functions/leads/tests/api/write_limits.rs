@@ -263,7 +263,7 @@ async fn unsettle(
         .send()
         .await
         .unwrap();
-    let index = keys::LeadIndex::Created;
+    let index = keys::LeadIndex::Timeline;
     db.update_item()
         .table_name(table)
         .set_key(Some(keys::lead_search(tenant.id, id).item_key()))

@@ -1,11 +1,12 @@
 //! The lead's stored layout (`crm_store::lead_item`): leads and their tag copies written in
-//! the layout before it (one attribute per field) are still served, and
-//! `crm-admin table migrate-leads` (`Store::migrate_leads`) rewrites them in the compact
-//! one without changing what the API answers.
+//! an earlier layout (one attribute per field; leads on the timeline indexes GSI1/GSI2) are
+//! still served, and `crm-admin table migrate-leads` (`Store::migrate_leads`) rewrites them
+//! in the current one without changing what the API answers.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use crm_store::keys::LeadIndex;
 use crm_store::lead_item::{self, BODY};
 
 use crate::common::*;
@@ -67,9 +68,8 @@ async fn migrate(apps: &Apps) -> usize {
     }
 }
 
-#[tokio::test]
-async fn leads_in_the_previous_layout_are_served_and_migrated_unchanged() {
-    let apps = start().await;
+/// Three leads with notes, the first tagged: (the owner's token, the lead ids, the tag id).
+async fn three_leads(apps: &Apps) -> (String, Vec<String>, String) {
     let (_, token) = apps.sources.owner("Acme").await;
     let hot = id(&create_tag(&apps.sources, &token, "Hot").await);
     let mut ids = Vec::new();
@@ -80,25 +80,41 @@ async fn leads_in_the_previous_layout_are_served_and_migrated_unchanged() {
         body["notes"] = json!(format!("Met at the fair, note {n}"));
         ids.push(id(&apps.leads.create_lead(&token, body).await));
     }
-    let read_all = || async {
-        let mut answers = Vec::new();
-        for lead in &ids {
-            let url = format!("{LEADS}{lead}/");
-            answers.push(
-                apps.leads
-                    .get(&url)
-                    .bearer(&token)
-                    .send()
-                    .await
-                    .expect(200)
-                    .body,
-            );
-        }
-        let tagged = all_pages(&apps.leads, &token, &format!("{LEADS}?tags={hot}")).await;
-        let listed = all_pages(&apps.leads, &token, &format!("{LEADS}?ordering=created_at")).await;
-        let found = all_pages(&apps.leads, &token, &format!("{LEADS}?search=fair")).await;
-        (answers, tagged, listed, found.len())
-    };
+    (token, ids, hot)
+}
+
+/// What the API answers about the leads: each detail, the tag's list, the all-leads list
+/// by creation, and the number of search hits.
+async fn read_all(
+    apps: &Apps,
+    token: &str,
+    ids: &[String],
+    tag: &str,
+) -> (Vec<Value>, Vec<Value>, Vec<Value>, usize) {
+    let mut answers = Vec::new();
+    for lead in ids {
+        let url = format!("{LEADS}{lead}/");
+        answers.push(
+            apps.leads
+                .get(&url)
+                .bearer(token)
+                .send()
+                .await
+                .expect(200)
+                .body,
+        );
+    }
+    let tagged = all_pages(&apps.leads, token, &format!("{LEADS}?tags={tag}")).await;
+    let listed = all_pages(&apps.leads, token, &format!("{LEADS}?ordering=created_at")).await;
+    let found = all_pages(&apps.leads, token, &format!("{LEADS}?search=fair")).await;
+    (answers, tagged, listed, found.len())
+}
+
+#[tokio::test]
+async fn leads_in_the_previous_layout_are_served_and_migrated_unchanged() {
+    let apps = start().await;
+    let (token, ids, hot) = three_leads(&apps).await;
+    let read_all = || read_all(&apps, &token, &ids, &hot);
     let written = read_all().await;
     assert_eq!(written.1.len(), 1);
     assert_eq!(written.2.len(), 3);
@@ -149,4 +165,71 @@ async fn leads_in_the_previous_layout_are_served_and_migrated_unchanged() {
     assert_eq!(tagged, written.1);
     assert_eq!(listed.len(), 3);
     assert_eq!(found, 3);
+}
+
+/// Every lead item's attribute `name`, if it has it.
+async fn lead_attribute(apps: &Apps, name: &str) -> Vec<Option<AttributeValue>> {
+    lead_items(apps)
+        .await
+        .into_iter()
+        .filter(|item| item["SK"].as_s().unwrap() == "LEAD")
+        .map(|item| item.get(name).cloned())
+        .collect()
+}
+
+#[tokio::test]
+async fn leads_on_the_timeline_indexes_move_to_their_own_by_the_migration() {
+    let apps = start().await;
+    let (token, ids, hot) = three_leads(&apps).await;
+    let written = read_all(&apps, &token, &ids, &hot).await;
+    assert_eq!(written.2.len(), 3);
+
+    // Before GSI9 and GSI10, the all-leads lists were the timelines' partitions.
+    let client = apps.leads.dynamodb();
+    let moves = [
+        (LeadIndex::Created, LeadIndex::Timeline),
+        (LeadIndex::Score, LeadIndex::OwnerTimeline),
+    ];
+    for mut item in lead_items(&apps).await {
+        if item["SK"].as_s().unwrap() != "LEAD" {
+            continue;
+        }
+        for (now, before) in moves {
+            let pk = item.remove(&now.pk_attr()).unwrap();
+            let sk = item.remove(&now.sk_attr()).unwrap();
+            item.insert(before.pk_attr(), pk);
+            item.insert(before.sk_attr(), sk);
+        }
+        client
+            .put_item()
+            .table_name(apps.leads.state.store.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Read by key and on the filter indexes, they are served as they were.
+    let before = read_all(&apps, &token, &ids, &hot).await;
+    assert_eq!(
+        (&before.0, &before.1, before.3),
+        (&written.0, &written.1, written.3)
+    );
+
+    assert_eq!(
+        migrate(&apps).await,
+        3,
+        "the 3 leads; the tag copy was never moved"
+    );
+    assert_eq!(migrate(&apps).await, 0);
+    for (now, before) in moves {
+        assert!(lead_attribute(&apps, &before.pk_attr())
+            .await
+            .iter()
+            .all(Option::is_none));
+        assert!(lead_attribute(&apps, &now.pk_attr())
+            .await
+            .iter()
+            .all(Option::is_some));
+    }
+    assert_eq!(read_all(&apps, &token, &ids, &hot).await, written);
 }

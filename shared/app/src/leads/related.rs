@@ -188,8 +188,14 @@ pub async fn detail_extras(
         hi: None,
         descending: true,
     };
-    let activities = newest(LeadIndex::Score, keys::lead_activities_partition(t, lead));
-    let notes = newest(LeadIndex::Score, keys::lead_notes_partition(t, lead));
+    let activities = newest(
+        LeadIndex::OwnerTimeline,
+        keys::lead_activities_partition(t, lead),
+    );
+    let notes = newest(
+        LeadIndex::OwnerTimeline,
+        keys::lead_notes_partition(t, lead),
+    );
     let all = |_: &crate::activities::Activity| true;
     let visible = |n: &crate::notes::Note| n.visible_to(caller);
     let ((activities, _), (notes, _)) = futures::future::try_join(
