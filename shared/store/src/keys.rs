@@ -551,8 +551,15 @@ pub fn search_partition(t: TenantId, token: &str) -> String {
     format!("{t}#SEARCH#{first}")
 }
 
+/// A search token item: its sort key is the token and the lead's id, which is all the item
+/// needs to say (see [`search_token_lead`]).
 pub fn search_token(t: TenantId, token: &str, lead_id: Uuid) -> Key {
     Key::new(search_partition(t, token), format!("{token}#{lead_id}"))
+}
+
+/// The lead of a search token item, from its sort key ([`search_token`]).
+pub fn search_token_lead(sort_key: &str) -> Option<Uuid> {
+    sort_key.rsplit_once('#')?.1.parse().ok()
 }
 
 /// A lead's search bookkeeping: the tokens its writes moved that are not settled yet

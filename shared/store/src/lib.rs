@@ -66,6 +66,9 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct Store {
     client: Client,
     table: String,
+    /// Which tenants' pending search partitions this instance found empty, and when
+    /// (`Store::repair_search`).
+    search_repairs: std::sync::Arc<search_sync::RepairClock>,
 }
 
 fn to_item<T: Serialize>(value: &T) -> Item {
@@ -103,6 +106,7 @@ impl Store {
         Self {
             client,
             table: table.into(),
+            search_repairs: Default::default(),
         }
     }
 

@@ -398,7 +398,7 @@ impl Store {
             .into_iter()
             .filter_map(|i| {
                 let sk = i.get(SK)?.as_s().ok()?.clone();
-                let id = i.get("lead_id")?.as_s().ok()?.parse().ok()?;
+                let id = keys::search_token_lead(&sk)?;
                 Some((sk, id))
             })
             .collect();

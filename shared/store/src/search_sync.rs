@@ -16,10 +16,11 @@
 //!   read (or deleted with its deleted lead); when one did, the settling starts again.
 //! - **Repair**: a settling that fails (the function timed out, throttling) leaves the
 //!   tokens pending, and the write stands. [`Store::repair_search`] settles the leads in the
-//!   pending partition; search calls it before its first page, and the lead's next write
-//!   that moves tokens settles everything pending too. Until then a stale token is harmless (search
-//!   checks every hit against the lead's own tokens); a missing one hides the lead from
-//!   that word.
+//!   pending partition; search calls it before its first page (an instance that found
+//!   the partition empty looks again after `REPAIR_INTERVAL`), and the lead's next write
+//!   that moves tokens settles everything pending too. Until then a stale token is
+//!   harmless (search checks every hit against the lead's own tokens); a missing one hides
+//!   the lead from that word.
 
 use std::collections::HashMap;
 
@@ -93,8 +94,16 @@ impl Store {
             return Ok(());
         }
         let lead = after.or(before).expect("a lead write has a lead");
+        // A new lead's pending record is exactly what its transaction wrote (no earlier
+        // write of the lead can have left moves in it), so the first attempt need not read
+        // it back. A write landing in between changes `wv`, and the clear's condition
+        // sends the settling back to read both.
+        let written = before.is_none().then(|| Pending {
+            tokens: lead_writes::token_changes(before, after).moved(),
+            write_version: Some(write_version(before, after)),
+        });
         let settled = self
-            .settle(lead.tenant_id, lead.id, Some(after.cloned()))
+            .settle(lead.tenant_id, lead.id, Some(after.cloned()), written)
             .await;
         match settled {
             Ok(true) => {}
@@ -107,35 +116,46 @@ impl Store {
     /// Settles the lead's pending search tokens, if any; false when other writes kept
     /// moving the lead on (they settle them in turn).
     pub async fn sync_search(&self, tenant: TenantId, lead_id: Uuid) -> Result<bool, StoreError> {
-        self.settle(tenant, lead_id, None).await
+        self.settle(tenant, lead_id, None, None).await
     }
 
     /// Settles the pending search tokens of up to `limit` leads of the tenant; returns how
-    /// many leads it settled.
+    /// many leads it settled. Once this instance has found the tenant's pending partition
+    /// empty, it looks again only after [`REPAIR_INTERVAL`]: the partition is nearly
+    /// always empty (every write settles its own moves), and the read was a quarter of a
+    /// search's DynamoDB calls.
     pub async fn repair_search(&self, tenant: TenantId, limit: usize) -> Result<usize, StoreError> {
+        if self.search_repairs.found_empty_lately(tenant) {
+            return Ok(0);
+        }
         let partition = keys::search_pending_partition(tenant);
         let ids = self
             .ids_in_partition(LeadIndex::Timeline, partition, "lead_id", limit)
             .await?;
+        if ids.is_empty() {
+            self.search_repairs.found_empty(tenant);
+        }
         let mut settled = 0;
         for id in ids {
             let Ok(id) = id.parse() else {
                 continue;
             };
-            if self.settle(tenant, id, None).await? {
+            if self.settle(tenant, id, None, None).await? {
                 settled += 1;
             }
         }
         Ok(settled)
     }
 
-    /// `known`: the lead as the write just committed it (`Some(None)`: deleted), which
-    /// spares the first attempt its read.
+    /// `known`: the lead as the write just committed it (`Some(None)`: deleted), and
+    /// `written`: the pending record as it wrote it, when that is all the record holds;
+    /// each spares the first attempt a read.
     async fn settle(
         &self,
         tenant: TenantId,
         lead_id: Uuid,
         mut known: Option<Option<Lead>>,
+        mut written: Option<Pending>,
     ) -> Result<bool, StoreError> {
         for _ in 0..SETTLE_ATTEMPTS {
             // The lead first, the pending record second: a record written by a later
@@ -144,7 +164,10 @@ impl Store {
                 Some(lead) => lead,
                 None => self.get_lead(tenant, lead_id).await?,
             };
-            let pending = self.pending_tokens(tenant, lead_id).await?;
+            let pending = match written.take() {
+                Some(pending) => pending,
+                None => self.pending_tokens(tenant, lead_id).await?,
+            };
             if pending.tokens.is_empty() {
                 return Ok(true);
             }
@@ -237,8 +260,9 @@ impl Store {
             .map(|v| HashMap::from([(":v".to_string(), v)]));
         let sent = match version {
             Some(version) if wanted => {
+                // The key says the lead (`keys::search_token_lead`); tokens written before
+                // also have a `lead_id`, which nothing reads any more.
                 let mut item = key;
-                item.insert("lead_id".into(), s(lead_id.to_string()));
                 item.insert("v".into(), version);
                 let put = self
                     .client
@@ -345,6 +369,33 @@ fn single_write(sent: Sent, on_condition: Result<(), StoreError>) -> Result<(), 
 }
 
 /// The pending record of a lead's search tokens, as read.
+/// How long a search trusts this instance's last look at a tenant's pending partition,
+/// when it found it empty. A write whose own settling failed in between (a timeout, a
+/// throttle) then waits up to this long for a search to settle it, or for its lead's next
+/// write; meanwhile a word it added does not find the lead (a removed one never shows it:
+/// hits are checked against the lead).
+pub const REPAIR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// When this instance last found each tenant's pending partition empty.
+#[derive(Default)]
+pub(crate) struct RepairClock(std::sync::Mutex<HashMap<TenantId, std::time::Instant>>);
+
+impl RepairClock {
+    fn found_empty_lately(&self, tenant: TenantId) -> bool {
+        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(&tenant)
+            .is_some_and(|at| at.elapsed() < REPAIR_INTERVAL)
+    }
+
+    fn found_empty(&self, tenant: TenantId) {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Entries past the interval say nothing any more: dropped, so that the map holds
+        // only the tenants searched lately.
+        seen.retain(|_, at| at.elapsed() < REPAIR_INTERVAL);
+        seen.insert(tenant, std::time::Instant::now());
+    }
+}
+
 struct Pending {
     tokens: Vec<String>,
     /// The lead version of the last write that recorded moves (`None`: a record written
@@ -370,6 +421,7 @@ fn write_version(before: Option<&Lead>, after: Option<&Lead>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{AuditAction, AuditEntry};
     use crm_domain::fixtures;
 
     async fn store() -> Store {
@@ -387,6 +439,53 @@ mod tests {
             .await
             .unwrap()?;
         Some(item["v"].as_n().unwrap().parse().unwrap())
+    }
+
+    /// A create settles its tokens without reading back the pending record its own
+    /// transaction wrote: one transaction, a write per token, the clear.
+    #[tokio::test]
+    async fn a_create_settles_its_tokens_in_one_write_each_after_its_transaction() {
+        let store = store().await;
+        let lead = fixtures::lead();
+        let audit = AuditEntry::lead(
+            crm_domain::audit::Provenance::system("u", 30),
+            lead.id,
+            AuditAction::Create,
+            chrono::Utc::now(),
+            Default::default(),
+        );
+        let tokens = search::tokens(&lead);
+        assert!(!tokens.is_empty());
+        let (created, usage) = crate::usage::measure(store.create_lead(&lead, &audit)).await;
+        created.unwrap();
+        assert_eq!(usage.round_trips as usize, 1 + tokens.len() + 1);
+        for word in &tokens {
+            assert_eq!(
+                token(&store, &lead, word).await,
+                Some(lead.version),
+                "{word}"
+            );
+        }
+        let pending = store.pending_tokens(lead.tenant_id, lead.id).await.unwrap();
+        assert!(pending.tokens.is_empty());
+        assert_eq!(store.repair_search(lead.tenant_id, 10).await.unwrap(), 0);
+    }
+
+    /// An instance that found a tenant's pending partition empty does not read it again
+    /// within `REPAIR_INTERVAL`; another instance (its own clock) does. (One that found
+    /// leads to settle looks again at once: the leads API's repair test.)
+    #[tokio::test]
+    async fn a_search_repair_that_found_nothing_is_not_repeated_within_its_interval() {
+        let store = store().await;
+        let tenant = TenantId::from_uuid(Uuid::new_v4());
+        let repair = |store: Store| async move {
+            let (settled, usage) = crate::usage::measure(store.repair_search(tenant, 10)).await;
+            (settled.unwrap(), usage.round_trips)
+        };
+        assert_eq!(repair(store.clone()).await, (0, 1));
+        assert_eq!(repair(store.clone()).await, (0, 0));
+        let other = Store::new(store.client().clone(), "crm");
+        assert_eq!(repair(other).await, (0, 1));
     }
 
     /// Settlings of two versions of a lead landing in the wrong order: the older one's
