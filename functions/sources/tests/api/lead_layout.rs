@@ -36,7 +36,6 @@ async fn lead_items(apps: &Apps) -> Vec<Item> {
 /// Rewrites every lead item and tag copy as the previous layout stored it: its key
 /// attributes (table and indexes) and one attribute per field of the lead.
 async fn rewrite_in_previous_layout(apps: &Apps) {
-    let client = apps.leads.dynamodb();
     for item in lead_items(apps).await {
         let mut previous: Item =
             serde_dynamo::to_item(lead_item::decode(item.clone()).unwrap()).unwrap();
@@ -45,14 +44,20 @@ async fn rewrite_in_previous_layout(apps: &Apps) {
                 previous.insert(name.clone(), value.clone());
             }
         }
-        client
-            .put_item()
-            .table_name(apps.leads.state.store.table())
-            .set_item(Some(previous))
-            .send()
-            .await
-            .unwrap();
+        put(apps, previous).await;
     }
+}
+
+/// Writes `item` as it is, over whatever has its key.
+async fn put(apps: &Apps, item: Item) {
+    apps.leads
+        .dynamodb()
+        .put_item()
+        .table_name(apps.leads.state.store.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
 }
 
 async fn migrate(apps: &Apps) -> usize {
@@ -185,7 +190,6 @@ async fn leads_on_the_timeline_indexes_move_to_their_own_by_the_migration() {
     assert_eq!(written.2.len(), 3);
 
     // Before GSI9 and GSI10, the all-leads lists were the timelines' partitions.
-    let client = apps.leads.dynamodb();
     let moves = [
         (LeadIndex::Created, LeadIndex::Timeline),
         (LeadIndex::Score, LeadIndex::OwnerTimeline),
@@ -200,13 +204,7 @@ async fn leads_on_the_timeline_indexes_move_to_their_own_by_the_migration() {
             item.insert(before.pk_attr(), pk);
             item.insert(before.sk_attr(), sk);
         }
-        client
-            .put_item()
-            .table_name(apps.leads.state.store.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
+        put(&apps, item).await;
     }
     // Read by key and on the filter indexes, they are served as they were.
     let before = read_all(&apps, &token, &ids, &hot).await;
