@@ -31,8 +31,8 @@ pub const BODY: &str = "body";
 /// What the indexes that hold only leads project besides their keys and the table's
 /// (`LeadIndex::holds_only_leads`): what a lead read asks for (`Returned::LeadBody`), the
 /// assignee count's filter (`status`) and a tag's member ids (`id`, on tag copies). An
-/// entry then carries its own two keys, not the other indexes' fourteen (about 650 bytes
-/// of a lead's entry), so it is about half the size, in stored bytes and in write units.
+/// entry then carries its own two keys, not those of the other indexes the lead is in
+/// (about 650 bytes), so it is about half the size, in stored bytes and in write units.
 pub const INDEXED: [&str; 3] = [BODY, "status", "id"];
 
 /// The attributes of a lead item other than its keys (a tag copy adds `id`, see

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::keys;
 use crate::lead_item;
-use crate::scan::Returned;
+use crate::scan::{Consistency, Returned};
 use crate::{s, AuditEntry, Conflict, Item, Store, StoreError};
 use crm_domain::lead::Lead;
 use crm_domain::lead_writes;
@@ -351,12 +351,34 @@ impl Store {
         Ok(counters_of(item).get(stats::TOTAL).copied().unwrap_or(0))
     }
 
-    /// Leads by id, in one round trip per 100 (missing ids are left out).
+    /// Leads by id, strongly consistent, in one round trip per 100 (missing ids are left
+    /// out).
     pub async fn get_leads(&self, tenant: TenantId, ids: &[Uuid]) -> Result<Vec<Lead>, StoreError> {
+        self.read_leads(tenant, ids, Consistency::Strong).await
+    }
+
+    /// [`Store::get_leads`] eventually consistent, as every list reads (from the indexes),
+    /// for half the read units: for search, whose hits come from token items that are
+    /// themselves read eventually consistent.
+    pub async fn get_listed_leads(
+        &self,
+        tenant: TenantId,
+        ids: &[Uuid],
+    ) -> Result<Vec<Lead>, StoreError> {
+        self.read_leads(tenant, ids, Consistency::Eventual).await
+    }
+
+    async fn read_leads(
+        &self,
+        tenant: TenantId,
+        ids: &[Uuid],
+        consistency: Consistency,
+    ) -> Result<Vec<Lead>, StoreError> {
         let mut items = self
             .batch_get_returning(
                 ids.iter().map(|id| keys::lead(tenant, *id)),
                 Returned::LeadBody,
+                consistency,
             )
             .await?;
         self.read_previous_layout_whole(&mut items, |item| item)

@@ -37,14 +37,17 @@ impl Store {
         &self,
         keys: impl IntoIterator<Item = keys::Key>,
     ) -> Result<Vec<Item>, StoreError> {
-        self.batch_get_returning(keys, Returned::Whole).await
+        self.batch_get_returning(keys, Returned::Whole, Consistency::Strong)
+            .await
     }
 
-    /// [`Store::batch_get_items`] returning what `returned` says of each item.
+    /// [`Store::batch_get_items`] returning what `returned` says of each item, read as
+    /// `consistency` says.
     pub(crate) async fn batch_get_returning(
         &self,
         keys: impl IntoIterator<Item = keys::Key>,
         returned: Returned,
+        consistency: Consistency,
     ) -> Result<Vec<Item>, StoreError> {
         let mut unique: Vec<keys::Key> = Vec::new();
         for key in keys {
@@ -62,7 +65,7 @@ impl Store {
                 let (projection, names) = returned.projection(None).unzip();
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(pending))
-                    .consistent_read(true)
+                    .consistent_read(consistency == Consistency::Strong)
                     .set_projection_expression(projection)
                     .set_expression_attribute_names(names)
                     .build()
@@ -441,9 +444,10 @@ impl Returned {
     }
 }
 
-/// How a read of the base table sees recent writes (index reads are always eventual).
+/// How a read of the base table sees recent writes (index reads are always eventual). An
+/// eventually consistent read costs half the read units of a strong one.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Consistency {
+pub(crate) enum Consistency {
     Strong,
     Eventual,
 }

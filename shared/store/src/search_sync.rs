@@ -368,7 +368,6 @@ fn single_write(sent: Sent, on_condition: Result<(), StoreError>) -> Result<(), 
     }
 }
 
-/// The pending record of a lead's search tokens, as read.
 /// How long a search trusts this instance's last look at a tenant's pending partition,
 /// when it found it empty. A write whose own settling failed in between (a timeout, a
 /// throttle) then waits up to this long for a search to settle it, or for its lead's next
@@ -396,6 +395,7 @@ impl RepairClock {
     }
 }
 
+/// The pending record of a lead's search tokens, as read (or as a create wrote it).
 struct Pending {
     tokens: Vec<String>,
     /// The lead version of the last write that recorded moves (`None`: a record written
@@ -432,6 +432,17 @@ mod tests {
         Store::new(client, "crm")
     }
 
+    /// The audit entry of a lead's creation (by the system).
+    fn creation(lead: &Lead) -> AuditEntry {
+        AuditEntry::lead(
+            crm_domain::audit::Provenance::system("u", 30),
+            lead.id,
+            AuditAction::Create,
+            chrono::Utc::now(),
+            Default::default(),
+        )
+    }
+
     /// The version a token was last settled against, if it is there.
     async fn token(store: &Store, lead: &Lead, token: &str) -> Option<u64> {
         let item = store
@@ -447,13 +458,7 @@ mod tests {
     async fn a_create_settles_its_tokens_in_one_write_each_after_its_transaction() {
         let store = store().await;
         let lead = fixtures::lead();
-        let audit = AuditEntry::lead(
-            crm_domain::audit::Provenance::system("u", 30),
-            lead.id,
-            AuditAction::Create,
-            chrono::Utc::now(),
-            Default::default(),
-        );
+        let audit = creation(&lead);
         let tokens = search::tokens(&lead);
         assert!(!tokens.is_empty());
         let (created, usage) = crate::usage::measure(store.create_lead(&lead, &audit)).await;
@@ -469,6 +474,23 @@ mod tests {
         let pending = store.pending_tokens(lead.tenant_id, lead.id).await.unwrap();
         assert!(pending.tokens.is_empty());
         assert_eq!(store.repair_search(lead.tenant_id, 10).await.unwrap(), 0);
+    }
+
+    /// Search reads its hits eventually consistent, as lists read: half the units.
+    #[tokio::test]
+    async fn search_hits_are_read_for_half_the_units_of_a_strong_read() {
+        let store = store().await;
+        let lead = fixtures::lead();
+        let audit = creation(&lead);
+        store.create_lead(&lead, &audit).await.unwrap();
+        let ids = [lead.id];
+        let (strong, strong_usage) =
+            crate::usage::measure(store.get_leads(lead.tenant_id, &ids)).await;
+        let (listed, listed_usage) =
+            crate::usage::measure(store.get_listed_leads(lead.tenant_id, &ids)).await;
+        assert_eq!(strong.unwrap(), listed.unwrap());
+        assert_eq!(strong_usage.read_units, 1.0);
+        assert_eq!(listed_usage.read_units, 0.5);
     }
 
     /// An instance that found a tenant's pending partition empty does not read it again

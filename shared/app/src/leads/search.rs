@@ -61,7 +61,7 @@ pub(super) async fn search_page(
         read += hits.len();
         let ids: Vec<Uuid> = hits.iter().map(|(_, id)| *id).collect();
         let leads: std::collections::HashMap<Uuid, Lead> = store
-            .get_leads(tenant, &ids)
+            .get_listed_leads(tenant, &ids)
             .await?
             .into_iter()
             .map(|l| (l.id, l))
