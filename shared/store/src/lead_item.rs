@@ -92,6 +92,12 @@ pub(crate) fn is_previous_layout(item: &Item) -> bool {
     !item.contains_key(BODY) || item.contains_key(&PREVIOUS_INDEX_KEY.pk_attr())
 }
 
+/// [`is_previous_layout`] as a condition expression, for the migration's scan filter and
+/// its puts' condition: `#body` names [`BODY`], `#old` the key attribute of
+/// [`PREVIOUS_INDEX_KEY`].
+pub(crate) const PREVIOUS_LAYOUT_CONDITION: &str =
+    "(attribute_not_exists(#body) OR attribute_exists(#old))";
+
 /// The index whose key attribute marks a lead written before leads had indexes of their
 /// own for the all-leads lists (see [`is_previous_layout`]).
 pub(crate) const PREVIOUS_INDEX_KEY: crate::keys::LeadIndex = crate::keys::LeadIndex::Timeline;

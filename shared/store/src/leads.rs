@@ -418,7 +418,7 @@ impl Store {
     /// by table key and on the filter indexes; the all-leads lists (GSI9/GSI10) show a
     /// lead once it is migrated or written again.
     pub async fn migrate_leads(&self, start: Option<Item>) -> Result<MigrationPage, StoreError> {
-        let previous = "(attribute_not_exists(#body) OR attribute_exists(#old))";
+        let previous = lead_item::PREVIOUS_LAYOUT_CONDITION;
         let out = self
             .client
             .scan()

@@ -90,7 +90,8 @@ impl Store {
         after: Option<&Lead>,
     ) -> Result<(), StoreError> {
         self.transact(actions).await?;
-        if lead_writes::token_changes(before, after).is_empty() {
+        let changes = lead_writes::token_changes(before, after);
+        if changes.is_empty() {
             return Ok(());
         }
         let lead = after.or(before).expect("a lead write has a lead");
@@ -99,7 +100,7 @@ impl Store {
         // it back. A write landing in between changes `wv`, and the clear's condition
         // sends the settling back to read both.
         let written = before.is_none().then(|| Pending {
-            tokens: lead_writes::token_changes(before, after).moved(),
+            tokens: changes.moved(),
             write_version: Some(write_version(before, after)),
         });
         let settled = self
