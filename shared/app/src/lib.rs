@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod actions;
 pub mod activities;
 pub mod ai;
+mod allocator;
 pub mod api_keys;
 pub mod bulk;
 pub mod changes;
