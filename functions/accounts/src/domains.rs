@@ -25,7 +25,7 @@ pub async fn list(
         query.cursor(),
     )
     .await?;
-    Ok(query.page_response(page, CustomDomain::json))
+    Ok(query.page_response(&page, CustomDomain::json))
 }
 
 /// The role check comes before the body is read.

@@ -26,7 +26,7 @@ pub async fn list(
         query.cursor(),
     )
     .await?;
-    Ok(query.page_response(page, ApiKey::json))
+    Ok(query.page_response(&page, ApiKey::json))
 }
 
 /// The role check comes before the body is read.

@@ -54,7 +54,7 @@ pub async fn members(
     )
     .await?;
     let emails = sees_emails(&caller);
-    Ok(query.page_response(page, |(m, u)| m.json(u.as_ref(), emails)))
+    Ok(query.page_response(&page, |(m, u)| m.json(u.as_ref(), emails)))
 }
 
 /// The role check comes before the body is read: a manager's PATCH is a 403 whatever it
@@ -96,7 +96,7 @@ pub async fn invitations(
         query.cursor(),
     )
     .await?;
-    Ok(query.page_response(page, Invitation::json))
+    Ok(query.page_response(&page, Invitation::json))
 }
 
 pub async fn invite(

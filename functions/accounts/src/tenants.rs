@@ -38,7 +38,7 @@ pub async fn audit_log(
     query: ListQuery,
 ) -> Result<Response, ApiError> {
     let page = audit_log::page(&state.store, &state.cursors, &caller, &query).await?;
-    Ok(query.page_response(page, audit::json))
+    Ok(query.page_response(&page, audit::json))
 }
 
 pub async fn create(

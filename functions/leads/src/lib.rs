@@ -96,7 +96,7 @@ async fn list_view(
     .await?;
     let mut page = page;
     let related = leads::Related::load(&state.store, &caller, &mut page.items).await?;
-    Ok(query.page_response(page, |lead| related.row(lead, now)))
+    Ok(query.page_response(&page, |lead| related.row(lead, now)))
 }
 
 /// `GET` on the lead list, or on one of its fixed views (overdue, high priority,
@@ -190,5 +190,5 @@ async fn history(
     query: ListQuery,
 ) -> Result<Response, ApiError> {
     let page = leads::history(state.ctx(), &caller, path_id(&id)?, &query.query).await?;
-    Ok(query.page_response(page, leads::history_json))
+    Ok(query.page_response(&page, leads::history_json))
 }

@@ -77,7 +77,7 @@ fn open_tasks(view: View, route: &'static str) -> MethodRouter<AppState> {
                 query.cursor(),
             )
             .await?;
-            Ok::<_, ApiError>(query.page_response(page, Activity::json))
+            Ok::<_, ApiError>(query.page_response(&page, Activity::json))
         },
     )
 }
@@ -90,5 +90,5 @@ async fn lead_timeline<R: OnTimeline>(
     query: ListQuery,
 ) -> Result<Response, ApiError> {
     let page = R::timeline(state.ctx(), &caller, path_id(&id)?, &query).await?;
-    Ok(query.page_response(page, R::json))
+    Ok(query.page_response(&page, R::json))
 }

@@ -33,7 +33,7 @@ async fn deliveries(
     query: ListQuery,
 ) -> Result<Response, ApiError> {
     let page = webhooks::deliveries(state.ctx(), &caller, path_id(&id)?, &query).await?;
-    Ok(query.page_response(page, Delivery::json))
+    Ok(query.page_response(&page, Delivery::json))
 }
 
 async fn redeliver(

@@ -15,6 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tower::util::MapRequest;
 use tower::ServiceExt;
@@ -415,13 +416,24 @@ impl ListQuery {
         format!("{}?{}", self.url_base, query.finish())
     }
 
-    /// DRF's cursor-pagination body: `{"next", "previous", "results"}`.
-    pub fn page_response<T>(&self, page: Page<T>, row: impl Fn(&T) -> Value) -> Response {
-        Json(json!({
-            "next": page.next.as_deref().map(|c| self.link(c)),
-            "previous": page.previous.as_deref().map(|c| self.link(c)),
-            "results": page.items.iter().map(row).collect::<Vec<_>>(),
-        }))
+    /// DRF's cursor-pagination body: `{"next", "previous", "results"}`. The rows are
+    /// serialised as they are (a typed row goes straight to the response text).
+    pub fn page_response<'p, T, R: Serialize>(
+        &self,
+        page: &'p Page<T>,
+        row: impl Fn(&'p T) -> R,
+    ) -> Response {
+        #[derive(Serialize)]
+        struct Body<R> {
+            next: Option<String>,
+            previous: Option<String>,
+            results: Vec<R>,
+        }
+        Json(Body {
+            next: page.next.as_deref().map(|c| self.link(c)),
+            previous: page.previous.as_deref().map(|c| self.link(c)),
+            results: page.items.iter().map(row).collect(),
+        })
         .into_response()
     }
 }

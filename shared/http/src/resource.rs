@@ -24,7 +24,7 @@ pub async fn list<R: Resource>(
     query: ListQuery,
 ) -> Result<Response, ApiError> {
     let page = resource::list::<R>(state.ctx(), &caller, &query).await?;
-    Ok(query.page_response(page, R::json))
+    Ok(query.page_response(&page, R::json))
 }
 
 /// `POST` on the collection: 201 with the record (as [`Resource::created_json`] shows it)

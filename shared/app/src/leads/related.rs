@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crm_domain::accounts::members::sees_emails;
 use crm_domain::accounts::User;
 use crm_domain::identity::Caller;
-use crm_domain::lead::Lead;
+use crm_domain::lead::{Lead, LeadRow};
 use crm_domain::tenant::TenantId;
 use crm_domain::Error;
 use crm_store::keys::{self, LeadIndex};
@@ -139,13 +139,11 @@ impl Related {
     }
 
     /// The lead's list-row shape with its tags.
-    pub fn row(&self, lead: &Lead, now: chrono::DateTime<Utc>) -> Value {
-        let mut body = lead.row(now);
-        body["tags"] = self.tags_of(lead);
-        if let Some(user) = self.assignee_of(lead) {
-            body["assigned_to_name"] = user.full_name().into();
-        }
-        body
+    pub fn row<'a>(&self, lead: &'a Lead, now: chrono::DateTime<Utc>) -> LeadRow<'a> {
+        let mut row = lead.row(now);
+        row.tags = self.tags_of(lead);
+        row.assigned_to_name = self.assignee_of(lead).map(User::full_name);
+        row
     }
 }
 
