@@ -169,6 +169,15 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 SCENARIOS = {
+    # The floors under the others: no DynamoDB call (HTTP, routing, the gateway event and
+    # the JSON answer), then a signed-in request making two calls (the rate window and one
+    # GetItem of a lead that does not exist: 404, counted under non-2xx).
+    "health": """
+request = function() return wrk.format("GET", "/health/") end
+""",
+    "missing lead": """
+request = function() return wrk.format("GET", "%(leads)s/00000000-0000-4000-8000-000000000000/") end
+""",
     "detail": """
 request = function()
   counter = counter + 1
