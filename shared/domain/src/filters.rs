@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rust_decimal::Decimal;
+use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use crate::error::Error;
@@ -522,11 +523,23 @@ impl LeadQuery {
 
     /// Does the lead pass every filter (and the view's condition)?
     pub fn matches(&self, lead: &Lead) -> bool {
+        self.matches_given(lead, |terms| search::matches_all(lead, terms))
+    }
+
+    /// [`Self::matches`] with the lead's search tokens at hand (`search::tokens`): a search
+    /// has computed them for its hit already, and they are most of the cost of a check.
+    pub fn matches_tokens(&self, lead: &Lead, tokens: &BTreeSet<String>) -> bool {
+        self.matches_given(lead, |terms| search::all_start_tokens(tokens, terms))
+    }
+
+    /// Every filter, the search terms last, checked by `terms_match`.
+    fn matches_given(&self, lead: &Lead, terms_match: impl FnOnce(&[String]) -> bool) -> bool {
         self.in_view(lead)
             && self.matches_choices(lead)
             && self.matches_ranges(lead)
             && self.matches_flags(lead)
             && self.matches_text(lead)
+            && (self.search.is_empty() || terms_match(&self.search))
     }
 
     fn in_view(&self, lead: &Lead) -> bool {
@@ -624,7 +637,6 @@ impl LeadQuery {
                 .is_none_or(|v| text_eq(&lead.utm_campaign, v))
             && self.text.iter().all(|f| text_matches(lead, f))
             && !self.search_without_words
-            && (self.search.is_empty() || search::matches_all(lead, &self.search))
     }
 }
 

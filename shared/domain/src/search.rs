@@ -16,7 +16,18 @@ const MAX_TOKEN: usize = 40;
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= MIN_TOKEN)
-        .map(|w| w.to_lowercase().chars().take(MAX_TOKEN).collect())
+        .map(token)
+}
+
+/// A word as a token: lowercased, at most [`MAX_TOKEN`] characters. Search tokenises every
+/// hit it checks, so the usual short word is lowercased into its one allocation and kept.
+fn token(word: &str) -> String {
+    let lower = word.to_lowercase();
+    if lower.len() <= MAX_TOKEN {
+        lower // at most MAX_TOKEN bytes, so at most MAX_TOKEN characters
+    } else {
+        lower.chars().take(MAX_TOKEN).collect()
+    }
 }
 
 /// The distinct search words of a query, lowercased.
@@ -25,7 +36,7 @@ pub fn terms(query: &str) -> Vec<String> {
     for w in query
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase().chars().take(MAX_TOKEN).collect::<String>())
+        .map(token)
     {
         if !out.contains(&w) {
             out.push(w);
@@ -57,7 +68,7 @@ pub fn tokens(lead: &Lead) -> BTreeSet<String> {
         words(field).for_each(&mut add);
     }
     // The whole address and the phone's digits are tokens too.
-    add(lead.email.to_lowercase().chars().take(MAX_TOKEN).collect());
+    add(token(&lead.email));
     if let Some(phone) = &lead.phone {
         let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
         if digits.len() >= MIN_TOKEN {
@@ -72,7 +83,12 @@ pub fn tokens(lead: &Lead) -> BTreeSet<String> {
 
 /// Every term is the start of one of the lead's tokens (prefix match, case-insensitive).
 pub fn matches_all(lead: &Lead, terms: &[String]) -> bool {
-    let tokens = tokens(lead);
+    all_start_tokens(&tokens(lead), terms)
+}
+
+/// [`matches_all`] over tokens already computed: a search computes a hit's tokens once
+/// and checks, filters and ranks it with them (tokenising is most of checking a lead).
+pub fn all_start_tokens(tokens: &BTreeSet<String>, terms: &[String]) -> bool {
     terms.iter().all(|t| {
         tokens
             .range(t.clone()..)
@@ -86,8 +102,31 @@ pub fn driving_term(terms: &[String]) -> Option<&String> {
     terms.iter().max_by_key(|t| t.chars().count())
 }
 
-/// How well a lead answers the query: whole-word hits rank above prefix hits.
-pub fn rank(lead: &Lead, terms: &[String]) -> usize {
-    let tokens = tokens(lead);
+/// How well a lead, by its [`tokens`], answers the query: whole-word hits rank above
+/// prefix hits.
+pub fn rank(tokens: &BTreeSet<String>, terms: &[String]) -> usize {
     terms.iter().filter(|t| tokens.contains(*t)).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tokens are lowercased and cut at 40 characters, not bytes, whatever the script.
+    #[test]
+    fn tokens_are_lowercase_and_at_most_forty_characters() {
+        let mut lead = crate::fixtures::lead();
+        lead.first_name = "ÉCOLE".into();
+        lead.last_name = "A".repeat(50);
+        lead.company = Some("é".repeat(39) + " " + &"ß".repeat(45));
+        lead.email = format!("{}@x.example", "m".repeat(45));
+        let tokens = tokens(&lead);
+        assert!(tokens.contains("école"));
+        assert!(tokens.contains(&"a".repeat(40)));
+        assert!(tokens.contains(&"é".repeat(39)));
+        assert!(tokens.contains(&"ß".repeat(40)));
+        assert!(tokens.contains(&"m".repeat(40)), "the whole address, cut");
+        assert!(tokens.iter().all(|t| t.chars().count() <= MAX_TOKEN));
+        assert_eq!(terms("ÉCOLE école Zz"), ["école", "zz"]);
+    }
 }

@@ -47,7 +47,8 @@ pub(super) async fn search_page(
         }
     }
     let mut after = after;
-    let mut kept: Vec<(String, Lead)> = Vec::new();
+    // Each kept hit with its rank, from the tokens computed once for its checks.
+    let mut kept: Vec<(String, Lead, usize)> = Vec::new();
     let mut read = 0;
     loop {
         let (hits, more) = store
@@ -70,40 +71,33 @@ pub(super) async fn search_page(
             after = Some(sk.clone());
             let Some(lead) = leads.get(&id) else { continue };
             let token = sk.rsplit_once('#').map_or("", |(t, _)| t);
-            let first = search::tokens(lead)
-                .into_iter()
-                .find(|t| t.starts_with(term));
-            if first.as_deref() != Some(token) || !query.matches(lead) {
+            let tokens = search::tokens(lead);
+            let first = tokens.iter().find(|t| t.starts_with(term));
+            if first.map(String::as_str) != Some(token) || !query.matches_tokens(lead, &tokens) {
                 continue;
             }
-            kept.push((sk, lead.clone()));
+            kept.push((sk, lead.clone(), search::rank(&tokens, &query.search)));
             if kept.len() > page_size {
                 kept.truncate(page_size);
-                let next = kept.last().map(|(k, _)| link(k.clone(), false));
-                return Ok(ranked(kept, query, next));
+                let next = kept.last().map(|(k, _, _)| link(k.clone(), false));
+                return Ok(ranked(kept, next));
             }
         }
         if !more {
-            return Ok(ranked(kept, query, None));
+            return Ok(ranked(kept, None));
         }
         if read >= read_budget {
             let next = after.map(|k| link(k, false));
-            return Ok(ranked(kept, query, next));
+            return Ok(ranked(kept, next));
         }
     }
 }
 
 /// Within a page: more whole-word hits first, then higher score.
-fn ranked(rows: Vec<(String, Lead)>, query: &LeadQuery, next: Option<String>) -> Page<Lead> {
-    let mut items: Vec<Lead> = rows.into_iter().map(|(_, l)| l).collect();
-    items.sort_by_key(|l| {
-        (
-            std::cmp::Reverse(search::rank(l, &query.search)),
-            std::cmp::Reverse(l.score),
-        )
-    });
+fn ranked(mut rows: Vec<(String, Lead, usize)>, next: Option<String>) -> Page<Lead> {
+    rows.sort_by_key(|(_, lead, rank)| (std::cmp::Reverse(*rank), std::cmp::Reverse(lead.score)));
     Page {
-        items,
+        items: rows.into_iter().map(|(_, lead, _)| lead).collect(),
         next,
         previous: None,
     }
