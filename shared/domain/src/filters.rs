@@ -607,7 +607,8 @@ impl LeadQuery {
                 .is_none_or(|f| urgent(&lead.timeline) == f)
     }
 
-    /// Assignees, inactivity and the text filters, then the search terms.
+    /// Assignees, inactivity and the text filters (the search terms come last, in
+    /// `matches_given`).
     fn matches_text(&self, lead: &Lead) -> bool {
         let no_activity = |days: u32| {
             let last = lead.last_contact_date.unwrap_or(lead.created_at);
